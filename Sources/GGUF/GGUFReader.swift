@@ -55,6 +55,9 @@ public final class GGUFFile: Sendable {
     /// File offset of the data section.
     public let dataOffset: Int
     public let mapping: MappedFile
+    /// File offsets of the key-value records and tensor-info records (for dumps).
+    public let keyOffsets: [Int]
+    public let tensorInfoOffsets: [Int]
     private let tensorIndex: [String: Int]
 
     /// Opens and validates `path`.
@@ -72,6 +75,8 @@ public final class GGUFFile: Sendable {
         tensors = parsed.tensors
         alignment = parsed.alignment
         dataOffset = parsed.dataOffset
+        keyOffsets = parsed.keyOffsets
+        tensorInfoOffsets = parsed.tensorInfoOffsets
         var idx: [String: Int] = [:]
         for (i, t) in parsed.tensors.enumerated() { idx[t.name] = i }
         tensorIndex = idx
@@ -103,6 +108,9 @@ public enum GGUFParser {
         public var tensors: [GGUFTensorInfo]
         public var alignment: Int
         public var dataOffset: Int
+        /// File offset of each key-value record and each tensor-info record.
+        public var keyOffsets: [Int]
+        public var tensorInfoOffsets: [Int]
     }
 
     public static func parse(_ bytes: UnsafeRawBufferPointer, file: String) throws(GGUFError) -> Result {
@@ -135,8 +143,11 @@ public enum GGUFParser {
         }
 
         var metadata = GGUFMetadata()
+        var keyOffsets: [Int] = []
+        var tensorInfoOffsets: [Int] = []
         for i in 0..<Int(nKV) {
             let keyAt = r.offset
+            keyOffsets.append(keyAt)
             let key = try readString(&r, "key \(i)")
             guard !key.isEmpty else { throw GGUFError(.invalid, file: file, offset: keyAt, "key \(i) is empty") }
             guard !metadata.contains(key) else {
@@ -161,6 +172,7 @@ public enum GGUFParser {
         var seen: [String: Int] = [:]
         for i in 0..<Int(nTensors) {
             let nameAt = r.offset
+            tensorInfoOffsets.append(nameAt)
             let name = try readString(&r, "the name of tensor \(i)")
             guard name.utf8.count < GGUFLimits.maxNameLength else {
                 throw GGUFError(.limit, file: file, offset: nameAt,
@@ -233,7 +245,8 @@ public enum GGUFParser {
             }
             expected = pad(end, alignment)
         }
-        return Result(version: version, metadata: metadata, tensors: tensors, alignment: alignment, dataOffset: dataOffset)
+        return Result(version: version, metadata: metadata, tensors: tensors, alignment: alignment, dataOffset: dataOffset,
+                      keyOffsets: keyOffsets, tensorInfoOffsets: tensorInfoOffsets)
     }
 
     static func pad(_ x: Int, _ n: Int) -> Int { (x + n - 1) / n * n }
