@@ -47,6 +47,9 @@ public enum GGUFKey {
         public static func headCount(_ a: String) -> String { "\(a).attention.head_count" }
         public static func headCountKV(_ a: String) -> String { "\(a).attention.head_count_kv" }
         public static func layerNormRMSEpsilon(_ a: String) -> String { "\(a).attention.layer_norm_rms_epsilon" }
+        public static func layerNormEpsilon(_ a: String) -> String { "\(a).attention.layer_norm_epsilon" }
+        public static func expertCount(_ a: String) -> String { "\(a).expert_count" }
+        public static func expertUsedCount(_ a: String) -> String { "\(a).expert_used_count" }
         public static func keyLength(_ a: String) -> String { "\(a).attention.key_length" }
         public static func valueLength(_ a: String) -> String { "\(a).attention.value_length" }
         public static func ropeDimensionCount(_ a: String) -> String { "\(a).rope.dimension_count" }

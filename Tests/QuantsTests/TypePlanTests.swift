@@ -4,30 +4,6 @@ import TestSupport
 import GGUF
 @testable import Quants
 
-/// Reads a `gguf-digest.py` JSON: tensors (name, type, shape) and metadata.
-struct Digest {
-    struct Tensor { let name: String; let type: String; let shape: [Int]; let sha256: String }
-    let tensors: [Tensor]
-    let metadata: [String: Any]
-    let keyOrder: [String]
-
-    init?(_ url: URL) {
-        guard let data = try? Data(contentsOf: url),
-              let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-              let ts = obj["tensors"] as? [[String: Any]], let md = obj["metadata"] as? [String: Any] else { return nil }
-        tensors = ts.map { Tensor(name: $0["name"] as? String ?? "", type: $0["type"] as? String ?? "",
-                                  shape: ($0["shape"] as? [Int]) ?? [], sha256: $0["sha256"] as? String ?? "") }
-        metadata = md
-        // Key order: JSONSerialization loses it, so scan the text for top-level metadata keys.
-        let text = String(decoding: data, as: UTF8.self)
-        var order: [String] = []
-        for line in text.split(separator: "\n") where line.hasPrefix("  \"") && line.hasSuffix(": {") {
-            order.append(String(line.dropFirst(3).prefix(while: { $0 != "\"" })))
-        }
-        keyOrder = order
-    }
-}
-
 @Suite("llama-quantize type selection")
 struct TypePlanTests {
     @Test("use_more_bits layer sets match llama.cpp's documented examples")
@@ -78,17 +54,16 @@ struct TypePlanTests {
     func reference(_ i: Int) throws {
         let c = TypePlanTests.referenceCases[i]
         let srcName = c.model == "tiny-llama-spm" ? "tiny-llama-spm-f16" : "\(c.model)-f32"
-        guard let src = TestPaths.sharedFile("reference/convert/\(srcName).json").flatMap(Digest.init),
-              let ref = TestPaths.sharedFile("reference/quantize/\(c.model)-\(c.type).json").flatMap(Digest.init) else {
+        guard let src = TestPaths.sharedFile("reference/convert/\(srcName).json").flatMap(ReferenceDigest.init),
+              let ref = TestPaths.sharedFile("reference/quantize/\(c.model)-\(c.type).json").flatMap(ReferenceDigest.init) else {
             Issue.record("reference digest missing")
             return
         }
         // The quantize references were made from the F32 conversions; for tiny-llama-spm only the F16
         // digest exists, so its source types are taken as F32 (shapes and names are what matter).
         let tensors = src.tensors.map { (name: $0.name, shape: $0.shape, type: GGMLType.f32) }
-        let md = src.metadata
-        let arch = ((md["general.architecture"] as? [String: Any])?["value"] as? String) ?? ""
-        func u(_ k: String) -> Int { ((md[k] as? [String: Any])?["value"] as? Int) ?? 0 }
+        let arch = src.string("general.architecture") ?? ""
+        func u(_ k: String) -> Int { src.int(k) ?? 0 }
         let facts = ModelFacts(arch: arch, layerCount: u("\(arch).block_count"), headCount: u("\(arch).attention.head_count"),
                                headCountKV: u("\(arch).attention.head_count_kv"))
         let plans = TypePlanner.plan(tensors: tensors, facts: facts, options: QuantizeOptions(fileType: c.ftype))

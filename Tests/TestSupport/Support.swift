@@ -110,3 +110,22 @@ public let pythonHasGGUF: Bool = {
     guard let r = runPython(["-c", "import numpy, gguf"]) else { return false }
     return r.status == 0
 }()
+
+import Testing
+
+/// Skips the running test with a reason (Swift Testing's cancellation: shown as "cancelled", not failed).
+public func skip(_ reason: String) throws -> Never {
+    try Test.cancel(Comment(rawValue: reason))
+}
+
+/// The model folder from the cache, or skips the test.
+public func requireModel(_ name: String) throws -> URL {
+    guard let u = TestPaths.modelDir(name) else { try skip("model cache has no \(name) (run tools/prepare-models.sh)") }
+    return u
+}
+
+/// A file of ../shared, or skips the test.
+public func requireShared(_ relative: String) throws -> URL {
+    guard let u = TestPaths.sharedFile(relative) else { try skip("../shared/\(relative) is absent") }
+    return u
+}
