@@ -129,7 +129,10 @@ public enum Converter {
                 try g.withUnsafeBytes { try streamer.write(source: $0, dtype: .f32, shape: t.hfShape, to: t.type, heads: nil, writer: writer) }
             } else if let st, let name = t.hfName, let src = st.tensor(named: name) {
                 let bytes = try st.data(src)
-                try streamer.write(source: bytes, dtype: t.sourceDType, shape: t.hfShape, to: t.type, heads: t.permuteHeads, writer: writer)
+                let mapping = st.files.first { $0.path == src.file }?.mapping
+                let base = src.byteRange.lowerBound
+                try streamer.write(source: bytes, dtype: t.sourceDType, shape: t.hfShape, to: t.type, heads: t.permuteHeads,
+                                   writer: writer) { r in mapping?.release((base + r.lowerBound)..<(base + r.upperBound)) }
                 st.release(src)
             } else {
                 throw ConvertError("\(directory): tensor '\(t.hfName ?? t.ggufName)' disappeared from the checkpoint")

@@ -1,8 +1,9 @@
 import HFModel
 
-/// llama.cpp's pre-tokenizer fingerprint of a tokenizer.json (see `PreTokenizerRules`).
+/// llama.cpp's pre-tokenizer fingerprint of a model folder (see `PreTokenizerRules`): the
+/// tokenizer as transformers' `AutoTokenizer` builds it, run on `chktxt`.
 enum PreTokenizerHash {
-    static func chkhsh(directory: String) throws -> String {
-        throw ConvertError("tokenizer.json runner not wired yet")
+    static func chkhsh(directory: String) throws(HFModelError) -> String {
+        try HFTokenizer.autoTokenizer(directory: directory).chkhsh()
     }
 }

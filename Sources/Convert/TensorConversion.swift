@@ -53,8 +53,10 @@ final class TensorStreamer {
     ///   - source: the checkpoint bytes (validated size = product(shape) * dtype size).
     ///   - shape: HF shape, outermost first.
     ///   - heads: interleave rows of dim 0 in this many groups (nil: no permutation).
+    ///   - release: called with byte ranges of `source` that will not be read again, so their pages
+    ///     can leave the resident set while a large tensor is still being written.
     func write(source: UnsafeRawBufferPointer, dtype: SafetensorsDType, shape: [Int], to type: GGMLType,
-               heads: Int?, writer: GGUFWriter) throws(GGUFError) {
+               heads: Int?, writer: GGUFWriter, release: (Range<Int>) -> Void = { _ in }) throws(GGUFError) {
         let total = shape.reduce(1, *)
         let units = shape.first ?? 1
         let unit = units == 0 ? 0 : total / units
@@ -68,6 +70,7 @@ final class TensorStreamer {
             while off < source.count {
                 let n = min(step, source.count - off)
                 try writer.write(UnsafeRawBufferPointer(rebasing: source[off..<(off + n)]))
+                release(off..<(off + n))
                 off += n
             }
             try writer.endTensor()
@@ -76,7 +79,14 @@ final class TensorStreamer {
 
         // Units (dim-0 slices) per chunk: whole quantization rows, at least one unit.
         reserve(unit)
-        let unitsPerChunk = max(1, TensorStreamer.chunkElements / max(unit, 1))
+        var unitsPerChunk = max(1, TensorStreamer.chunkElements / max(unit, 1))
+        if let h = heads {
+            // Whole heads per chunk: the permutation stays inside a head, so each chunk reads
+            // exactly its own source rows and they can be released afterwards.
+            let perHead = units / h
+            unitsPerChunk = max(perHead, unitsPerChunk / perHead * perHead)
+            reserve(unitsPerChunk * unit)
+        }
         var first = 0
         while first < units {
             let count = min(unitsPerChunk, units - first)
@@ -93,6 +103,7 @@ final class TensorStreamer {
                 try convertChunk(source: source, dtype: dtype, first: first, count: count, unit: unit, units: units,
                                  heads: heads, to: type, rowLength: rowLength, writer: writer, elements: elements)
             }
+            release((first * unit * dtype.size)..<((first + count) * unit * dtype.size))
             first += count
         }
         try writer.endTensor()
