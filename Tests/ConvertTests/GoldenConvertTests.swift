@@ -40,3 +40,56 @@ struct GoldenConvertTests {
         #expect(diffs.isEmpty, "\(diffs.prefix(10).joined(separator: "\n"))")
     }
 }
+
+@Suite("Other architectures: structure, and gguf-py reads our files", .serialized)
+struct StructureTests {
+    static let readWithGGUFPy = """
+    import sys
+    from gguf import GGUFReader
+    r = GGUFReader(sys.argv[1])
+    print(len(r.tensors), r.fields['general.architecture'].contents())
+    for t in r.tensors: print(t.name, t.tensor_type.name, list(int(x) for x in t.shape))
+    """
+
+    @Test("tiny-mistral (3 shards) and tiny-qwen3 convert with the expected tensors and keys",
+          arguments: [("tiny-mistral", "llama"), ("tiny-qwen3", "qwen3")])
+    func structure(_ model: String, _ arch: String) throws {
+        let dir = try requireModel(model)
+        let tmp = TemporaryDirectory("struct")
+        for outType in [OutType.f16, .q8_0] {
+            var o = ConvertOptions()
+            o.outType = outType
+            o.outFile = tmp.file("\(model)-\(outType.rawValue).gguf")
+            let plan = try Converter.plan(directory: dir.path, options: o)
+            try Converter.write(plan, directory: dir.path, options: o)
+            let f = try GGUFFile(path: o.outFile!)
+            #expect(f.architecture == arch)
+            let names = Set(f.tensors.map(\.name))
+            var expected = ["token_embd.weight", "output_norm.weight"]
+            if arch == "llama" { expected.append("output.weight") }
+            for l in 0..<2 {
+                for n in ["attn_norm", "attn_q", "attn_k", "attn_v", "attn_output", "ffn_norm", "ffn_gate", "ffn_up", "ffn_down"] {
+                    expected.append("blk.\(l).\(n).weight")
+                }
+                if arch == "qwen3" { expected += ["blk.\(l).attn_q_norm.weight", "blk.\(l).attn_k_norm.weight"] }
+            }
+            #expect(names == Set(expected))
+            #expect(f.tensor(named: "blk.0.attn_q.weight")?.shape == [256, 256])
+            #expect(f.tensor(named: "blk.0.attn_k.weight")?.shape == [256, 128])
+            #expect(f.tensor(named: "blk.0.attn_q.weight")?.type == (outType == .f16 ? .f16 : .q8_0))
+            #expect(f.tensor(named: "blk.0.attn_norm.weight")?.type == .f32)
+            #expect(f.metadata[GGUFKey.LLM.headCountKV(arch)]?.intValue == 2)
+            #expect(f.metadata[GGUFKey.LLM.blockCount(arch)]?.intValue == 2)
+            #expect(f.metadata[GGUFKey.Tokenizer.pre]?.stringValue == "smollm")
+            if arch == "qwen3" { #expect(f.tensor(named: "blk.1.attn_k_norm.weight")?.shape == [64]) }
+            guard pythonHasGGUF else { continue }
+            guard let r = runPython(["-c", StructureTests.readWithGGUFPy, o.outFile!]) else { continue }
+            #expect(r.status == 0, "gguf-py could not read \(model): \(r.stderr)")
+            let lines = r.stdout.split(separator: "\n")
+            #expect(lines.first == "\(f.tensors.count) \(arch)")
+            for (line, t) in zip(lines.dropFirst(), f.tensors) {
+                #expect(line == "\(t.name) \(t.type.upperName) \(t.shape)")
+            }
+        }
+    }
+}
