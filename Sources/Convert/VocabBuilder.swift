@@ -124,7 +124,7 @@ struct VocabBuilder {
         guard maxID < vocabSize else {
             throw ConvertError("\(file): token id \(maxID) is not below the vocab_size \(vocabSize) of \(config.path)")
         }
-        let addedByContent = Dictionary(added.map { ($0.content, $0) }, uniquingKeysWith: { _, b in b })
+        let addedByContent = Dictionary(added.map { (ExactKey($0.content), $0) }, uniquingKeysWith: { _, b in b })
         let addedByID = Dictionary(added.map { ($0.id, $0) }, uniquingKeysWith: { _, b in b })
         var tokens: [String] = []
         var types: [Int32] = []
@@ -136,7 +136,7 @@ struct VocabBuilder {
                 types.append(TokenType.unused.rawValue)
                 continue
             }
-            if let a = addedByID[i] ?? addedByContent[token], addedByContent[token] != nil {
+            if let a = addedByID[i] ?? addedByContent[ExactKey(token)], addedByContent[ExactKey(token)] != nil {
                 if a.special || VocabBuilder.looksSpecial(token) {
                     types.append(TokenType.control.rawValue)
                 } else {
@@ -250,10 +250,10 @@ struct VocabBuilder {
         for v in tc?.json["additional_special_tokens"]?.array ?? [] {
             if let s = v.string ?? v["content"]?.string { specialContents.insert(s) }
         }
-        var contentToID: [String: Int] = [:]
-        for (id, t) in byID { contentToID[t] = id }
-        for a in added { contentToID[a.content] = a.id }
-        let specialIDs = Set(specialContents.compactMap { contentToID[$0] })
+        var contentToID: [ExactKey: Int] = [:]
+        for (id, t) in byID { contentToID[ExactKey(t)] = id }
+        for a in added { contentToID[ExactKey(a.content)] = a.id }
+        let specialIDs = Set(specialContents.compactMap { contentToID[ExactKey($0)] })
         var tokens: [String] = [], scores: [Float] = [], types: [Int32] = []
         for id in 0..<base {
             guard let t = byID[id] else { throw ConvertError("\(file): vocabulary has no token with id \(id)") }
@@ -268,7 +268,7 @@ struct VocabBuilder {
         for a in added where a.id >= base {
             tokens.append(a.content)
             scores.append(-1000)
-            types.append(specialContents.contains(a.content) ? TokenType.control.rawValue : TokenType.userDefined.rawValue)
+            types.append(specialContents.contains(where: { sameText($0, a.content) }) ? TokenType.control.rawValue : TokenType.userDefined.rawValue)
         }
         notes.append("vocabulary from \(HFModelFiles.tokenizer) (Llama-style BPE with byte fallback)")
         var out = [GGUFKeyValue(GGUFKey.Tokenizer.model, .string("llama")),
@@ -306,7 +306,7 @@ struct VocabBuilder {
             for t in types {
                 if let b = tc.addSpecialToken(t) { addFlags.append((t, b)) }
                 if let content = tc.specialTokenContent(t) {
-                    try setID(t, added.first { $0.content == content }?.id)
+                    try setID(t, added.first { sameText($0.content, content) }?.id)
                 }
             }
         }

@@ -6,8 +6,8 @@ import TestSupport
 enum PythonTokenizers {
     static let available: Bool = python(["-c", "import tokenizers"])?.status == 0
 
-    /// `runPython`, one call at a time: Foundation's Process can crash when several children
-    /// are waited for concurrently, and the tests of this target run in parallel.
+    /// `runPython`, one call at a time: the parallel tests of this target would otherwise start
+    /// several Python processes each loading a tokenizer on a 2-core machine.
     static func python(_ args: [String]) -> (status: Int32, stdout: String, stderr: String)? {
         lock.lock()
         defer { lock.unlock() }

@@ -1,5 +1,6 @@
 import Testing
 @testable import HFModel
+import GGUF
 
 @Suite("SHA-256 and the chkhsh helpers")
 struct SHA256Tests {
