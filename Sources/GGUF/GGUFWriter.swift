@@ -164,5 +164,5 @@ public final class GGUFWriter {
 }
 
 extension GGUFEncoder {
-    mutating func append(contentsOf b: [UInt8]) { bytes.append(contentsOf: b) }
+    public mutating func append(contentsOf b: [UInt8]) { bytes.append(contentsOf: b) }
 }
