@@ -17,8 +17,12 @@ let settings: [SwiftSetting] = [
     .enableUpcomingFeature("MemberImportVisibility"),
 ] + (portable ? [] : [.unsafeFlags(["-target-cpu", "native"])])
 
+// Release tests (`swift test -c release`, the README's test command) use `@testable import`, which
+// needs the libraries compiled with -enable-testing; SwiftPM only adds it for debug builds.
+let libSettings = settings + [.unsafeFlags(["-enable-testing"], .when(configuration: .release))]
+
 func lib(_ name: String, _ deps: [Target.Dependency]) -> Target {
-    .target(name: name, dependencies: deps, swiftSettings: settings)
+    .target(name: name, dependencies: deps, swiftSettings: libSettings)
 }
 func exe(_ name: String) -> Target {
     .executableTarget(name: name, dependencies: ["ToolSupport"], swiftSettings: settings)
@@ -67,9 +71,8 @@ let package = Package(
         tests("HFModelTests", ["HFModel"]),
         tests("InferenceTests", ["Inference"]),
         tests("ConvertTests", ["Convert", "HFModel"]),
-        tests("CalibrationTests", ["Calibration"]),
-        tests("EvaluationTests", ["Evaluation"]),
         tests("CommandsTests", ["ToolSupport"]),
+        tests("CalibrationTests", ["Calibration", "Quants", "Inference"]),
     ],
     swiftLanguageModes: [.v6]
 )

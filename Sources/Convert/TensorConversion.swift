@@ -117,7 +117,7 @@ final class TensorStreamer {
         nonisolated(unsafe) let s = dst
         // 1. Source units -> f32 scratch (split over threads).
         let pieces = min(max(1, threads * 4), count)
-        shimParallelFor(chunks: pieces, threads: threads) { p in
+        parallelFor(chunks: pieces, threads: threads) { p in
             let lo = count * p / pieces, hi = count * (p + 1) / pieces
             for u in lo..<hi {
                 let src = heads.map { TensorStreamer.permutedSource(first + u, rows: units, heads: $0) } ?? (first + u)
@@ -141,7 +141,7 @@ final class TensorStreamer {
             outBytes = elements * 2
             nonisolated(unsafe) let o = output.baseAddress!.assumingMemoryBound(to: UInt16.self)
             let parts = max(1, min(threads * 4, elements / 4096))
-            shimParallelFor(chunks: parts, threads: threads) { p in
+            parallelFor(chunks: parts, threads: threads) { p in
                 let lo = elements * p / parts, hi = elements * (p + 1) / parts
                 if type == .f16 { FP16.convert(s + lo, o + lo, count: hi - lo) } else { BF16.convert(s + lo, o + lo, count: hi - lo) }
             }
@@ -151,7 +151,7 @@ final class TensorStreamer {
                 throw GGUFError(.usage, file: writer.path, "row of \(rowLength) elements does not fit \(type)")
             }
             outBytes = rows * rowBytes
-            ShimQuant.quantize(type, dst, output.baseAddress!, rows: rows, rowLength: rowLength, threads: threads)
+            Quantizer.quantize(type, dst, output.baseAddress!, rows: rows, rowLength: rowLength, threads: threads)
         }
         try writer.write(UnsafeRawBufferPointer(rebasing: output[0..<outBytes]))
     }

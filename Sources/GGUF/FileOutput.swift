@@ -19,6 +19,9 @@ public final class AtomicOutputFile {
     private let bufferCapacity = 1 << 22
     private var buffered = 0
     public private(set) var bytesWritten = 0
+    /// Bytes that have reached the file (the rest of `bytesWritten` is still in the buffer); a
+    /// failed write is reported at this offset, where the file really ends.
+    private var bytesOnDisk = 0
     private var done = false
 
     nonisolated(unsafe) private static var counter = 0
@@ -54,7 +57,7 @@ public final class AtomicOutputFile {
     }
 
     private func fail(_ what: String, _ e: Int32) -> GGUFError {
-        let err = GGUFError(.io, file: path, offset: bytesWritten, "\(what) failed: \(String(cString: strerror(e)))")
+        let err = GGUFError(.io, file: path, offset: bytesOnDisk, "\(what) failed: \(String(cString: strerror(e)))")
         discard()
         return err
     }
@@ -71,6 +74,7 @@ public final class AtomicOutputFile {
             if w == 0 { throw fail("write", EIO) }
             p += w
             left -= w
+            bytesOnDisk += w
         }
     }
 

@@ -165,3 +165,23 @@ public enum TensorName: String, CaseIterable, Sendable {
         return Int(digits)
     }
 }
+
+extension GGUFKey.LLM {
+    /// The older spelling of the linear RoPE factor (llama.cpp `LLM_KV_ROPE_SCALE_LINEAR`), read
+    /// when `rope.scaling.factor` is absent.
+    public static func ropeScaleLinear(_ a: String) -> String { "\(a).rope.scale_linear" }
+}
+
+extension GGUFKey.Tokenizer {
+    /// Fill-in-the-middle and other special ids llama.cpp reads (llama-arch.cpp `LLM_KV_TOKENIZER_*`).
+    public static let fimPreID = "tokenizer.ggml.fim_pre_token_id"
+    public static let fimSufID = "tokenizer.ggml.fim_suf_token_id"
+    public static let fimMidID = "tokenizer.ggml.fim_mid_token_id"
+    public static let fimPadID = "tokenizer.ggml.fim_pad_token_id"
+    public static let fimRepID = "tokenizer.ggml.fim_rep_token_id"
+    public static let fimSepID = "tokenizer.ggml.fim_sep_token_id"
+    /// Deprecated spellings of the first three, still read by llama.cpp.
+    public static let prefixID = "tokenizer.ggml.prefix_token_id"
+    public static let suffixID = "tokenizer.ggml.suffix_token_id"
+    public static let middleID = "tokenizer.ggml.middle_token_id"
+}

@@ -58,7 +58,7 @@ public final class GGUFFile: Sendable {
     /// File offsets of the key-value records and tensor-info records (for dumps).
     public let keyOffsets: [Int]
     public let tensorInfoOffsets: [Int]
-    private let tensorIndex: [String: Int]
+    private let tensorIndex: [UTF8Key: Int]
 
     /// Opens and validates `path`.
     /// - Throws: `GGUFError` naming the file, the offending key or tensor, and the offset.
@@ -77,13 +77,13 @@ public final class GGUFFile: Sendable {
         dataOffset = parsed.dataOffset
         keyOffsets = parsed.keyOffsets
         tensorInfoOffsets = parsed.tensorInfoOffsets
-        var idx: [String: Int] = [:]
-        for (i, t) in parsed.tensors.enumerated() { idx[t.name] = i }
+        var idx: [UTF8Key: Int] = [:]
+        for (i, t) in parsed.tensors.enumerated() { idx[UTF8Key(t.name)] = i }
         tensorIndex = idx
     }
 
     public func tensor(named name: String) -> GGUFTensorInfo? {
-        tensorIndex[name].map { tensors[$0] }
+        tensorIndex[UTF8Key(name)].map { tensors[$0] }
     }
 
     /// The bytes of a tensor (validated at open).
@@ -132,12 +132,14 @@ public enum GGUFParser {
         let nTensors = try r.read(Int64.self, "the tensor count")
         let kvCountAt = r.offset
         let nKV = try r.read(Int64.self, "the key-value count")
-        // Each tensor info takes at least 8+4+4+8 bytes, each key-value at least 8+4+1.
-        guard nTensors >= 0, nTensors <= Int64(r.remaining / 24) else {
+        // Counts that cannot be right (more records than bytes left) are refused before the loops;
+        // smaller counts run into the precise "file ends while reading ..." error of the record
+        // that is cut short.
+        guard nTensors >= 0, nTensors <= Int64(r.remaining) else {
             throw GGUFError(.invalid, file: file, offset: tensorCountAt,
                             "tensor count \(nTensors) is impossible for a file of \(bytes.count) bytes")
         }
-        guard nKV >= 0, nKV <= Int64(r.remaining / 13) else {
+        guard nKV >= 0, nKV <= Int64(r.remaining) else {
             throw GGUFError(.invalid, file: file, offset: kvCountAt,
                             "key-value count \(nKV) is impossible for a file of \(bytes.count) bytes")
         }
@@ -169,7 +171,7 @@ public enum GGUFParser {
         }
 
         var tensors: [GGUFTensorInfo] = []
-        var seen: [String: Int] = [:]
+        var seen: [UTF8Key: Int] = [:]
         for i in 0..<Int(nTensors) {
             let nameAt = r.offset
             tensorInfoOffsets.append(nameAt)
@@ -178,10 +180,10 @@ public enum GGUFParser {
                 throw GGUFError(.limit, file: file, offset: nameAt,
                                 "tensor name '\(name.prefix(80))' is too long: \(name.utf8.count) bytes, at most \(GGUFLimits.maxNameLength - 1)")
             }
-            if let j = seen[name] {
+            if let j = seen[UTF8Key(name)] {
                 throw GGUFError(.duplicate, file: file, offset: nameAt, "duplicate tensor name '\(name)' for tensors \(j) and \(i)")
             }
-            seen[name] = i
+            seen[UTF8Key(name)] = i
             let dimsAt = r.offset
             let nDims = try r.read(UInt32.self, "the dimension count of tensor '\(name)'")
             guard nDims <= UInt32(GGUFLimits.maxDimensions) else {

@@ -183,7 +183,8 @@ public struct GGUFKeyValue: Equatable, Sendable {
 /// Metadata in file order, with lookup by key. Keys are unique.
 public struct GGUFMetadata: Equatable, Sendable, Sequence {
     public private(set) var entries: [GGUFKeyValue] = []
-    private var index: [String: Int] = [:]
+    /// Keys compared by UTF-8 bytes (see `UTF8Key`).
+    private var index: [UTF8Key: Int] = [:]
 
     public init() {}
 
@@ -196,17 +197,17 @@ public struct GGUFMetadata: Equatable, Sendable, Sequence {
     public func makeIterator() -> IndexingIterator<[GGUFKeyValue]> { entries.makeIterator() }
 
     public subscript(key: String) -> GGUFValue? {
-        index[key].map { entries[$0].value }
+        index[UTF8Key(key)].map { entries[$0].value }
     }
 
-    public func contains(_ key: String) -> Bool { index[key] != nil }
+    public func contains(_ key: String) -> Bool { index[UTF8Key(key)] != nil }
 
     /// Sets a value. A key already present keeps its position (gguf-py `GGUFWriter.add_key_value`).
     public mutating func set(_ key: String, _ value: GGUFValue) {
-        if let i = index[key] {
+        if let i = index[UTF8Key(key)] {
             entries[i].value = value
         } else {
-            index[key] = entries.count
+            index[UTF8Key(key)] = entries.count
             entries.append(GGUFKeyValue(key, value))
         }
     }
@@ -218,8 +219,8 @@ public struct GGUFMetadata: Equatable, Sendable, Sequence {
     }
 
     public mutating func remove(_ key: String) {
-        guard let i = index.removeValue(forKey: key) else { return }
+        guard let i = index.removeValue(forKey: UTF8Key(key)) else { return }
         entries.remove(at: i)
-        for j in i..<entries.count { index[entries[j].key] = j }
+        for j in i..<entries.count { index[UTF8Key(entries[j].key)] = j }
     }
 }

@@ -86,11 +86,11 @@ public final class GGUFWriter {
             align = Int(v)
         }
         alignment = align
-        var seen = Set<String>()
+        var seen = Set<UTF8Key>()
         var laidOut: [GGUFTensorInfo] = []
         var offset = 0
         for var t in tensors {
-            guard seen.insert(t.name).inserted else { throw GGUFError(.usage, file: path, "duplicate tensor name '\(t.name)'") }
+            guard seen.insert(UTF8Key(t.name)).inserted else { throw GGUFError(.usage, file: path, "duplicate tensor name '\(t.name)'") }
             guard t.name.utf8.count < GGUFLimits.maxNameLength else {
                 throw GGUFError(.usage, file: path, "tensor name '\(t.name)' is longer than \(GGUFLimits.maxNameLength - 1) bytes")
             }

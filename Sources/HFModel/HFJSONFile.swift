@@ -56,7 +56,10 @@ public struct HFJSONFile: Sendable {
     public func int(_ keys: String...) throws(HFModelError) -> Int? { try int(keys) }
 
     public func int(_ keys: [String]) throws(HFModelError) -> Int? {
-        try typed(keys, "an integer") { v in
+        if let (key, value) = firstPresent(keys), let n = value.number, n.isInteger, n.int == nil {
+            throw HFModelError(.invalid, file: path, "key '\(key)' is the integer \(n.text), which does not fit in 64 bits")
+        }
+        return try typed(keys, "an integer") { v in
             guard let n = v.number, n.isInteger else { return nil }
             return n.int
         }

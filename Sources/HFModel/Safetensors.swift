@@ -71,11 +71,28 @@ public final class SafetensorsFile: Sendable {
         self.path = path
         guard fileExists(path) else { throw HFModelError(.missingFile, file: path, "file not found") }
         do { mapping = try MappedFile(path: path) } catch { throw HFModelError(.io, file: path, error.message) }
-        let size = mapping.count
+        let header = try SafetensorsFile.parseHeader(mapping.bytes, path: path)
+        dataOffset = header.dataOffset
+        tensors = header.tensors
+        metadata = header.metadata
+    }
+
+    /// What `parseHeader` finds: the tensors (sorted by name, byte ranges as offsets into the
+    /// buffer), the `__metadata__` strings and the offset of the first data byte.
+    public struct Header: Sendable, Equatable {
+        public var tensors: [SafetensorsTensor]
+        public var metadata: [String: String]
+        public var dataOffset: Int
+    }
+
+    /// Validates the header of a whole safetensors file held in `bytes` (`path` names it in
+    /// messages and in each tensor's `file`). Performs every check listed under `init(path:)`.
+    public static func parseHeader(_ bytes: UnsafeRawBufferPointer, path: String) throws(HFModelError) -> Header {
+        let size = bytes.count
         guard size >= 8 else {
             throw HFModelError(.truncated, file: path, "file is \(size) bytes, too short for the 8-byte header length")
         }
-        let raw = UInt64(littleEndian: mapping.bytes.loadUnaligned(fromByteOffset: 0, as: UInt64.self))
+        let raw = UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: 0, as: UInt64.self))
         guard raw <= UInt64(SafetensorsFile.maxHeaderLength) else {
             throw HFModelError(.limit, file: path, "header length \(raw) exceeds the limit of \(SafetensorsFile.maxHeaderLength) bytes")
         }
@@ -84,10 +101,10 @@ public final class SafetensorsFile: Sendable {
             throw HFModelError(.truncated, file: path,
                                "header length \(headerLength) runs past the end of the file (\(size) bytes, \(size - 8) after the length)")
         }
-        dataOffset = 8 + headerLength
+        let dataOffset = 8 + headerLength
         let header: JSONValue
         do {
-            header = try JSONParser.parse(UnsafeRawBufferPointer(rebasing: mapping.bytes[8..<dataOffset]), file: path)
+            header = try JSONParser.parse(UnsafeRawBufferPointer(rebasing: bytes[8..<dataOffset]), file: path)
         } catch {
             throw HFModelError(.invalid, file: path, "header is not valid JSON: \(error.message)")
         }
@@ -108,8 +125,7 @@ public final class SafetensorsFile: Sendable {
                                                   dataSize: size - dataOffset))
         }
         try SafetensorsFile.checkOverlaps(list, path: path, dataOffset: dataOffset)
-        tensors = list.sorted { utf8Less($0.name, $1.name) }
-        metadata = meta
+        return Header(tensors: list.sorted { utf8Less($0.name, $1.name) }, metadata: meta, dataOffset: dataOffset)
     }
 
     private static func entry(_ name: String, _ v: JSONValue, path: String, dataOffset: Int,

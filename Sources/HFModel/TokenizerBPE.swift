@@ -38,8 +38,11 @@ struct BPEModel: Sendable {
         var vocab: [ExactKey: Int] = [:]
         vocab.reserveCapacity(vo.count)
         for m in vo.members {
-            guard let id = m.value.int, id >= 0, id <= Int(UInt32.max) else {
-                throw HFModelError(.invalid, file: file, "model.vocab['\(m.key)'] is \(m.value.serialized()), expected a token id")
+            // tokenizers allows any u32; llama.cpp's token ids are int32, and the merge table
+            // below packs ids into 32-bit fields, so ids stop at Int32.max.
+            guard let id = m.value.int, id >= 0, id <= Int(Int32.max) else {
+                throw HFModelError(.invalid, file: file,
+                                   "model.vocab['\(m.key)'] is \(m.value.serialized()), expected a token id from 0 to \(Int32.max)")
             }
             vocab[ExactKey(m.key)] = id
         }

@@ -62,6 +62,11 @@ indirect enum TokenizerPostProcessor: Sendable {
                 guard name == "A" else {
                     throw HFModelError(.invalid, file: file, "\(path).single[\(i)] uses sequence '\(name)', expected A in a single template")
                 }
+                // Refused rather than followed: a template repeating the sequence, inside nested
+                // Sequence processors, would multiply the ids exponentially.
+                guard !pieces.contains(where: { $0 == nil }) else {
+                    throw HFModelError(.invalid, file: file, "\(path).single[\(i)] uses sequence 'A' a second time, expected it once")
+                }
                 pieces.append(nil)
             } else {
                 throw HFModelError(.invalid, file: file, "\(path).single[\(i)] is \(e.serialized()), expected a SpecialToken or Sequence piece")

@@ -43,5 +43,11 @@ public enum ToolMain {
                 _exit(128 + sig)
             }
         }
+        // A parent may start us with these signals blocked (Foundation's Process does): unblock
+        // them, or an interrupt would stay pending until the work is done.
+        var set = sigset_t()
+        sigemptyset(&set)
+        for s in [SIGINT, SIGTERM, SIGHUP] { sigaddset(&set, s) }
+        pthread_sigmask(SIG_UNBLOCK, &set, nil)
     }
 }

@@ -1,1 +1,3 @@
-print("todo")
+import ToolSupport
+
+ToolMain.run { args, console in try TokenizeCommand.run(args, console: console) }

@@ -1,0 +1,215 @@
+import GGUF
+import Inference
+import Quants
+
+/// The inputs of one block's linears over every calibration token, captured on the float
+/// model, and the float outputs of the modules AWQ inspects on the search blocks.
+struct LayerCapture {
+    /// Input of attn_q/k/v (attn_norm's output): tokens × embedding.
+    var attentionInput: [Float] = []
+    /// Input of attn_output (the attention heads): tokens × heads·headDim.
+    var outputInput: [Float] = []
+    /// Input of ffn_gate/up (ffn_norm's output): tokens × embedding.
+    var feedForwardInput: [Float] = []
+    /// Input of ffn_down (SwiGLU's output): tokens × feed-forward length.
+    var downInput: [Float] = []
+    /// attn_output's result and ffn_down's result on the search rows: rows × embedding.
+    var attentionOutput: [Float] = []
+    var feedForwardOutput: [Float] = []
+
+    func input(_ g: AWQGroup) -> [Float] {
+        switch g {
+        case .attention: return attentionInput
+        case .valueOutput: return outputInput
+        case .feedForward: return feedForwardInput
+        case .down: return downInput
+        }
+    }
+
+    func reference(_ g: AWQGroup) -> [Float] {
+        switch g {
+        case .attention, .valueOutput: return attentionOutput
+        case .feedForward, .down: return feedForwardOutput
+        }
+    }
+}
+
+/// Collects the observer's activations (the observer is an escaping closure).
+private final class CaptureBox {
+    var capture = LayerCapture()
+}
+
+extension AWQCalibrator {
+    /// Runs block `il` on `hidden` (whole calibration blocks of `sequenceLength` tokens) with the
+    /// float weights, capturing the linears' inputs; returns them with the block's output.
+    func captureLayer(_ il: Int, hidden: [Float], sequenceLength L: Int) throws(AWQError) -> (LayerCapture, [Float]) {
+        let c = model.config
+        let e = c.embeddingLength
+        let blocks = hidden.count / (e * L)
+        let perPass = max(1, options.rowsPerPass / L)
+        let box = CaptureBox()
+        let n = blocks * L
+        box.capture.attentionInput.reserveCapacity(n * e)
+        box.capture.outputInput.reserveCapacity(n * c.headCount * c.headDimV)
+        box.capture.feedForwardInput.reserveCapacity(n * e)
+        box.capture.downInput.reserveCapacity(n * c.feedForwardLength)
+        let qName = LinearRole.attnQ.weightName(layer: il), oName = LinearRole.attnOutput.weightName(layer: il)
+        let gName = LinearRole.ffnGate.weightName(layer: il), dName = LinearRole.ffnDown.weightName(layer: il)
+        session.observer = { name, x, _, _ in
+            switch name {
+            case qName: box.capture.attentionInput.append(contentsOf: x)
+            case oName: box.capture.outputInput.append(contentsOf: x)
+            case gName: box.capture.feedForwardInput.append(contentsOf: x)
+            case dName: box.capture.downInput.append(contentsOf: x)
+            default: break
+            }
+        }
+        defer { session.observer = nil }
+        var next: [Float] = []
+        next.reserveCapacity(hidden.count)
+        var b0 = 0
+        while b0 < blocks {
+            let b1 = min(blocks, b0 + perPass)
+            var h = Array(hidden[(b0 * L * e)..<(b1 * L * e)])
+            do { try session.block(il, hidden: &h, sequences: b1 - b0) } catch { throw AWQError(.engine, error.description) }
+            next.append(contentsOf: h)
+            b0 = b1
+        }
+        session.observer = nil
+        var capture = box.capture
+        let searchRows = self.searchBlocks(blocks) * L
+        capture.attentionOutput = try module(.attention, il, input: ArraySlice(capture.attentionInput[0..<(searchRows * e)]),
+                                             sequenceLength: L, overrides: [:])
+        capture.feedForwardOutput = try module(.feedForward, il, input: ArraySlice(capture.feedForwardInput[0..<(searchRows * e)]),
+                                               sequenceLength: L, overrides: [:])
+        return (capture, next)
+    }
+
+    func searchBlocks(_ blocks: Int) -> Int { Self.searchBlocks(blocks, sequenceLength: session.contextLength, options.searchBlocks) }
+
+    /// Blocks that score the candidates out of `blocks` (see `AWQOptions.searchBlocks`).
+    public static func searchBlocks(_ blocks: Int, sequenceLength: Int, _ requested: Int?) -> Int {
+        guard let r = requested else { return min(blocks, max(1, AWQOptions.defaultSearchTokens / max(1, sequenceLength))) }
+        return r <= 0 ? blocks : min(blocks, r)
+    }
+
+    /// The module `g` inspects, on `input` (whole blocks), in passes of at most `rowsPerPass`
+    /// rows: its output (rows × embedding).
+    func module(_ g: AWQGroup, _ il: Int, input: ArraySlice<Float>, sequenceLength L: Int,
+                overrides: [LinearRole: LinearOverride], divideBy s: [Float]? = nil) throws(AWQError) -> [Float] {
+        let width = model.layers[il].linear(g.inputRole).matrix.columns
+        let rows = input.count / width
+        let perPass = max(1, options.rowsPerPass / L) * L
+        var out: [Float] = []
+        out.reserveCapacity(rows * model.config.embeddingLength)
+        var r0 = 0
+        while r0 < rows {
+            let r1 = min(rows, r0 + perPass)
+            let slice = input[(input.startIndex + r0 * width)..<(input.startIndex + r1 * width)]
+            let x = s.map { ScaleMath.divideColumns(slice, by: $0) } ?? Array(slice)
+            do {
+                switch g {
+                case .attention:
+                    out += try runner.attention(il, input: x, sequences: (r1 - r0) / L, overrides: overrides)
+                case .valueOutput:
+                    out += try runner.projection(il, .attnOutput, input: x, override: overrides[.attnOutput])
+                case .feedForward:
+                    out += try runner.feedForward(il, input: x, overrides: overrides)
+                case .down:
+                    out += try runner.projection(il, .ffnDown, input: x, override: overrides[.ffnDown])
+                }
+            } catch {
+                throw AWQError(.engine, error.description)
+            }
+            r0 = r1
+        }
+        return out
+    }
+
+    /// The scale search of every group of block `il` on the unmodified block (spec §6.5).
+    func searchScales(_ il: Int, capture: LayerCapture, sequenceLength L: Int) throws(AWQError) -> AWQLayerResult {
+        var result = AWQLayerResult()
+        for g in groups {
+            let input = capture.input(g)
+            let reference = capture.reference(g)
+            let width = model.layers[il].linear(g.inputRole).matrix.columns
+            let searchRows = reference.count / model.config.embeddingLength
+            let searchInput = input[0..<(searchRows * width)]
+            let xMean = ScaleMath.channelMeanAbs(input, columns: width, threads: options.threads)
+            let ws = g.scaled.map { weights(il, $0) }
+            let wMean = options.duoScaling ? ScaleMath.weightMeans(ws, columns: width) : nil
+
+            func loss(_ s: [Float]?) throws(AWQError) -> Double {
+                var overrides: [LinearRole: LinearOverride] = [:]
+                for (role, w) in zip(g.scaled, ws) {
+                    let m = model.layers[il].linear(role).matrix
+                    let t = type(il, role)
+                    let sw = s.map { ScaleMath.scaled(w, rows: m.rows, columns: m.columns, columnScale: $0, rowScale: nil) } ?? w
+                    let q = quantizer.roundTrip(sw, rows: m.rows, columns: m.columns, type: t)
+                    overrides[role] = LinearOverride(values: q, rows: m.rows, columns: m.columns, emulating: t)
+                }
+                let out = try module(g, il, input: searchInput, sequenceLength: L, overrides: overrides, divideBy: s)
+                return ScaleMath.squaredError(out, reference[...]) / Double(max(1, reference.count))
+            }
+
+            // The unscaled weights first: a candidate must beat plain quantization to be kept.
+            let base = try loss(nil)
+            var best = base
+            var bestScales: [Float]?
+            var bestRatio: Float?
+            for k in 0..<options.grid {
+                let ratio = Float(k) / Float(options.grid)
+                let s = ScaleMath.candidate(xMean: xMean, wMean: wMean, ratio: ratio)
+                let l = try loss(s)
+                if l < best {
+                    best = l
+                    bestScales = s
+                    bestRatio = ratio
+                }
+            }
+            if let s = bestScales { result.scales[g] = s }
+            result.ratios[g] = bestRatio
+            result.loss[g] = best
+            result.baseLoss[g] = base
+        }
+        return result
+    }
+
+    /// The clip search of block `il` on the scaled weights (spec §6.7): q and k are skipped.
+    func searchClips(_ il: Int, capture: LayerCapture, result: inout AWQLayerResult) throws(AWQError) {
+        let sAtt = result.scales[.attention], sVO = result.scales[.valueOutput]
+        let sFF = result.scales[.feedForward], sDown = result.scales[.down]
+        // (linear, its input, the input's scales, the weights' column and row scales)
+        let plan: [(LinearRole, AWQGroup, [Float]?, [Float]?)] = [
+            (.attnV, .attention, sAtt, sVO), (.attnOutput, .valueOutput, sVO, nil),
+            (.ffnGate, .feedForward, sFF, nil), (.ffnUp, .feedForward, sFF, sDown), (.ffnDown, .down, sDown, nil),
+        ]
+        var grams: [AWQGroup: [Double]] = [:]
+        for (role, inputGroup, columnScale, rowScale) in plan {
+            let m = model.layers[il].linear(role).matrix
+            let t = type(il, role)
+            guard t.isQuantized, m.columns % ScaleMath.groupSize == 0 else { continue }
+            if grams[inputGroup] == nil {
+                let x = capture.input(inputGroup)
+                let sample = Self.sample(x, columns: m.columns, maxRows: options.clipTokens)
+                let scaled = columnScale.map { ScaleMath.divideColumns(sample[...], by: $0) } ?? sample
+                grams[inputGroup] = ClipSearch.grams(scaled, columns: m.columns, maxTokens: Int.max, threads: options.threads)
+            }
+            guard let gram = grams[inputGroup] else { continue }
+            let w = ScaleMath.scaled(weights(il, role), rows: m.rows, columns: m.columns, columnScale: columnScale, rowScale: rowScale)
+            let outcome = ClipSearch.search(w, rows: m.rows, columns: m.columns, type: t, grams: gram, quantizer: quantizer)
+            if outcome.clippedGroups > 0 { result.clips[role] = outcome.limits }
+        }
+    }
+
+    /// At most `maxRows` evenly spaced rows of `x`.
+    static func sample(_ x: [Float], columns: Int, maxRows: Int) -> [Float] {
+        let rows = x.count / columns
+        let step = max(1, rows / max(1, maxRows))
+        if step == 1 { return x }
+        var out: [Float] = []
+        out.reserveCapacity((rows / step + 1) * columns)
+        for r in stride(from: 0, to: rows, by: step) { out += x[(r * columns)..<((r + 1) * columns)] }
+        return out
+    }
+}

@@ -1,0 +1,135 @@
+import Foundation
+import GGUF
+import Inference
+import Quants
+
+/// Settings of an AWQ run (AutoAWQ's defaults, spec §6.1, where they apply).
+public struct AWQOptions: Sendable {
+    /// Scale-search grid: ratios k/grid for k = 0..<grid.
+    public var grid = 20
+    /// AutoAWQ's duo scaling (activation and weight statistics).
+    public var duoScaling = true
+    /// Run the clip search after scaling.
+    public var clip = false
+    /// Calibration blocks whose module outputs score the scale candidates (the activation
+    /// statistics always use every block); 0 = all of them; nil = `defaultSearchTokens` worth.
+    /// Scoring is the expensive part (grid + 1 module passes per group), so by default it runs
+    /// on the first 2048 tokens: about 2 minutes for SmolLM2-135M on 2 cores instead of 10+.
+    public var searchBlocks: Int?
+    public static let defaultSearchTokens = 2048
+    /// Tokens sampled for the clip search's Gram matrices.
+    public var clipTokens = 4096
+    /// Rows per pass of the sub-modules (bounds the activation buffers).
+    public var rowsPerPass = 2048
+    public var threads = 1
+
+    public init() {}
+}
+
+/// AWQ calibration on the CPU engine (spec §6.3): the model runs block by block on the cached
+/// block inputs; each block's output, computed with the unmodified float weights, becomes the
+/// next block's input; for each block the scales of every group are searched on the unmodified
+/// block, scoring each candidate by the inspected module's output error with the candidate
+/// weights quantized to the type the llama-quantize plan gives each tensor and the activations
+/// rounded as the CPU dot product rounds them; then, optionally, clip limits are searched on the
+/// scaled weights. Memory: one block's activations for all tokens, plus the model's mmap.
+public final class AWQCalibrator {
+    public let model: LanguageModel
+    public let options: AWQOptions
+    /// Target type per tensor name (the quantize plan).
+    let types: [String: GGMLType]
+    let groups: [AWQGroup]
+    let session: InferenceSession
+    let runner: SubBlockRunner
+    let quantizer: PseudoQuantizer
+
+    /// - Parameters:
+    ///   - targetTypes: the type each tensor is written as (`TensorPlan.targetType` by name);
+    ///     tensors absent here are scored as f32.
+    ///   - sequenceLength: tokens per calibration block.
+    /// - Throws: `AWQError(.unsupportedArchitecture)` for architectures without AWQ groups,
+    ///   `AWQError(.quantizedInput)` when a block matrix is already quantized.
+    public init(model: LanguageModel, targetTypes: [String: GGMLType], sequenceLength: Int, options: AWQOptions) throws(AWQError) {
+        try Self.checkSupported(model.file)
+        self.model = model
+        self.options = options
+        types = targetTypes
+        groups = AWQGroup.groups(for: model.config)
+        let perPass = max(1, options.rowsPerPass / max(1, sequenceLength))
+        session = InferenceSession(model: model, contextLength: sequenceLength, sequences: perPass, threads: options.threads)
+        runner = SubBlockRunner(session: session)
+        quantizer = PseudoQuantizer(threads: options.threads)
+    }
+
+    /// Refuses files AWQ cannot calibrate: an architecture without scaling groups, or any
+    /// quantized tensor (AWQ needs the float weights).
+    /// - Throws: `AWQError` naming the file and the architecture or tensor.
+    public static func checkSupported(_ file: GGUFFile) throws(AWQError) {
+        let arch = file.architecture ?? "(none)"
+        guard AWQGroup.architectures.contains(arch) else {
+            throw AWQError(.unsupportedArchitecture, "\(file.path): architecture '\(arch)' has no AWQ scaling groups; "
+                           + "supported: \(AWQGroup.architectures.joined(separator: ", "))")
+        }
+        if let t = file.tensors.first(where: { $0.type.isQuantized }) {
+            throw AWQError(.quantizedInput, "\(file.path): tensor '\(t.name)' is already quantized (\(t.type.name)); "
+                           + "AWQ needs an unquantized F32, F16 or BF16 model")
+        }
+    }
+
+    /// Calibrates on `set` and returns the scales (and clips) of every block. `progress` is
+    /// called after each block with (blocks done, block count, a summary of the block).
+    /// - Throws: `AWQError(.engine)` when the forward pass fails.
+    public func run(_ set: CalibrationSet, calibrationFile: String,
+                    progress: ((Int, Int, String) -> Void)? = nil) throws(AWQError) -> AWQResult {
+        let c = model.config
+        guard set.sequenceLength == session.contextLength else {
+            throw AWQError(.invalid, "calibration blocks of \(set.sequenceLength) tokens given to a calibrator set up for "
+                           + "\(session.contextLength)")
+        }
+        var hidden: [Float]
+        do { hidden = try session.embed(set.tokens) } catch { throw AWQError(.engine, error.description) }
+        var layers: [AWQLayerResult] = []
+        for il in 0..<c.blockCount {
+            let (capture, next) = try captureLayer(il, hidden: hidden, sequenceLength: set.sequenceLength)
+            var result = try searchScales(il, capture: capture, sequenceLength: set.sequenceLength)
+            if options.clip { try searchClips(il, capture: capture, result: &result) }
+            layers.append(result)
+            hidden = next
+            progress?(il + 1, c.blockCount, Self.summary(il, result))
+        }
+        return AWQResult(layers: layers, calibrationFile: calibrationFile, samples: set.lineCount,
+                         sequenceLength: set.sequenceLength, grid: options.grid, clip: options.clip)
+    }
+
+    static func summary(_ il: Int, _ r: AWQLayerResult) -> String {
+        var parts: [String] = []
+        for g in AWQGroup.allCases {
+            guard let loss = r.loss[g], let base = r.baseLoss[g] else { continue }
+            let name: String
+            switch g {
+            case .attention: name = "qkv"
+            case .valueOutput: name = "o"
+            case .feedForward: name = "gate/up"
+            case .down: name = "down"
+            }
+            let ratio = (r.ratios[g] ?? nil).map { String(format: "%.2f", $0) } ?? "none"
+            let gain = base > 0 ? 100 * (base - loss) / base : 0
+            parts.append("\(name) r=\(ratio) \(String(format: "-%.1f%%", gain))")
+        }
+        return "blk.\(il): " + parts.joined(separator: ", ")
+    }
+
+    /// The f32 weights of a linear of block `il` (`rows × columns`).
+    func weights(_ il: Int, _ role: LinearRole) -> [Float] {
+        let m = model.layers[il].linear(role).matrix
+        var out = [Float](repeating: 0, count: m.rows * m.columns)
+        out.withUnsafeMutableBufferPointer { o in
+            for r in 0..<m.rows { m.dequantize(row: r, k0: 0, count: m.columns, into: o.baseAddress! + r * m.columns) }
+        }
+        return out
+    }
+
+    func type(_ il: Int, _ role: LinearRole) -> GGMLType {
+        types[role.weightName(layer: il)] ?? .f32
+    }
+}

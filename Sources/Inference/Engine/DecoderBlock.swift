@@ -1,0 +1,83 @@
+import Quants
+
+extension InferenceSession {
+    /// One decoder block on `acts.residual` (`rows` = sequences × length rows), in place:
+    /// attn_norm → q/k/v (+ biases, + qwen3 q/k norms) → RoPE → cache → attention → attn_output
+    /// → residual → ffn_norm → SwiGLU → ffn_down → residual (llama.cpp `build_llama`, `build_qwen2`).
+    func runBlock(layer w: LayerWeights, index il: Int, rows n: Int, sequences: Int, length: Int, start: Int,
+                  cache: KVCache, cacheLayer: Int, attention att: Attention, overrides: [LinearRole: LinearOverride]) {
+        let c = model.config
+        let e = c.embeddingLength
+        let x = acts.residual.pointer
+        let xn = acts.normed.pointer
+        let qDim = c.headCount * c.headDimK
+        let q = acts.q.pointer, k = acts.k.pointer, v = acts.v.pointer
+
+        normRows(x, w.attnNorm, xn, rows: n, width: e)
+        linear(w.q, xn, rows: n, into: q, override: overrides[.attnQ])
+        linear(w.k, xn, rows: n, into: k, override: overrides[.attnK])
+        linear(w.v, xn, rows: n, into: v, override: overrides[.attnV])
+        if let b = w.qBias { addBias(q, b, rows: n) }
+        if let b = w.kBias { addBias(k, b, rows: n) }
+        if let b = w.vBias { addBias(v, b, rows: n) }
+        if let qn = w.qNorm { normRows(q, qn, q, rows: n * c.headCount, width: c.headDimK) }
+        if let kn = w.kNorm { normRows(k, kn, k, rows: n * c.headCountKV, width: c.headDimK) }
+
+        // RoPE and the cache, row by row (cheap next to the products).
+        for r in 0..<n {
+            let s = r / length
+            let pos = start + r % length
+            for h in 0..<c.headCount { rope.apply(q + r * qDim + h * c.headDimK, position: pos) }
+            for h in 0..<c.headCountKV { rope.apply(k + r * c.kvDimK + h * c.headDimK, position: pos) }
+            cache.store(layer: cacheLayer, sequence: s, position: pos, key: k + r * c.kvDimK, value: v + r * c.kvDimV)
+        }
+        att.run(q: q, out: acts.attention.pointer, cache: cache, layer: cacheLayer, sequences: sequences,
+                length: length, start: start, threads: threads)
+
+        let proj = acts.projected.pointer
+        linear(w.o, acts.attention.pointer, rows: n, into: proj, override: overrides[.attnOutput])
+        RowOps.add(x, proj, count: n * e)
+
+        normRows(x, w.ffnNorm, xn, rows: n, width: e)
+        let gate = acts.gate.pointer, up = acts.up.pointer
+        linear(w.gate, xn, rows: n, into: gate, override: overrides[.ffnGate])
+        linear(w.up, xn, rows: n, into: up, override: overrides[.ffnUp])
+        swiglu(gate: gate, up: up, into: xn, count: n * c.feedForwardLength)
+        linear(w.down, xn, rows: n, into: proj, override: overrides[.ffnDown])
+        RowOps.add(x, proj, count: n * e)
+    }
+
+    /// RMS norm of `rows` rows of `width`, times `weight`, spread over the threads.
+    func normRows(_ x: UnsafePointer<Float>, _ weight: [Float], _ y: UnsafeMutablePointer<Float>, rows: Int, width: Int) {
+        let eps = model.config.rmsEpsilon
+        weight.withUnsafeBufferPointer { wb in
+            nonisolated(unsafe) let xp = x, yp = y, wp = wb.baseAddress!
+            let tasks = min(rows, threads * 4)
+            parallelFor(chunks: tasks, threads: threads) { t in
+                for r in (rows * t / tasks)..<(rows * (t + 1) / tasks) {
+                    RowOps.rmsNorm(xp + r * width, wp, yp + r * width, count: width, eps: eps)
+                }
+            }
+        }
+    }
+
+    func addBias(_ y: UnsafeMutablePointer<Float>, _ bias: [Float], rows: Int) {
+        bias.withUnsafeBufferPointer { b in
+            for r in 0..<rows { RowOps.add(y + r * bias.count, b.baseAddress!, count: bias.count) }
+        }
+    }
+
+    /// `y = silu(gate) · up` over `count` values, spread over the threads.
+    func swiglu(gate: UnsafePointer<Float>, up: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, count: Int) {
+        nonisolated(unsafe) let g = gate, u = up, yp = y
+        let f = model.config.feedForwardLength
+        let rows = count / f
+        let tasks = min(rows, threads * 4)
+        parallelFor(chunks: tasks, threads: threads) { t in
+            // Row by row: ggml's vector groups restart at each row.
+            for r in (rows * t / tasks)..<(rows * (t + 1) / tasks) {
+                VectorMath.swiglu(gate: g + r * f, up: u + r * f, yp + r * f, count: f)
+            }
+        }
+    }
+}

@@ -1,0 +1,120 @@
+import GGUF
+
+/// How RoPE pairs the dimensions of a head (ggml's `GGML_ROPE_TYPE_*`).
+public enum RopeStyle: Sendable, Equatable {
+    /// Adjacent pairs (2i, 2i+1): llama (whose converter permutes Q and K for it).
+    case normal
+    /// Halves (i, i + n/2): qwen2, qwen3.
+    case neox
+}
+
+/// Hyper-parameters of a llama-family decoder, read from `{arch}.*` keys with llama.cpp's
+/// defaults (llama-model.cpp `llama_model::load_hparams`, llama.cpp `llama_init_from_model`).
+public struct ModelConfig: Sendable, Equatable {
+    public var architecture: String
+    public var embeddingLength: Int
+    public var blockCount: Int
+    public var feedForwardLength: Int
+    public var headCount: Int
+    public var headCountKV: Int
+    /// Per-head dimension of Q/K (`attention.key_length`, default embedding/heads) and of V.
+    public var headDimK: Int
+    public var headDimV: Int
+    public var rmsEpsilon: Float
+    public var contextLengthTrain: Int
+    public var ropeStyle: RopeStyle
+    /// Rotated dimensions (`rope.dimension_count`, default headDimK).
+    public var ropeDimensions: Int
+    public var ropeFreqBase: Float
+    /// 1/`rope.scaling.factor` (1 when absent or the scaling type is "none").
+    public var ropeFreqScale: Float
+    /// YaRN extrapolation mix (1 for "yarn", else 0), magnitude factor, correction betas and
+    /// original context, as llama.cpp's context parameters default them.
+    public var yarnExtFactor: Float
+    public var yarnAttnFactor: Float
+    public var yarnBetaFast: Float
+    public var yarnBetaSlow: Float
+    public var yarnOrigContext: Int
+    /// Q and K carry biases (qwen2) or per-head RMS norms (qwen3); set from the tensors present.
+    public var hasQKNorm: Bool
+
+    /// Width of the KV rows.
+    public var kvDimK: Int { headCountKV * headDimK }
+    public var kvDimV: Int { headCountKV * headDimV }
+    /// Softmax scale of the attention scores, `1/sqrtf(head_dim)`.
+    public var attentionScale: Float { 1 / Float(headDimV).squareRoot() }
+
+    static let supported: Set<String> = ["llama", "qwen2", "qwen3"]
+
+    /// Reads the hyper-parameters of `file`.
+    /// - Throws: `InferenceError` for an unsupported architecture, a missing required key, or
+    ///   inconsistent values (heads not dividing the width, an unknown RoPE scaling type...).
+    public init(file: GGUFFile) throws(InferenceError) {
+        let path = file.path
+        guard let arch = file.architecture else {
+            throw InferenceError(.missing, file: path, "key '\(GGUFKey.General.architecture)' is absent")
+        }
+        guard Self.supported.contains(arch) else {
+            throw InferenceError(.unsupportedArchitecture, file: path,
+                                 "architecture '\(arch)' is not supported (expected llama, qwen2 or qwen3)")
+        }
+        let md = file.metadata
+        func int(_ key: String, _ def: Int? = nil) throws(InferenceError) -> Int {
+            guard let v = md[key] else {
+                if let def { return def }
+                throw InferenceError(.missing, file: path, "key '\(key)' is absent")
+            }
+            if let i = v.intValue { return i }
+            // llama.cpp's get_key_or_arr: an array with one value per layer.
+            if let a = v.arrayValue?.integers, let f = a.first, a.allSatisfy({ $0 == f }) { return f }
+            throw InferenceError(.invalid, file: path, "key '\(key)' has type \(v.type), expected an integer")
+        }
+        func float(_ key: String, _ def: Float? = nil) throws(InferenceError) -> Float {
+            guard let v = md[key] else {
+                if let def { return def }
+                throw InferenceError(.missing, file: path, "key '\(key)' is absent")
+            }
+            guard let d = v.doubleValue else {
+                throw InferenceError(.invalid, file: path, "key '\(key)' has type \(v.type), expected a float")
+            }
+            return Float(d)
+        }
+        typealias K = GGUFKey.LLM
+        architecture = arch
+        embeddingLength = try int(K.embeddingLength(arch))
+        blockCount = try int(K.blockCount(arch))
+        feedForwardLength = try int(K.feedForwardLength(arch))
+        headCount = try int(K.headCount(arch))
+        headCountKV = try int(K.headCountKV(arch), headCount)
+        contextLengthTrain = try int(K.contextLength(arch))
+        guard embeddingLength > 0, blockCount > 0, feedForwardLength > 0, headCount > 0, headCountKV > 0,
+              headCount % headCountKV == 0 else {
+            throw InferenceError(.invalid, file: path, "invalid sizes: embedding \(embeddingLength), blocks \(blockCount), "
+                                 + "feed-forward \(feedForwardLength), heads \(headCount)/\(headCountKV)")
+        }
+        headDimK = try int(K.keyLength(arch), embeddingLength / headCount)
+        headDimV = try int(K.valueLength(arch), embeddingLength / headCount)
+        ropeDimensions = try int(K.ropeDimensionCount(arch), headDimK)
+        guard headDimK > 0, headDimK == headDimV, ropeDimensions == headDimK else {
+            throw InferenceError(.invalid, file: path, "head dimensions K \(headDimK), V \(headDimV), rope \(ropeDimensions): "
+                                 + "expected all equal, as llama.cpp's llama/qwen2 graphs require")
+        }
+        rmsEpsilon = try float(K.layerNormRMSEpsilon(arch))
+        ropeStyle = arch == "llama" ? .normal : .neox
+        ropeFreqBase = try float(K.ropeFreqBase(arch), 10000)
+        let scaling = md[K.ropeScalingType(arch)]?.stringValue ?? "linear"
+        guard ["none", "linear", "yarn"].contains(scaling) else {
+            throw InferenceError(.invalid, file: path, "key '\(K.ropeScalingType(arch))' is '\(scaling)', "
+                                 + "expected none, linear or yarn")
+        }
+        var factor = try float(K.ropeScalingFactor(arch), 0)
+        if md[K.ropeScalingFactor(arch)] == nil { factor = try float(GGUFKey.LLM.ropeScaleLinear(arch), 0) }
+        ropeFreqScale = (scaling == "none" || factor == 0) ? 1 : 1 / factor
+        yarnExtFactor = scaling == "yarn" ? 1 : 0
+        yarnAttnFactor = try float(K.ropeScalingAttnFactor(arch), 1)
+        yarnBetaFast = 32
+        yarnBetaSlow = 1
+        yarnOrigContext = try int(K.ropeScalingOrigContext(arch), contextLengthTrain)
+        hasQKNorm = arch == "qwen3"
+    }
+}

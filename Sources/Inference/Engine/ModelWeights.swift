@@ -1,0 +1,129 @@
+import GGUF
+import Quants
+
+/// The linear layers of a decoder block, by their GGUF tensor names.
+public enum LinearRole: CaseIterable, Sendable, Hashable {
+    case attnQ, attnK, attnV, attnOutput, ffnGate, ffnUp, ffnDown
+
+    public var tensorName: TensorName {
+        switch self {
+        case .attnQ: return .attnQ
+        case .attnK: return .attnK
+        case .attnV: return .attnV
+        case .attnOutput: return .attnOutput
+        case .ffnGate: return .ffnGate
+        case .ffnUp: return .ffnUp
+        case .ffnDown: return .ffnDown
+        }
+    }
+
+    /// `blk.N.attn_q.weight` and so on.
+    public func weightName(layer: Int) -> String { tensorName.weight(layer) }
+}
+
+/// A weight matrix with the tensor name the activation hook reports.
+public struct Linear {
+    public let name: String
+    public let matrix: WeightMatrix
+}
+
+/// The tensors of one decoder block. Matrices point into the model's memory map; the small
+/// vectors (norms, biases) are dequantized copies.
+public struct LayerWeights {
+    public let attnNorm: [Float]
+    public let q: Linear, k: Linear, v: Linear, o: Linear
+    public let qBias: [Float]?, kBias: [Float]?, vBias: [Float]?
+    /// Per-head RMS norm weights of qwen3 (headDim each).
+    public let qNorm: [Float]?, kNorm: [Float]?
+    public let ffnNorm: [Float]
+    public let gate: Linear, up: Linear, down: Linear
+
+    public func linear(_ role: LinearRole) -> Linear {
+        switch role {
+        case .attnQ: return q
+        case .attnK: return k
+        case .attnV: return v
+        case .attnOutput: return o
+        case .ffnGate: return gate
+        case .ffnUp: return up
+        case .ffnDown: return down
+        }
+    }
+}
+
+/// Reads and validates tensors of a GGUF file for the forward pass.
+struct WeightLoader {
+    let file: GGUFFile
+
+    /// Types the forward pass multiplies: those with a CPU dot type and a dequantizer.
+    static func isSupported(_ t: GGMLType) -> Bool {
+        ActivationRounding.dotType(for: t) != nil && Quantizer.canDequantize(t)
+    }
+
+    func info(_ name: String) throws(InferenceError) -> GGUFTensorInfo {
+        guard let t = file.tensor(named: name) else {
+            throw InferenceError(.missing, file: file.path, "tensor '\(name)' is absent")
+        }
+        return t
+    }
+
+    func checkShape(_ t: GGUFTensorInfo, _ expected: [Int]) throws(InferenceError) {
+        var shape = t.shape
+        while shape.count > expected.count, shape.last == 1 { shape.removeLast() }
+        guard shape == expected else {
+            throw InferenceError(.invalid, file: file.path, "tensor '\(t.name)' has shape \(t.shape), expected \(expected)")
+        }
+    }
+
+    /// A matrix stored as ggml `[columns, rows]`.
+    func matrix(_ name: String, columns: Int, rows: Int) throws(InferenceError) -> Linear {
+        let t = try info(name)
+        try checkShape(t, [columns, rows])
+        guard Self.isSupported(t.type) else {
+            let names = ["f32", "f16", "bf16", "q4_0", "q4_1", "q5_0", "q5_1", "q8_0", "q4_K", "q5_K", "q6_K"]
+            throw InferenceError(.unsupportedType, file: file.path,
+                                 "tensor '\(name)' has type \(t.type.name), expected one of \(names.joined(separator: ", "))")
+        }
+        guard let base = file.data(t).baseAddress else {
+            throw InferenceError(.invalid, file: file.path, "tensor '\(name)' has no data")
+        }
+        return Linear(name: name, matrix: WeightMatrix(type: t.type, rows: rows, columns: columns, data: base))
+    }
+
+    /// A vector of `count` values, dequantized to f32 (nil when optional and absent).
+    func vector(_ name: String, count: Int, optional: Bool = false) throws(InferenceError) -> [Float]? {
+        guard let t = file.tensor(named: name) else {
+            if optional { return nil }
+            throw InferenceError(.missing, file: file.path, "tensor '\(name)' is absent")
+        }
+        try checkShape(t, [count])
+        guard Quantizer.canDequantize(t.type), count % t.type.blockSize == 0,
+              let base = file.data(t).baseAddress else {
+            throw InferenceError(.unsupportedType, file: file.path, "tensor '\(name)' has type \(t.type.name), expected f32")
+        }
+        var out = [Float](repeating: 0, count: count)
+        out.withUnsafeMutableBufferPointer { Quantizer.dequantize(t.type, base, $0.baseAddress!, count: count) }
+        return out
+    }
+
+    func layer(_ il: Int, _ c: ModelConfig) throws(InferenceError) -> LayerWeights {
+        let e = c.embeddingLength
+        let qDim = c.headCount * c.headDimK
+        let bias = c.architecture == "qwen2"
+        return LayerWeights(
+            attnNorm: try vector(TensorName.attnNorm.weight(il), count: e)!,
+            q: try matrix(TensorName.attnQ.weight(il), columns: e, rows: qDim),
+            k: try matrix(TensorName.attnK.weight(il), columns: e, rows: c.kvDimK),
+            v: try matrix(TensorName.attnV.weight(il), columns: e, rows: c.kvDimV),
+            o: try matrix(TensorName.attnOutput.weight(il), columns: c.headCount * c.headDimV, rows: e),
+            qBias: try vector(TensorName.attnQ.bias(il), count: qDim, optional: !bias),
+            kBias: try vector(TensorName.attnK.bias(il), count: c.kvDimK, optional: !bias),
+            vBias: try vector(TensorName.attnV.bias(il), count: c.kvDimV, optional: !bias),
+            qNorm: try vector(TensorName.attnQNorm.weight(il), count: c.headDimK, optional: !c.hasQKNorm),
+            kNorm: try vector(TensorName.attnKNorm.weight(il), count: c.headDimK, optional: !c.hasQKNorm),
+            ffnNorm: try vector(TensorName.ffnNorm.weight(il), count: e)!,
+            gate: try matrix(TensorName.ffnGate.weight(il), columns: e, rows: c.feedForwardLength),
+            up: try matrix(TensorName.ffnUp.weight(il), columns: e, rows: c.feedForwardLength),
+            down: try matrix(TensorName.ffnDown.weight(il), columns: c.feedForwardLength, rows: e))
+    }
+}

@@ -1,0 +1,145 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Quants
+
+// Row-wise operations of the graph with ggml's CPU numerics: RMS norm (ggml-cpu.c
+// `ggml_compute_forward_rms_norm_f32` followed by `ggml_mul` with the weight), RoPE
+// (`ggml_rope_cache_init`, `rope_yarn`, `ggml_compute_forward_rope_f32`), f16 rounding of what
+// goes into the KV cache (`ggml_cpy` to f16) and the residual add.
+
+enum RowOps {
+    /// `y = (x · 1/sqrtf(mean(x²) + eps)) · w` over `n` values; the sum of squares of the f32
+    /// products is accumulated in double (`ggml_float`), the rest in f32. `x` may equal `y`.
+    @inline(__always)
+    static func rmsNorm(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
+                        count n: Int, eps: Float) {
+        var acc = SIMD8<Double>()
+        var i = 0
+        while i + 8 <= n {
+            let v = UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self)
+            acc += SIMD8<Double>(v * v)
+            i += 8
+        }
+        var sum = acc.sum()
+        while i < n {
+            sum += Double(x[i] * x[i])
+            i += 1
+        }
+        let mean = Float(sum / Double(n))
+        let scale: Float = 1 / (mean + eps).squareRoot()
+        i = 0
+        while i + 16 <= n {
+            let v = UnsafeRawPointer(x + i).loadUnaligned(as: SIMD16<Float>.self)
+            let g = UnsafeRawPointer(w + i).loadUnaligned(as: SIMD16<Float>.self)
+            UnsafeMutableRawPointer(y + i).storeBytes(of: (v * scale) * g, as: SIMD16<Float>.self)
+            i += 16
+        }
+        while i < n {
+            y[i] = (x[i] * scale) * w[i]
+            i += 1
+        }
+    }
+
+    /// `x += y` over `n` values.
+    @inline(__always)
+    static func add(_ x: UnsafeMutablePointer<Float>, _ y: UnsafePointer<Float>, count n: Int) {
+        var i = 0
+        while i + 16 <= n {
+            let a = UnsafeRawPointer(x + i).loadUnaligned(as: SIMD16<Float>.self)
+            let b = UnsafeRawPointer(y + i).loadUnaligned(as: SIMD16<Float>.self)
+            UnsafeMutableRawPointer(x + i).storeBytes(of: a + b, as: SIMD16<Float>.self)
+            i += 16
+        }
+        while i < n {
+            x[i] += y[i]
+            i += 1
+        }
+    }
+
+    /// The value an f32 takes once stored as f16 and read back.
+    @inline(__always)
+    static func f16(_ x: Float) -> Float { Float(Float16(x)) }
+}
+
+/// cos/sin of every rotated pair for positions `0..<positions`, laid out as ggml's rope cache
+/// (`cache[i0] = cos θ`, `cache[i0+1] = sin θ` for pair i0/2), built once per session.
+struct RopeTable {
+    let dims: Int
+    let style: RopeStyle
+    let values: [Float]
+
+    init(config c: ModelConfig, factors: [Float]?, positions: Int) {
+        dims = c.ropeDimensions
+        style = c.ropeStyle
+        let thetaScale = powf(c.ropeFreqBase, -2 / Float(dims))
+        let corr = Self.yarnCorrectionDims(dims: dims, origContext: c.yarnOrigContext, base: c.ropeFreqBase,
+                                           betaFast: c.yarnBetaFast, betaSlow: c.yarnBetaSlow)
+        var v = [Float](repeating: 0, count: positions * dims)
+        for p in 0..<positions {
+            var theta = Float(p)
+            for i0 in stride(from: 0, to: dims, by: 2) {
+                let ff = factors?[i0 / 2] ?? 1
+                let (cs, sn) = Self.yarn(thetaExtrap: theta / ff, freqScale: c.ropeFreqScale, corr: corr, i0: i0,
+                                         extFactor: c.yarnExtFactor, mscale: c.yarnAttnFactor)
+                v[p * dims + i0] = cs
+                v[p * dims + i0 + 1] = sn
+                theta *= thetaScale
+            }
+        }
+        values = v
+    }
+
+    /// ggml's `rope_yarn`.
+    static func yarn(thetaExtrap: Float, freqScale: Float, corr: (Float, Float), i0: Int, extFactor: Float,
+                     mscale m0: Float) -> (Float, Float) {
+        let thetaInterp = freqScale * thetaExtrap
+        var theta = thetaInterp
+        var mscale = m0
+        if extFactor != 0 {
+            let y = (Float(i0 / 2) - corr.0) / max(0.001, corr.1 - corr.0)
+            let rampMix = (1 - min(1, max(0, y))) * extFactor
+            theta = thetaInterp * (1 - rampMix) + thetaExtrap * rampMix
+            mscale *= 1 + 0.1 * logf(1 / freqScale)
+        }
+        return (cosf(theta) * mscale, sinf(theta) * mscale)
+    }
+
+    /// ggml's `ggml_rope_yarn_corr_dims`.
+    static func yarnCorrectionDims(dims: Int, origContext: Int, base: Float, betaFast: Float,
+                                   betaSlow: Float) -> (Float, Float) {
+        func corrDim(_ rot: Float) -> Float {
+            Float(dims) * logf(Float(origContext) / (rot * 2 * Float.pi)) / (2 * logf(base))
+        }
+        let start = floorf(corrDim(betaFast)), end = ceilf(corrDim(betaSlow))
+        return (max(0, start), min(Float(dims - 1), end))
+    }
+
+    /// Rotates one head of `x` (head dimension ≥ dims) in place for position `pos`.
+    @inline(__always)
+    func apply(_ x: UnsafeMutablePointer<Float>, position pos: Int) {
+        values.withUnsafeBufferPointer { t in
+            let c = t.baseAddress! + pos * dims
+            switch style {
+            case .normal:
+                for i0 in stride(from: 0, to: dims, by: 2) {
+                    let cs = c[i0], sn = c[i0 + 1]
+                    let x0 = x[i0], x1 = x[i0 + 1]
+                    x[i0] = x0 * cs - x1 * sn
+                    x[i0 + 1] = x0 * sn + x1 * cs
+                }
+            case .neox:
+                let half = dims / 2
+                for i0 in stride(from: 0, to: dims, by: 2) {
+                    let cs = c[i0], sn = c[i0 + 1]
+                    let ic = i0 / 2
+                    let x0 = x[ic], x1 = x[ic + half]
+                    x[ic] = x0 * cs - x1 * sn
+                    x[ic + half] = x0 * sn + x1 * cs
+                }
+            }
+        }
+    }
+}

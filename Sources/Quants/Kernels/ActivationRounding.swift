@@ -1,0 +1,130 @@
+import GGUF
+
+// What ggml's CPU backend does to the f32 activations of a matrix product before the dot
+// products: it converts them to the weight type's `vec_dot_type` (ggml-cpu.c `type_traits_cpu`)
+// with the CPU `from_float` functions (ggml-cpu-quants.c `quantize_row_q8_0`, `quantize_row_q8_1`,
+// `quantize_row_q8_K`; `ggml_cpu_fp32_to_fp16`, `ggml_cpu_fp32_to_bf16`). The dot products are then
+// exact integer sums times scales, so "activations rounded to the dot type, dequantized back to
+// f32" times "weights dequantized to f32" is the same product up to f32 summation order.
+
+/// The activation side of ggml's CPU matrix products.
+public enum ActivationRounding {
+    /// The type ggml converts activations to before a dot with weights of `weight`
+    /// (`type_traits_cpu[weight].vec_dot_type`), or nil when the CPU backend has no dot for it.
+    public static func dotType(for weight: GGMLType) -> GGMLType? {
+        switch weight {
+        case .f32: return .f32
+        case .f16: return .f16
+        case .bf16: return .bf16
+        case .q4_0, .q5_0, .q8_0: return .q8_0
+        case .q4_1, .q5_1: return .q8_1
+        case .q2_K, .q3_K, .q4_K, .q5_K, .q6_K: return .q8_K
+        default: return nil
+        }
+    }
+
+    /// Block length of the rounding for `dotType` (1 for the float types).
+    public static func blockLength(_ dotType: GGMLType) -> Int {
+        switch dotType {
+        case .q8_0, .q8_1: return 32
+        case .q8_K: return GGMLType.qkK
+        default: return 1
+        }
+    }
+
+    /// Replaces `count` activations by the values ggml's dot products see when they meet weights
+    /// whose `vec_dot_type` is `dotType`: quantized with the x86 CPU `from_float` of that type and
+    /// dequantized exactly. `count` must be a multiple of `blockLength(dotType)`; `src` may equal `dst`.
+    ///
+    /// - Q8_0 / Q8_1 (ggml-cpu-quants.c AVX path): `d = amax/127`, multiplier `127/amax`, quants
+    ///   rounded half to even (`_mm256_round_ps`), values `q · fp16(d)`.
+    /// - Q8_K (`quantize_row_q8_K_ref`): scale `-127/max` of the signed extreme, `nearest_int`,
+    ///   clamp at 127, f32 `d`.
+    /// - F16 / BF16: round to nearest even in that format. F32: copy.
+    public static func roundTrip(_ dotType: GGMLType, _ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>,
+                                 count: Int) {
+        let block = blockLength(dotType)
+        precondition(count % block == 0, "activation row of \(count) is not a multiple of the \(dotType) block \(block)")
+        switch dotType {
+        case .f32:
+            if UnsafePointer(dst) != src { dst.update(from: src, count: count) }
+        case .f16: roundF16(src, dst, count: count)
+        case .bf16: roundBF16(src, dst, count: count)
+        case .q8_0, .q8_1:
+            for b in 0..<(count / 32) { roundQ8_0Block(src + 32 * b, dst + 32 * b) }
+        case .q8_K:
+            for b in 0..<(count / 256) { roundQ8_KBlock(src + 256 * b, dst + 256 * b) }
+        default:
+            preconditionFailure("\(dotType) is not an activation dot type")
+        }
+    }
+
+    @inline(__always)
+    static func roundF16(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, count: Int) {
+        var i = 0
+        while i + 16 <= count {
+            let v = UnsafeRawPointer(src + i).loadUnaligned(as: SIMD16<Float>.self)
+            UnsafeMutableRawPointer(dst + i).storeBytes(of: SIMD16<Float>(SIMD16<Float16>(v)), as: SIMD16<Float>.self)
+            i += 16
+        }
+        while i < count {
+            dst[i] = Float(Float16(src[i]))
+            i += 1
+        }
+    }
+
+    @inline(__always)
+    static func roundBF16(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, count: Int) {
+        for i in 0..<count { dst[i] = BF16.toFloat(BF16.fromFloat(src[i])) }
+    }
+
+    /// One Q8_0 block as the AVX `quantize_row_q8_0` rounds it, dequantized.
+    @inline(__always)
+    static func roundQ8_0Block(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>) {
+        let raw = UnsafeRawPointer(x)
+        let v0 = raw.loadUnaligned(as: SIMD16<Float>.self)
+        let v1 = raw.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self)
+        let m = pointwiseMax(magnitude(v0), magnitude(v1))
+        let amax = m.max()
+        let d = amax / 127
+        let id: Float = amax != 0 ? 127 / amax : 0
+        let dh = Float(Float16(d))
+        // `+ 0` turns -0 into +0: the integer quant 0 dequantizes to +0.
+        let q0 = (v0 * id).rounded(.toNearestOrEven) + 0
+        let q1 = (v1 * id).rounded(.toNearestOrEven) + 0
+        let out = UnsafeMutableRawPointer(y)
+        out.storeBytes(of: q0 * dh, as: SIMD16<Float>.self)
+        out.storeBytes(of: q1 * dh, toByteOffset: 64, as: SIMD16<Float>.self)
+    }
+
+    /// |v| lane by lane (clears the sign bits).
+    @inline(__always)
+    static func magnitude(_ v: SIMD16<Float>) -> SIMD16<Float> {
+        unsafeBitCast(unsafeBitCast(v, to: SIMD16<UInt32>.self) & 0x7FFF_FFFF, to: SIMD16<Float>.self)
+    }
+
+    /// One Q8_K block as `quantize_row_q8_K_ref` quantizes it, dequantized.
+    @inline(__always)
+    static func roundQ8_KBlock(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>) {
+        // The signed value of the first element with the largest magnitude.
+        var amax: Float = 0
+        var max: Float = 0
+        for j in 0..<256 {
+            let ax = abs(x[j])
+            if ax > amax { amax = ax; max = x[j] }
+        }
+        if amax == 0 {
+            y.update(repeating: 0, count: 256)
+            return
+        }
+        let iscale = -127 / max
+        let d = 1 / iscale
+        let s = SIMD16<Float>(repeating: iscale)
+        let hi = SIMD16<Float>(repeating: 127)
+        for j in stride(from: 0, to: 256, by: 16) {
+            let v = UnsafeRawPointer(x + j).loadUnaligned(as: SIMD16<Float>.self)
+            let q = pointwiseMin((v * s).rounded(.toNearestOrEven), hi) + 0
+            UnsafeMutableRawPointer(y + j).storeBytes(of: q * d, as: SIMD16<Float>.self)
+        }
+    }
+}

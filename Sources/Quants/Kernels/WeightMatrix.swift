@@ -1,0 +1,81 @@
+import GGUF
+
+/// A weight matrix as ggml stores it: `rows` rows (output features) of `columns` elements
+/// (input features) of `type`, each row `rowBytes` apart, typically inside a memory map.
+/// The value does not own the memory; whoever made it keeps the bytes alive.
+public struct WeightMatrix {
+    public let type: GGMLType
+    public let rows: Int
+    public let columns: Int
+    public let data: UnsafeRawPointer
+    public let rowBytes: Int
+
+    /// - Precondition: `columns` is a multiple of the type's block size, `rowBytes` at least one
+    ///   packed row, and `Quantizer.canDequantize(type)`.
+    public init(type: GGMLType, rows: Int, columns: Int, data: UnsafeRawPointer, rowBytes: Int? = nil) {
+        guard let packed = type.rowSize(columns) else {
+            preconditionFailure("\(columns) columns are not a multiple of the \(type) block size \(type.blockSize)")
+        }
+        precondition(Quantizer.canDequantize(type), "no dequantizer for \(type)")
+        precondition(rows >= 0 && (rowBytes ?? packed) >= packed, "row stride shorter than a row of \(type)")
+        self.type = type
+        self.rows = rows
+        self.columns = columns
+        self.data = data
+        self.rowBytes = rowBytes ?? packed
+    }
+
+    /// Dequantizes columns `[k0, k0+count)` of row `row` (block-aligned) into `dst`.
+    @inline(__always)
+    public func dequantize(row: Int, k0: Int, count: Int, into dst: UnsafeMutablePointer<Float>) {
+        let bs = type.blockSize
+        let src = data + row * rowBytes + (k0 / bs) * type.typeSize
+        switch type {
+        case .f32: dst.update(from: src.assumingMemoryBound(to: Float.self), count: count)
+        case .f16: FP16.expand(src.assumingMemoryBound(to: UInt16.self), dst, count: count)
+        default: Quantizer.dequantize(type, src, dst, count: count)
+        }
+    }
+
+    /// Packs rows `[row0, row0+32)` × columns `[k0, k0+k)` as the B panel of `MicroKernel.tile`
+    /// (`panel[kk·32 + r]`), zero for rows past the end. `scratch` holds 32·k floats.
+    public func packPanel(row0: Int, k0: Int, k: Int, scratch: UnsafeMutablePointer<Float>,
+                          into panel: UnsafeMutablePointer<Float>) {
+        let nr = MicroKernel.nr
+        let valid = Swift.max(0, Swift.min(nr, rows - row0))
+        if type == .f32 {
+            for r in 0..<valid {
+                let s = (data + (row0 + r) * rowBytes).assumingMemoryBound(to: Float.self) + k0
+                for kk in 0..<k { panel[kk * nr + r] = s[kk] }
+            }
+        } else {
+            for r in 0..<valid { dequantize(row: row0 + r, k0: k0, count: k, into: scratch + r * k) }
+            transpose(scratch, rows: valid, k: k, into: panel)
+        }
+        if valid < nr {
+            for kk in 0..<k {
+                for r in valid..<nr { panel[kk * nr + r] = 0 }
+            }
+        }
+    }
+
+    /// `panel[kk·32 + r] = src[r·k + kk]` for r < rows, in 8 × 8 blocks.
+    @inline(__always)
+    func transpose(_ src: UnsafePointer<Float>, rows: Int, k: Int, into panel: UnsafeMutablePointer<Float>) {
+        let nr = MicroKernel.nr
+        var kk = 0
+        while kk + 8 <= k {
+            for r in 0..<rows {
+                let v = UnsafeRawPointer(src + r * k + kk).loadUnaligned(as: SIMD8<Float>.self)
+                let p = panel + kk * nr + r
+                p[0] = v[0]; p[nr] = v[1]; p[2 * nr] = v[2]; p[3 * nr] = v[3]
+                p[4 * nr] = v[4]; p[5 * nr] = v[5]; p[6 * nr] = v[6]; p[7 * nr] = v[7]
+            }
+            kk += 8
+        }
+        while kk < k {
+            for r in 0..<rows { panel[kk * nr + r] = src[r * k + kk] }
+            kk += 1
+        }
+    }
+}

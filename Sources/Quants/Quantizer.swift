@@ -1,0 +1,114 @@
+import Dispatch
+import GGUF
+
+/// Runs `body(chunk)` for every chunk in `0..<chunks`, spread over `threads` threads with
+/// `DispatchQueue.concurrentPerform`. With one thread or one chunk it runs inline, in order.
+public func parallelFor(chunks: Int, threads: Int, _ body: (Int) -> Void) {
+    guard chunks > 0 else { return }
+    if threads <= 1 || chunks == 1 {
+        for i in 0..<chunks { body(i) }
+        return
+    }
+    withoutActuallyEscaping(body) { b in
+        nonisolated(unsafe) let f = b
+        DispatchQueue.concurrentPerform(iterations: chunks) { f($0) }
+    }
+}
+
+/// The block kernels by ggml type: quantization byte-identical with ggml's reference quantizers
+/// (and with its importance-weighted ones), and exact dequantization.
+public enum Quantizer {
+    static func format(_ t: GGMLType) -> (any BlockFormat.Type)? {
+        switch t {
+        case .q8_0: return Q8_0.self
+        case .q8_1: return Q8_1.self
+        case .q4_0: return Q4_0.self
+        case .q4_1: return Q4_1.self
+        case .q5_0: return Q5_0.self
+        case .q5_1: return Q5_1.self
+        case .q4_K: return Q4_K.self
+        case .q5_K: return Q5_K.self
+        case .q6_K: return Q6_K.self
+        case .q8_K: return Q8_K.self
+        default: return nil
+        }
+    }
+
+    /// Whether `quantize` can produce `type`: f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q4_K,
+    /// q5_K, q6_K, and the activation formats q8_K and q8_1.
+    public static func canQuantize(_ type: GGMLType) -> Bool {
+        type == .f32 || type == .f16 || type == .bf16 || format(type) != nil
+    }
+
+    /// Whether `dequantize` can read `type` (the same set as `canQuantize`).
+    public static func canDequantize(_ type: GGMLType) -> Bool { canQuantize(type) }
+
+    /// Quantizes `rows` rows of `rowLength` floats from `src` into `dst` (`rows · type.rowSize(rowLength)`
+    /// bytes).
+    ///
+    /// Without `importance` the bytes equal ggml's `quantize_row_*_ref` (ggml-quants.c); with it (one
+    /// value per column, `rowLength` of them) they equal `quantize_*(src, dst, rows, rowLength, imatrix)`,
+    /// the call llama-quantize makes: the weighted search for q4_0, q4_1, q5_0, q5_1, q4_K, q5_K and
+    /// q6_K; q8_0 and the float types ignore it. Rows are split over `threads` threads (about eight
+    /// chunks per thread); the bytes do not depend on the thread count.
+    /// - Precondition: `type` is quantizable and `rowLength` is a multiple of its block size.
+    public static func quantize(_ type: GGMLType, _ src: UnsafePointer<Float>, _ dst: UnsafeMutableRawPointer,
+                                rows: Int, rowLength: Int, importance: UnsafePointer<Float>? = nil, threads: Int = 1) {
+        quantize(type, src, dst, rows: rows, rowLength: rowLength, importance: importance, threads: threads, reference: false)
+    }
+
+    /// `quantize` through the scalar reference twins (for tests and timing).
+    static func quantize(_ type: GGMLType, _ src: UnsafePointer<Float>, _ dst: UnsafeMutableRawPointer,
+                         rows: Int, rowLength: Int, importance: UnsafePointer<Float>?, threads: Int, reference: Bool) {
+        guard rows > 0, rowLength > 0 else { return }
+        precondition(canQuantize(type), "cannot quantize to \(type)")
+        guard let rowBytes = type.rowSize(rowLength) else {
+            preconditionFailure("row length \(rowLength) is not a multiple of the \(type) block size \(type.blockSize)")
+        }
+        nonisolated(unsafe) let s = src, d = dst, imp = importance
+        let pieces = Swift.min(rows, Swift.max(1, threads) * 8)
+        parallelFor(chunks: pieces, threads: threads) { p in
+            let lo = rows * p / pieces, hi = rows * (p + 1) / pieces
+            guard lo < hi else { return }
+            let n = (hi - lo) * rowLength
+            let from = s + lo * rowLength
+            let to = d + lo * rowBytes
+            switch type {
+            case .f32: to.copyMemory(from: from, byteCount: n * 4)
+            case .f16: FP16.convert(from, to.assumingMemoryBound(to: UInt16.self), count: n)
+            case .bf16: BF16.convert(from, to.assumingMemoryBound(to: UInt16.self), count: n)
+            default:
+                guard let f = format(type) else { return }
+                if let imp, type != .q8_0, type != .q8_K, type != .q8_1 {
+                    for r in 0..<(hi - lo) {
+                        let x = from + r * rowLength, y = to + r * rowBytes
+                        if reference {
+                            f.quantizeReference(x, y, count: rowLength, importance: imp)
+                        } else {
+                            f.quantize(x, y, count: rowLength, importance: imp)
+                        }
+                    }
+                } else if reference {
+                    f.quantizeReference(from, to, count: n, importance: nil)
+                } else {
+                    f.quantize(from, to, count: n, importance: nil)
+                }
+            }
+        }
+    }
+
+    /// Dequantizes `count` elements (a multiple of the block size) of `type` from `src` into `dst`,
+    /// exactly as ggml's `to_float` (`dequantize_row_*`, `ggml_fp16_to_fp32_row`, ...) does.
+    /// - Precondition: `canDequantize(type)` and `count` is a whole number of blocks.
+    public static func dequantize(_ type: GGMLType, _ src: UnsafeRawPointer, _ dst: UnsafeMutablePointer<Float>, count: Int) {
+        switch type {
+        case .f32: dst.update(from: src.assumingMemoryBound(to: Float.self), count: count)
+        case .f16: FP16.expand(src.assumingMemoryBound(to: UInt16.self), dst, count: count)
+        case .bf16: BF16.expand(src.assumingMemoryBound(to: UInt16.self), dst, count: count)
+        default:
+            guard let f = format(type) else { preconditionFailure("cannot dequantize \(type)") }
+            precondition(count % f.blockSize == 0, "\(count) elements are not a whole number of \(type) blocks")
+            f.dequantize(src, dst, count: count)
+        }
+    }
+}

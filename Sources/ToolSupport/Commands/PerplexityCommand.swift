@@ -1,0 +1,99 @@
+import Foundation
+import GGUF
+import Inference
+import Evaluation
+
+/// `gguf-ppl -m MODEL.gguf -f TEXT [-c 512] [-b 2048] [--chunks N] [-t N] [--kl-divergence-base F]
+/// [--kl-divergence] [--json]`: llama-perplexity's interface and printed figures (running `[i]ppl,`
+/// values and the final estimate on the same streams: figures on stdout, information on stderr).
+public enum PerplexityCommand {
+    public static let spec = CommandSpec(
+        name: "gguf-ppl",
+        synopsis: "-m MODEL.gguf -f TEXT [-c 512] [--chunks N] [-t N] [--kl-divergence-base FILE [--kl-divergence]]",
+        summary: "Perplexity of a GGUF model over a text, with llama-perplexity's chunking and figures; "
+            + "KL-divergence against a base model's saved log-probabilities.",
+        options: [
+            .option("model", short: "m", value: "FILE", "the GGUF model"),
+            .option("file", short: "f", value: "FILE", "the text (e.g. wiki.test.raw); not needed with --kl-divergence"),
+            .option("ctx-size", short: "c", value: "N", "tokens per chunk (default 512)"),
+            .option("batch-size", short: "b", value: "N", "tokens per pass (default 2048: 4 chunks of 512 side by side)"),
+            .option("chunks", value: "N", "evaluate at most N chunks (default: all)"),
+            .option("threads", short: "t", value: "N", "threads (default: all cores)"),
+            .option("kl-divergence-base", value: "FILE", "save the log-probabilities here (or, with --kl-divergence, read them)"),
+            .flag("kl-divergence", "compare the model with the base file given by --kl-divergence-base"),
+            .option("ppl-output-type", value: "0|1", "0: [i]ppl, figures (default); 1: one line per chunk"),
+            .flag("json", "print the results as JSON on stdout (the usual figures go to stderr)"),
+            .flag("quiet", short: "q", "no progress line"),
+        ],
+        positionals: [], minPositionals: 0, maxPositionals: 0)
+
+    public static func run(_ args: [String], console: any Console) throws {
+        let a = try spec.parse(args)
+        guard let modelPath = a.value("model") else { throw ToolError.usage("missing -m MODEL.gguf", command: spec.name) }
+        var opts = PerplexityOptions()
+        opts.contextLength = try a.int("ctx-size", default: 512, range: 1...1_048_576)
+        opts.batchSize = try a.int("batch-size", default: 2048, range: 1...1_048_576)
+        opts.chunks = try a.int("chunks", default: -1)
+        opts.threads = try a.int("threads", default: max(1, ProcessInfo.processInfo.activeProcessorCount), range: 1...1024)
+        opts.outputType = try a.int("ppl-output-type", default: 0, range: 0...1)
+        opts.klDivergenceBase = a.value("kl-divergence-base")
+        opts.klDivergence = a.has("kl-divergence")
+        if opts.klDivergence && opts.klDivergenceBase == nil {
+            throw ToolError.usage("--kl-divergence needs --kl-divergence-base FILE (the base model's saved log-probabilities)",
+                                  command: spec.name)
+        }
+        let textPath = a.value("file")
+        if !opts.klDivergence && textPath == nil { throw ToolError.usage("missing -f TEXT", command: spec.name) }
+        if !opts.klDivergence, let base = opts.klDivergenceBase {
+            try OutputPath.check(base, inputs: [modelPath] + (textPath.map { [$0] } ?? []), force: true)
+        }
+        let json = a.has("json")
+
+        // Read the text before loading the model, so a wrong path fails at once.
+        var text: [UInt8] = []
+        if !opts.klDivergence, let textPath { text = try TokenizeCommand.readTextFile(textPath) }
+
+        let file: GGUFFile
+        do { file = try GGUFFile(path: modelPath) } catch { throw ToolError.failure(error.description) }
+        let model: LanguageModel
+        do { model = try LanguageModel(file: file) } catch { throw ToolError.failure(error.description) }
+        let vocab: GGUFVocabulary
+        do { vocab = try GGUFVocabulary(file: file) } catch { throw ToolError.failure(error.description) }
+        guard vocab.count == model.vocabularySize else {
+            throw ToolError.failure("\(modelPath): the vocabulary has \(vocab.count) tokens but token_embd.weight has \(model.vocabularySize) rows")
+        }
+
+        var tokens: [Int32] = []
+        if !opts.klDivergence {
+            console.err("perplexity: tokenizing the input ..\n")
+            let t0 = Date()
+            tokens = vocab.tokenize(bytes: text, addSpecial: true, parseSpecial: false)
+            console.err(String(format: "perplexity: tokenization took %g ms\n", Date().timeIntervalSince(t0) * 1000))
+        }
+
+        let progressLine = ProgressLine(console: console, label: opts.klDivergence ? "kl-divergence" : "perplexity", total: 0)
+        progressLine.quiet = a.has("quiet") || !console.errIsTerminal
+        var progressTotal = 0
+        let runner: PerplexityRunner
+        do {
+            runner = try PerplexityRunner(model: model, options: opts, output: { s, stream in
+                switch stream {
+                case .result where !json: console.out(s)
+                default: console.err(s)
+                }
+            }, progress: { p in
+                progressTotal = p.chunks
+                guard !progressLine.quiet else { return }
+                console.err(String(format: "\r[%d/%d] %.1f tok/s, ETA %.0f s   ", p.chunksDone, p.chunks, p.tokensPerSecond, p.etaSeconds)
+                            + (p.chunksDone == progressTotal ? "\n" : ""))
+            })
+        } catch { throw ToolError.failure(error.description) }
+        let result: PerplexityResult
+        do {
+            result = try runner.run(tokens: tokens, addBOS: vocab.addBOS, bos: vocab.bos ?? 0, addEOS: vocab.addEOS)
+        } catch { throw ToolError.failure(error.description) }
+        console.err(String(format: "perplexity: %.2f s, %.1f tokens/s over %d chunks of %d\n",
+                           result.seconds, result.tokensPerSecond, result.chunks, result.contextLength))
+        if json { console.out(result.json() + "\n") }
+    }
+}

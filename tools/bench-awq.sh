@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Time of AWQ calibration (gguf-quantize --awq with the default settings) on SmolLM2-135M-Instruct F32.
+#
+#   tools/bench-awq.sh [TYPE] [extra gguf-quantize flags...]
+#
+# TYPE defaults to Q4_K_M. The F32 GGUF is converted from the model cache (tools/prepare-models.sh) with our
+# hf2gguf; the calibration text is ../shared/data/wikitext-2-raw/wiki.calib.raw (override with AWQ_CALIB).
+# Prints the calibration line, the per-layer progress, and wall time / peak RSS from /usr/bin/time -v for the
+# plain quantization and the AWQ run. With AWQ_EVAL=1 it also prints PPL and mean KLD against F32 on
+# wiki.eval.raw (-c 512, 20 chunks) for both outputs.
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+models=${SWIFT_GGUF_MODELS:-$HOME/.cache/swift-gguf/models}
+model=$models/SmolLM2-135M-Instruct-hf
+data=${SWIFT_GGUF_SHARED:-$here/../shared}/data/wikitext-2-raw
+calib=${AWQ_CALIB:-$data/wiki.calib.raw}
+type=${1:-Q4_K_M}
+shift || true
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+[ -d "$model" ] || { echo "no $model (run tools/prepare-models.sh)" >&2; exit 1; }
+[ -f "$calib" ] || { echo "no calibration text $calib" >&2; exit 1; }
+(cd "$here" && swift build -c release >/dev/null)
+bin="$here/.build/release"
+"$bin/hf2gguf" "$model" --outtype f32 --outfile "$tmp/f32.gguf" -q
+
+measure() {  # label, command...
+    local label=$1; shift
+    /usr/bin/time -v "$@" >"$tmp/out.log" 2>"$tmp/time.log" || { cat "$tmp/out.log" "$tmp/time.log" >&2; return 1; }
+    grep -E '^awq' "$tmp/time.log" | sed 's/^/  /' || true
+    local wall rss
+    wall=$(grep 'Elapsed (wall clock)' "$tmp/time.log" | awk '{print $NF}')
+    rss=$(grep 'Maximum resident set size' "$tmp/time.log" | awk '{print $NF}')
+    printf '%-34s wall %8s   peak RSS %8.1f MB\n' "$label" "$wall" "$(echo "$rss/1024" | bc -l)"
+}
+
+echo "model: SmolLM2-135M-Instruct F32, type $type, calibration $calib, $(nproc) cores"
+measure "gguf-quantize $type" "$bin/gguf-quantize" "$tmp/f32.gguf" "$tmp/plain.gguf" "$type" "$@"
+measure "gguf-quantize $type --awq (defaults)" "$bin/gguf-quantize" "$tmp/f32.gguf" "$tmp/awq.gguf" "$type" --awq "$calib" "$@"
+
+if [ "${AWQ_EVAL:-0}" = 1 ]; then
+    "$bin/gguf-ppl" -m "$tmp/f32.gguf" -f "$data/wiki.eval.raw" -c 512 --chunks 20 --kl-divergence-base "$tmp/base.bin" -q \
+        2>&1 | grep 'Final estimate' | sed 's/^/F32      /'
+    for m in plain awq; do
+        "$bin/gguf-ppl" -m "$tmp/$m.gguf" --kl-divergence --kl-divergence-base "$tmp/base.bin" --chunks 20 -q 2>&1 \
+            | grep -E '^Mean (PPL\(Q\) |   KLD)' | sed "s/^/$m    /"
+    done
+fi
