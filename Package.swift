@@ -41,6 +41,7 @@ let package = Package(
         .executable(name: "gguf-ppl", targets: ["gguf-ppl"]),
         .executable(name: "gguf-tokenize", targets: ["gguf-tokenize"]),
         .executable(name: "gguf-dump", targets: ["gguf-dump"]),
+        .executable(name: "gguf-imatrix", targets: ["gguf-imatrix"]),
     ],
     targets: [
         // Format: values, the ggml type table, keys and tensor names, reader, writer.
@@ -64,6 +65,7 @@ let package = Package(
         exe("gguf-ppl"),
         exe("gguf-tokenize"),
         exe("gguf-dump"),
+        exe("gguf-imatrix"),
 
         .target(name: "TestSupport", dependencies: ["GGUF"], path: "Tests/TestSupport", swiftSettings: settings),
         tests("GGUFTests", ["GGUF"]),

@@ -86,12 +86,19 @@ public final class AWQCalibrator {
             throw AWQError(.invalid, "calibration blocks of \(set.sequenceLength) tokens given to a calibrator set up for "
                            + "\(session.contextLength)")
         }
+        // Blocks are independent sequences: put the scored ones (evenly spread over the text, not
+        // just its first lines) in front; the activation statistics use every block anyway.
+        let order = Self.blockOrder(set.blockCount, scored: searchBlocks(set.blockCount))
+        var tokens: [Int32] = []
+        tokens.reserveCapacity(set.tokens.count)
+        for b in order { tokens += set.block(b) }
         var hidden: [Float]
-        do { hidden = try session.embed(set.tokens) } catch { throw AWQError(.engine, error.description) }
+        do { hidden = try session.embed(tokens) } catch { throw AWQError(.engine, error.description) }
         var layers: [AWQLayerResult] = []
         for il in 0..<c.blockCount {
             let (capture, next) = try captureLayer(il, hidden: hidden, sequenceLength: set.sequenceLength)
             var result = try searchScales(il, capture: capture, sequenceLength: set.sequenceLength)
+            result.inputMeanSquares = try meanSquares(il, capture)
             if options.clip { try searchClips(il, capture: capture, result: &result) }
             layers.append(result)
             hidden = next
@@ -99,6 +106,31 @@ public final class AWQCalibrator {
         }
         return AWQResult(layers: layers, calibrationFile: calibrationFile, samples: set.lineCount,
                          sequenceLength: set.sequenceLength, grid: options.grid, clip: options.clip)
+    }
+
+    /// The per-column mean x² of each captured input of block `il` (all calibration tokens,
+    /// float model), keyed as `AWQLayerResult.inputMeanSquares`.
+    /// - Throws: `AWQError(.engine)` when an input was not captured as whole rows.
+    func meanSquares(_ il: Int, _ capture: LayerCapture) throws(AWQError) -> [LinearRole: [Float]] {
+        let inputs: [(LinearRole, [Float])] = [(.attnQ, capture.attentionInput), (.attnOutput, capture.outputInput),
+                                               (.ffnGate, capture.feedForwardInput), (.ffnDown, capture.downInput)]
+        var out: [LinearRole: [Float]] = [:]
+        for (role, x) in inputs {
+            let columns = model.layers[il].linear(role).matrix.columns
+            guard columns > 0, !x.isEmpty, x.count % columns == 0 else {
+                throw AWQError(.engine, "the input of '\(role.weightName(layer: il))' was captured as \(x.count) values, "
+                               + "not whole rows of \(columns)")
+            }
+            out[role] = ScaleMath.channelMeanSquare(x, columns: columns, threads: options.threads)
+        }
+        return out
+    }
+
+    /// `scored` evenly spaced block indices out of `blocks`, then the others, in order.
+    static func blockOrder(_ blocks: Int, scored: Int) -> [Int] {
+        let picked = (0..<scored).map { $0 * blocks / max(1, scored) }
+        let rest = Set(picked)
+        return picked + (0..<blocks).filter { !rest.contains($0) }
     }
 
     static func summary(_ il: Int, _ r: AWQLayerResult) -> String {

@@ -13,6 +13,10 @@ public struct AWQLayerResult: Sendable, Equatable {
     /// Clip limits per linear: `rows × (columns / ScaleMath.groupSize)` magnitudes (infinity:
     /// not clipped), applied after scaling.
     public var clips: [LinearRole: [Float]] = [:]
+    /// Per-column mean of x² of each linear input over every calibration token, on the float
+    /// model before any scaling, keyed by the first linear reading it (see
+    /// `AWQResult.inputReaders`): attn_q (also k and v), attn_output, ffn_gate (also up), ffn_down.
+    public var inputMeanSquares: [LinearRole: [Float]] = [:]
 
     public init() {}
 }
@@ -26,6 +30,9 @@ public struct AWQResult: Sendable, Equatable {
     public var sequenceLength: Int
     public var grid: Int
     public var clip: Bool
+    /// Whether `importance` was handed to the quantizer (recorded as `quantize.awq.importance`;
+    /// the key is written only when true, so plain `--awq` files keep their metadata).
+    public var importanceUsed = false
 
     public init(layers: [AWQLayerResult], calibrationFile: String, samples: Int, sequenceLength: Int, grid: Int, clip: Bool) {
         self.layers = layers
@@ -51,6 +58,42 @@ public struct AWQResult: Sendable, Equatable {
                 GGUFKeyValue(K.awqGrid, .int32(Int32(clamping: grid))),
                 GGUFKeyValue(K.awqClip, .bool(clip)),
                 GGUFKeyValue(K.awqGroups, .int32(Int32(clamping: groupCount)))]
+            + (importanceUsed ? [GGUFKeyValue(K.awqImportance, .bool(true))] : [])
+    }
+
+    /// The linears of a block that read each captured input: q, k and v read attn_norm's
+    /// output, gate and up read ffn_norm's output.
+    public static let inputReaders: [(input: LinearRole, readers: [LinearRole])] = [
+        (.attnQ, [.attnQ, .attnK, .attnV]), (.attnOutput, [.attnOutput]),
+        (.ffnGate, [.ffnGate, .ffnUp]), (.ffnDown, [.ffnDown]),
+    ]
+
+    /// Per-tensor, per-column importances for the weighted quantizers (a `QuantizeJob.importance`),
+    /// from the calibration's own inputs and valid for the **folded** weights: a linear whose
+    /// columns are multiplied by scales s sees inputs x/s, so its importance is mean(x²)/s² per
+    /// column; linears with no column scale keep mean(x²). Row scales (v before o, up before
+    /// down) and clipping leave a linear's own inputs unchanged. Keyed by weight name
+    /// (`blk.3.attn_q.weight`); layers calibrated without input statistics have no entries.
+    public var importance: [String: [Float]] {
+        let table = folds()
+        var out: [String: [Float]] = [:]
+        for (il, l) in layers.enumerated() {
+            for (input, readers) in Self.inputReaders {
+                guard let ms = l.inputMeanSquares[input] else { continue }
+                for role in readers {
+                    let name = role.weightName(layer: il)
+                    guard let s = table[name]?.columnScale, s.count == ms.count else {
+                        out[name] = ms
+                        continue
+                    }
+                    out[name] = (0..<ms.count).map { c in
+                        let v = ms[c] / (s[c] * s[c])
+                        return v.isFinite ? v : Float.greatestFiniteMagnitude
+                    }
+                }
+            }
+        }
+        return out
     }
 
     /// How one tensor is rewritten.

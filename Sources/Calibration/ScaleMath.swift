@@ -16,6 +16,16 @@ public enum ScaleMath {
     /// `x_mean[c]`: the mean of |x[t, c]| over the `rows` rows (AutoAWQ `get_act_scale`),
     /// accumulated in double.
     public static func channelMeanAbs(_ x: [Float], columns: Int, threads: Int = 1) -> [Float] {
+        channelMean(x, columns: columns, threads: threads, squared: false)
+    }
+
+    /// The mean of x[t, c]² over the `rows` rows (llama-imatrix's per-column importance, the
+    /// sum of squares divided by the row count), accumulated in double.
+    public static func channelMeanSquare(_ x: [Float], columns: Int, threads: Int = 1) -> [Float] {
+        channelMean(x, columns: columns, threads: threads, squared: true)
+    }
+
+    private static func channelMean(_ x: [Float], columns: Int, threads: Int, squared: Bool) -> [Float] {
         precondition(columns > 0 && x.count % columns == 0, "\(x.count) values are not rows of \(columns)")
         let rows = x.count / columns
         var out = [Float](repeating: 0, count: columns)
@@ -29,7 +39,11 @@ public enum ScaleMath {
                     var acc = [Double](repeating: 0, count: c1 - c0)
                     for r in 0..<rows {
                         let row = xp + r * columns
-                        for c in c0..<c1 { acc[c - c0] += Double(abs(row[c])) }
+                        if squared {
+                            for c in c0..<c1 { acc[c - c0] += Double(row[c]) * Double(row[c]) }
+                        } else {
+                            for c in c0..<c1 { acc[c - c0] += Double(abs(row[c])) }
+                        }
                     }
                     for c in c0..<c1 { op[c] = Float(acc[c - c0] / Double(max(rows, 1))) }
                 }

@@ -121,6 +121,7 @@ public enum GGUFKey {
         public static let awqGrid = "quantize.awq.grid"
         public static let awqClip = "quantize.awq.clip"
         public static let awqGroups = "quantize.awq.groups"
+        public static let awqImportance = "quantize.awq.importance"
     }
 }
 

@@ -214,6 +214,8 @@ struct AWQTests {
         #expect(AWQCalibrator.searchBlocks(26, sequenceLength: 512, 0) == 26)
         #expect(AWQCalibrator.searchBlocks(26, sequenceLength: 512, 100) == 26)
         #expect(AWQCalibrator.searchBlocks(26, sequenceLength: 512, 7) == 7)
+        #expect(AWQCalibrator.blockOrder(10, scored: 4) == [0, 2, 5, 7, 1, 3, 4, 6, 8, 9])
+        #expect(AWQCalibrator.blockOrder(3, scored: 3) == [0, 1, 2])
     }
 
     @Test("calibration data: stripped lines, empty and over-long ones skipped, whole blocks, short text refused")

@@ -22,6 +22,7 @@ public enum PerplexityCommand {
             .option("kl-divergence-base", value: "FILE", "save the log-probabilities here (or, with --kl-divergence, read them)"),
             .flag("kl-divergence", "compare the model with the base file given by --kl-divergence-base"),
             .option("ppl-output-type", value: "0|1", "0: [i]ppl, figures (default); 1: one line per chunk"),
+            .flag("no-escape", "do not process escapes (\\n, \\t, \\xHH, ...) in the text (llama.cpp processes them by default)"),
             .flag("json", "print the results as JSON on stdout (the usual figures go to stderr)"),
             .flag("quiet", short: "q", "no progress line"),
         ],
@@ -51,7 +52,11 @@ public enum PerplexityCommand {
 
         // Read the text before loading the model, so a wrong path fails at once.
         var text: [UInt8] = []
-        if !opts.klDivergence, let textPath { text = try TokenizeCommand.readTextFile(textPath) }
+        if !opts.klDivergence, let textPath {
+            text = try TokenizeCommand.readTextFile(textPath)
+            // llama.cpp's common argument parser runs string_process_escapes on the prompt file.
+            if !a.has("no-escape") { text = TokenizeOutput.processEscapes(text) }
+        }
 
         let file: GGUFFile
         do { file = try GGUFFile(path: modelPath) } catch { throw ToolError.failure(error.description) }

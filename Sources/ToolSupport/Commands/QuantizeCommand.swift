@@ -20,6 +20,9 @@ public enum QuantizeCommand {
             .flag("force", short: "f", "replace OUT if it exists (only once the new file is complete)"),
             .option("threads", short: "t", value: "N", "threads (default: all cores); the trailing nthreads argument also works"),
             .flag("quiet", short: "q", "no progress line"),
+            .option("imatrix", value: "FILE", "importance matrix (llama-imatrix / gguf-imatrix .dat): weighted quantizers, as llama-quantize --imatrix"),
+            .option("include-weights", value: "NAME", "use the importance matrix only for tensors whose name contains NAME (repeatable)"),
+            .option("exclude-weights", value: "NAME", "do not use the importance matrix for tensors whose name contains NAME (repeatable)"),
             .option("awq", value: "CALIB.txt", "AWQ pre-scaling: calibrate on this text (one sample per line) and fold the scales"),
             .option("awq-samples", value: "N", "AWQ: calibration lines to use (default 128)"),
             .option("awq-seqlen", value: "L", "AWQ: tokens per calibration block (default 512)"),
@@ -27,6 +30,8 @@ public enum QuantizeCommand {
             .option("awq-search-blocks", value: "N", "AWQ: calibration blocks that score the scale candidates (default: 2048 tokens' worth; 0: all)"),
             .flag("awq-clip", "AWQ: also search clip limits, against the target formats"),
             .flag("awq-only", "AWQ: write the pre-scaled model in its float types and stop (TYPE picks the formats searched for)"),
+            .flag("awq-importance", "AWQ: also quantize with importances (mean x² per column) from the same calibration pass, "
+                  + "adjusted for the folded scales; not with --imatrix or --awq-only"),
         ],
         positionals: ["model-f32.gguf", "TYPE"], minPositionals: 2, maxPositionals: 4)
 
@@ -74,6 +79,13 @@ public enum QuantizeCommand {
         if let t = a.value("token-embedding-type") { opts.tokenEmbeddingType = try parseType(t, option: "token-embedding-type") }
 
         let awq = try AWQSettings(a)
+        let include = a.all("include-weights"), exclude = a.all("exclude-weights")
+        if !include.isEmpty && !exclude.isEmpty {
+            throw ToolError.usage("only one of --include-weights and --exclude-weights can be given", command: spec.name)
+        }
+        if a.value("imatrix") == nil && !(include.isEmpty && exclude.isEmpty) {
+            throw ToolError.usage("--include-weights / --exclude-weights need --imatrix FILE", command: spec.name)
+        }
 
         let file: GGUFFile
         do { file = try GGUFFile(path: input) } catch { throw ToolError.failure(error.description) }
@@ -83,6 +95,9 @@ public enum QuantizeCommand {
         job.threads = threads
         job.allowRequantize = a.has("allow-requantize")
         job.replaceExisting = a.has("force")
+        if let path = a.value("imatrix") {
+            try loadImportance(path, include: include, exclude: exclude, file: file, job: &job, console: console)
+        }
 
         if a.has("dry-run") {
             let s: QuantizeSummary
@@ -134,6 +149,35 @@ public enum QuantizeCommand {
     }
 }
 
+// MARK: - Importance matrix (--imatrix)
+
+extension QuantizeCommand {
+    /// Reads an importance matrix like llama-quantize's `load_imatrix` (values divided by the call
+    /// count, `--include-weights` / `--exclude-weights` substring filters) and records it in `job`
+    /// with the `quantize.imatrix.*` keys. An entry whose size does not match its tensor is an error
+    /// (reported by the plan, naming the tensor); a matrix with no entry for any of the model's
+    /// quantized `blk.*` matrices is refused as belonging to another model.
+    static func loadImportance(_ path: String, include: [String], exclude: [String], file: GGUFFile,
+                               job: inout QuantizeJob, console: any Console) throws(ToolError) {
+        let m: ImportanceMatrix
+        do { m = try ImportanceMatrix(path: path) } catch { throw ToolError.failure(error.description) }
+        console.err("load_imatrix: loaded \(m.entries.count) importance matrix entries from \(path)"
+                    + (m.chunkCount.map { " computed on \($0) chunks" } ?? "") + "\n")
+        let importance = m.importances(include: include, exclude: exclude)
+        let matrices = file.tensors.filter { $0.name.hasPrefix("blk.") && $0.shape.count >= 2 }
+        if !importance.isEmpty, !matrices.isEmpty, !matrices.contains(where: { importance[$0.name] != nil }) {
+            throw ToolError.failure("\(path): no entry matches a tensor of '\(file.path)' (the first matrix, '\(matrices[0].name)', "
+                                    + "has none; the file's entries start with '\(importance.keys.sorted().first ?? "")'): "
+                                    + "an importance matrix from another model?")
+        }
+        for t in matrices where importance[t.name] == nil && !m.entries.isEmpty {
+            console.err("gguf-quantize: did not find imatrix data for \(t.name); using no importance for it\n")
+        }
+        job.importance = importance
+        job.extraMetadata = m.metadata(fileArgument: path, entryCount: importance.count) + job.extraMetadata
+    }
+}
+
 // MARK: - AWQ (--awq)
 
 /// The `--awq*` options.
@@ -145,6 +189,9 @@ struct AWQSettings {
     var searchBlocks: Int?
     var clip: Bool
     var only: Bool
+    /// `--awq-importance`: hand the calibration's importances (adjusted for the scales) to the
+    /// weighted quantizers.
+    var importance: Bool
 
     /// nil without `--awq`; a usage error when another `--awq-*` option comes without it.
     init?(_ a: ParsedArguments) throws(ToolError) {
@@ -153,7 +200,7 @@ struct AWQSettings {
             for o in ["awq-samples", "awq-seqlen", "awq-grid", "awq-search-blocks"] where a.value(o) != nil {
                 throw ToolError.usage("--\(o) needs --awq CALIB.txt", command: name)
             }
-            for o in ["awq-clip", "awq-only"] where a.has(o) {
+            for o in ["awq-clip", "awq-only", "awq-importance"] where a.has(o) {
                 throw ToolError.usage("--\(o) needs --awq CALIB.txt", command: name)
             }
             return nil
@@ -165,6 +212,15 @@ struct AWQSettings {
         searchBlocks = a.value("awq-search-blocks") == nil ? nil : try a.int("awq-search-blocks", default: 0, range: 0...1_000_000)
         clip = a.has("awq-clip")
         only = a.has("awq-only")
+        importance = a.has("awq-importance")
+        if importance && only {
+            throw ToolError.usage("--awq-importance has no effect with --awq-only (nothing is quantized); drop one of them",
+                                  command: name)
+        }
+        if importance && a.value("imatrix") != nil {
+            throw ToolError.usage("--awq-importance and --imatrix FILE both supply the quantizer's importances; "
+                                  + "use one or the other", command: name)
+        }
     }
 }
 
@@ -191,6 +247,17 @@ extension QuantizeCommand {
         }
         var types: [String: GGMLType] = [:]
         for p in plan.plans { types[p.name] = p.targetType }
+        if s.importance {
+            // The file will be written with importances, which changes llama-quantize's plan (Q4_0 /
+            // Q5_0 ffn_down of the first layers): search against the types it will really get.
+            var options = job.options
+            options.hasImportance = true
+            let facts: ModelFacts
+            do { facts = try ModelQuantizer.facts(of: file) } catch { throw ToolError.failure(error.description) }
+            for p in TypePlanner.plan(tensors: file.tensors.map { ($0.name, $0.shape, $0.type) }, facts: facts, options: options) {
+                types[p.name] = p.targetType
+            }
+        }
         let vocab: GGUFVocabulary
         do { vocab = try GGUFVocabulary(file: file) } catch { throw ToolError.failure(error.description) }
         let set: CalibrationSet
@@ -211,18 +278,26 @@ extension QuantizeCommand {
         let groups = AWQGroup.groups(for: model.config).map(\.rawValue).joined(separator: "; ")
         let scored = AWQCalibrator.searchBlocks(set.blockCount, sequenceLength: set.sequenceLength, s.searchBlocks)
         console.err("awq: '\(s.calibrationFile)': \(set.lineCount) lines, \(set.streamLength) tokens -> \(set.blockCount) blocks of "
-                    + "\(set.sequenceLength) (\(scored) scored); grid \(s.grid)\(s.clip ? ", clip" : ""); "
+                    + "\(set.sequenceLength) (\(scored) scored); grid \(s.grid)\(s.clip ? ", clip" : "")"
+                    + "\(s.importance ? ", importance" : ""); "
                     + "targets \(job.options.fileType.name); groups: \(groups)\n")
         let progress = ProgressLine(console: console, label: "awq", total: model.config.blockCount)
         progress.quiet = quiet
         let start = Date()
-        let result: AWQResult
+        var result: AWQResult
         do {
             result = try calibrator.run(set, calibrationFile: s.calibrationFile) { done, _, detail in progress.update(done, detail) }
         } catch { throw ToolError.failure(error.description) }
         console.err(String(format: "awq: calibrated %d groups in %.1f s\n", result.groupCount, Date().timeIntervalSince(start)))
         job.transform = result.transform()
-        job.extraMetadata = result.metadata
+        if s.importance {
+            let importance = result.importance
+            console.err("awq: quantizing with importances for \(importance.count) tensors (mean x² over \(set.blockCount * set.sequenceLength) "
+                        + "calibration tokens, divided by the square of the folded scales)\n")
+            job.importance = importance
+            result.importanceUsed = true
+        }
+        job.extraMetadata += result.metadata
         if s.only {
             job.options = QuantizeOptions(fileType: floatFileType(file))
         }

@@ -1,0 +1,219 @@
+import Foundation
+import GGUF
+import Inference
+import Quants
+
+/// llama-imatrix's collector (b4748 examples/imatrix `IMatrixCollector::collect_imatrix`): for
+/// every matrix product whose weight is a `blk.*` tensor (and `output.weight` with
+/// `processOutput`) and whose activation batch has at least 16 rows, the per-column sum over all
+/// rows of x², a per-column row count, and a call count. Sums are f32, accumulated row by row
+/// with a separate multiply and add, as the C++ loop compiled without FMA contraction does.
+public final class ImportanceCollector {
+    final class Stats {
+        var values: [Float]
+        var counts: [Int32]
+        var calls: Int32 = 0
+        init(columns: Int) {
+            values = [Float](repeating: 0, count: columns)
+            counts = [Int32](repeating: 0, count: columns)
+        }
+    }
+
+    public let processOutput: Bool
+    private(set) var order: [String] = []
+    private var stats: [String: Stats] = [:]
+    /// llama-imatrix's `m_last_call`: the largest call count of any entry.
+    public private(set) var lastCall: Int32 = 0
+    /// The first non-finite sum seen (llama-imatrix stops with "nan detected in NAME").
+    public private(set) var nonFinite: String?
+    /// Calls to count per observed product: a pass of `k` chunks side by side counts as `k` calls,
+    /// as if each chunk had been decoded alone (llama-imatrix decodes one chunk per call).
+    public var callsPerPass: Int32 = 1
+
+    public init(processOutput: Bool = false) {
+        self.processOutput = processOutput
+    }
+
+    /// Whether llama-imatrix records a product with this weight.
+    func wants(_ name: String, rows: Int) -> Bool {
+        guard rows >= 16 else { return false }
+        return name.hasPrefix("blk.") || (processOutput && name == TensorName.output.weight())
+    }
+
+    /// The `ActivationObserver` body.
+    public func observe(_ name: String, _ x: UnsafeBufferPointer<Float>, rows: Int, columns: Int) {
+        guard wants(name, rows: rows), let base = x.baseAddress else { return }
+        let s: Stats
+        if let existing = stats[name] {
+            s = existing
+        } else {
+            s = Stats(columns: columns)
+            stats[name] = s
+            order.append(name)
+        }
+        guard s.values.count == columns else {
+            nonFinite = nonFinite ?? "inconsistent size for \(name) (\(s.values.count) vs \(columns))"
+            return
+        }
+        s.calls += callsPerPass
+        s.values.withUnsafeMutableBufferPointer { vb in
+            let v = vb.baseAddress!
+            for r in 0..<rows {
+                let row = base + r * columns
+                var j = 0
+                while j + 16 <= columns {
+                    let xv = UnsafeRawPointer(row + j).loadUnaligned(as: SIMD16<Float>.self)
+                    let sq = xv * xv
+                    let acc = UnsafeRawPointer(v + j).loadUnaligned(as: SIMD16<Float>.self) + sq
+                    UnsafeMutableRawPointer(v + j).storeBytes(of: acc, as: SIMD16<Float>.self)
+                    j += 16
+                }
+                while j < columns {
+                    let sq = row[j] * row[j]
+                    v[j] = v[j] + sq
+                    j += 1
+                }
+            }
+        }
+        s.counts.withUnsafeMutableBufferPointer { cb in
+            for j in 0..<columns { cb[j] += Int32(rows) }
+        }
+        if nonFinite == nil, let bad = s.values.firstIndex(where: { !$0.isFinite }) {
+            nonFinite = "\(s.values[bad]) detected in \(name)"
+        }
+        lastCall = max(lastCall, s.calls)
+    }
+
+    /// The entries as llama-imatrix saves them: entries with a row count of zero anywhere are left
+    /// out; values are `sum / count · ncall` (f32).
+    public func matrix(dataset: String?) -> ImportanceMatrix {
+        var entries: [ImportanceMatrix.Entry] = []
+        for name in order {
+            guard let s = stats[name], !s.counts.isEmpty, !s.counts.contains(0) else { continue }
+            let calls = Float(s.calls)
+            var values = [Float](repeating: 0, count: s.values.count)
+            for i in 0..<values.count { values[i] = (s.values[i] / Float(s.counts[i])) * calls }
+            entries.append(.init(name: name, callCount: s.calls, values: values))
+        }
+        return ImportanceMatrix(entries: entries, chunkCount: lastCall, dataset: dataset)
+    }
+}
+
+/// llama-imatrix's chunk loop (b4748 `compute_imatrix`): the text tokenized with BOS, `-c` token
+/// chunks (at least two), BOS replacing each chunk's first token, the KV cache cleared per chunk,
+/// and the running perplexity of the second half of each chunk (`[i]x.xxxx,`, as llama-perplexity).
+/// Chunks are evaluated side by side (`sequences` at a time) with the same sums as one at a time.
+public final class ImatrixRunner {
+    public let model: LanguageModel
+    public let contextLength: Int
+    public let chunks: Int
+    public let threads: Int
+    public let sequences: Int
+    public let computePerplexity: Bool
+    let output: (String, PerplexityStream) -> Void
+    let progress: ((PerplexityProgress) -> Void)?
+
+    public init(model: LanguageModel, contextLength: Int = 512, chunks: Int = -1, threads: Int = 2, batchSize: Int = 2048,
+                computePerplexity: Bool = true, output: @escaping (String, PerplexityStream) -> Void,
+                progress: ((PerplexityProgress) -> Void)? = nil) throws(EvaluationError) {
+        guard contextLength > 0 else { throw EvaluationError("the context (-c) must be positive, got \(contextLength)") }
+        self.model = model
+        self.contextLength = contextLength
+        self.chunks = chunks
+        self.threads = max(1, threads)
+        sequences = max(1, batchSize / contextLength)
+        self.computePerplexity = computePerplexity
+        self.output = output
+        self.progress = progress
+    }
+
+    /// Runs the chunks through the model, feeding `collector`.
+    /// - Returns: the perplexity figures (nil without `computePerplexity`).
+    public func run(tokens: [Int32], addBOS: Bool, bos: Int32, collector: ImportanceCollector) throws(EvaluationError) -> PerplexityResult? {
+        let nCtx = contextLength
+        guard tokens.count >= 2 * nCtx else {
+            throw EvaluationError("you need at least \(2 * nCtx) tokens for a context of \(nCtx) tokens; "
+                                  + "the data file you provided tokenizes to only \(tokens.count) tokens")
+        }
+        let nChunkMax = tokens.count / nCtx
+        let nChunk = chunks < 0 ? nChunkMax : min(chunks, nChunkMax)
+        output(String(format: "compute_imatrix: computing over %d chunks with batch_size %d\n", nChunk, nCtx), .info)
+        let session = InferenceSession(model: model, contextLength: nCtx, sequences: sequences, threads: threads)
+        session.observer = { name, x, rows, columns in collector.observe(name, x, rows: rows, columns: columns) }
+        let first = nCtx / 2
+        let scored = nCtx - 1 - first
+        var nll = 0.0, nll2 = 0.0
+        var count = 0
+        var running: [Double] = []
+        let start = DispatchTime.now().uptimeNanoseconds
+        var i = 0
+        while i < nChunk {
+            let n = min(sequences, nChunk - i)
+            var batch = Array(tokens[(i * nCtx)..<((i + n) * nCtx)])
+            var rows: [Int] = []
+            for s in 0..<n {
+                if addBOS { batch[s * nCtx] = bos }
+                if collector.processOutput {
+                    rows.append(contentsOf: (s * nCtx)..<((s + 1) * nCtx))
+                } else if computePerplexity {
+                    rows.append(contentsOf: (s * nCtx + first)..<(s * nCtx + nCtx - 1))
+                }
+            }
+            collector.callsPerPass = Int32(n)
+            session.clear()
+            let logits: Logits
+            do {
+                logits = try session.evaluate(batch, sequences: n, outputRows: rows)
+            } catch {
+                throw EvaluationError(file: model.file.path, "failed to eval: \(error.message)")
+            }
+            if let bad = collector.nonFinite { throw EvaluationError(file: model.file.path, bad) }
+            let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            if i == 0 {
+                let perChunk = elapsed / Double(n)
+                var total = Int(Float(perChunk) * Float(nChunk))
+                var line = String(format: "compute_imatrix: %.2f seconds per pass - ETA ", perChunk)
+                if total >= 3600 {
+                    line += String(format: "%d hours ", total / 3600)
+                    total %= 3600
+                }
+                output(line + String(format: "%.2f minutes\n", Double(total) / 60), .info)
+            }
+            if computePerplexity {
+                for s in 0..<n {
+                    let rowBase = collector.processOutput ? s * nCtx + first : s * scored
+                    for j in 0..<scored {
+                        let v = TokenScoring.nll(logits.row(rowBase + j), token: Int(tokens[(i + s) * nCtx + first + 1 + j]))
+                        nll += v
+                        nll2 += v * v
+                    }
+                    count += scored
+                    let ppl = Foundation.exp(nll / Double(count))
+                    running.append(ppl)
+                    output(String(format: "[%d]%.4f,", i + s + 1, ppl), .result)
+                }
+            }
+            i += n
+            if let progress {
+                let rate = Double(i * nCtx) / max(elapsed, 1e-9)
+                progress(PerplexityProgress(chunksDone: i, chunks: nChunk, tokensPerSecond: rate,
+                                            etaSeconds: Double((nChunk - i) * nCtx) / max(rate, 1e-9)))
+            }
+        }
+        let secs = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        guard computePerplexity, count > 0 else { return nil }
+        output("\n", .result)
+        let mean = nll / Double(count)
+        let ppl = Foundation.exp(mean)
+        let variance = nll2 / Double(count) - mean * mean
+        var unc: Double?
+        if variance > 0 {
+            unc = (variance / Double(count - 1)).squareRoot() * ppl
+            output(String(format: "Final estimate: PPL = %.4f +/- %.5f\n", ppl, unc ?? 0), .result)
+        }
+        return PerplexityResult(mode: "imatrix", contextLength: nCtx, batchSize: nCtx * sequences, sequences: sequences,
+                                threads: threads, chunks: nChunk, tokensScored: count, runningPerplexity: running,
+                                perplexity: ppl, uncertainty: unc, seconds: secs,
+                                tokensPerSecond: Double(nChunk * nCtx) / max(secs, 1e-9), klDivergence: nil)
+    }
+}

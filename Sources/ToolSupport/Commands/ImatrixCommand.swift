@@ -1,0 +1,89 @@
+import Foundation
+import GGUF
+import Inference
+import Evaluation
+import Quants
+
+/// `gguf-imatrix -m MODEL.gguf -f CALIB.txt [-c 512] [--chunks N] [-o imatrix.dat]`: llama-imatrix
+/// (b4748): per-column mean squared activations of every `blk.*` matrix over the text's chunks,
+/// written in its legacy binary format (read back by `gguf-quantize --imatrix` and llama-quantize).
+public enum ImatrixCommand {
+    public static let spec = CommandSpec(
+        name: "gguf-imatrix",
+        synopsis: "-m MODEL.gguf -f CALIB.txt [-c 512] [--chunks N] [-o imatrix.dat] [-t N]",
+        summary: "Compute an importance matrix like llama-imatrix (its .dat format), for gguf-quantize --imatrix.",
+        options: [
+            .option("model", short: "m", value: "FILE", "the GGUF model (F32/F16 recommended)"),
+            .option("file", short: "f", value: "FILE", "calibration text"),
+            .option("output-file", short: "o", value: "FILE", "where to write (default imatrix.dat)"),
+            .option("ctx-size", short: "c", value: "N", "tokens per chunk (default 512)"),
+            .option("batch-size", short: "b", value: "N", "tokens per pass (default 2048: chunks side by side; the sums are the same)"),
+            .option("chunks", value: "N", "use at most N chunks (default: all)"),
+            .option("chunk", value: "N", "skip the first N chunks of the text"),
+            .option("threads", short: "t", value: "N", "threads (default: all cores)"),
+            .flag("process-output", "also collect output.weight"),
+            .flag("no-ppl", "do not compute perplexity"),
+            .flag("no-escape", "do not process escapes in the text"),
+            .flag("force", "replace the output file if it exists"),
+            .flag("quiet", short: "q", "no progress line"),
+        ],
+        positionals: [], minPositionals: 0, maxPositionals: 0)
+
+    public static func run(_ args: [String], console: any Console) throws {
+        let a = try spec.parse(args)
+        guard let modelPath = a.value("model") else { throw ToolError.usage("missing -m MODEL.gguf", command: spec.name) }
+        guard let textPath = a.value("file") else { throw ToolError.usage("missing -f CALIB.txt", command: spec.name) }
+        let outPath = a.value("output-file") ?? "imatrix.dat"
+        let nCtx = try a.int("ctx-size", default: 512, range: 1...1_048_576)
+        let batch = try a.int("batch-size", default: 2048, range: 1...1_048_576)
+        let chunks = try a.int("chunks", default: -1)
+        let skip = try a.int("chunk", default: 0, range: 0...Int(Int32.max))
+        let threads = try a.int("threads", default: max(1, ProcessInfo.processInfo.activeProcessorCount), range: 1...1024)
+        try OutputPath.check(outPath, inputs: [modelPath, textPath], force: a.has("force"))
+
+        var text = try TokenizeCommand.readTextFile(textPath)
+        if !a.has("no-escape") { text = TokenizeOutput.processEscapes(text) }
+        let file: GGUFFile
+        do { file = try GGUFFile(path: modelPath) } catch { throw ToolError.failure(error.description) }
+        let model: LanguageModel
+        do { model = try LanguageModel(file: file) } catch { throw ToolError.failure(error.description) }
+        let vocab: GGUFVocabulary
+        do { vocab = try GGUFVocabulary(file: file) } catch { throw ToolError.failure(error.description) }
+        guard !vocab.addEOS else { throw ToolError.failure("\(modelPath): the vocabulary adds EOS; llama-imatrix requires it not to") }
+
+        console.err("compute_imatrix: tokenizing the input ..\n")
+        var tokens = vocab.tokenize(bytes: text, addSpecial: true, parseSpecial: false)
+        if skip > 0 {
+            guard (skip + 2) * nCtx < tokens.count else {
+                throw ToolError.failure("\(textPath): there will be not enough tokens left after removing \(skip) chunks")
+            }
+            tokens.removeFirst(skip * nCtx)
+        }
+        let json = false
+        let collector = ImportanceCollector(processOutput: a.has("process-output"))
+        let quiet = a.has("quiet") || !console.errIsTerminal
+        let runner: ImatrixRunner
+        do {
+            runner = try ImatrixRunner(model: model, contextLength: nCtx, chunks: chunks, threads: threads,
+                                       batchSize: max(batch, nCtx), computePerplexity: !a.has("no-ppl"),
+                                       output: { s, stream in
+                                           if stream == .result && !json { console.out(s) } else { console.err(s) }
+                                       },
+                                       progress: { p in
+                                           guard !quiet else { return }
+                                           console.err(String(format: "\r[%d/%d] %.1f tok/s, ETA %.0f s   ", p.chunksDone, p.chunks,
+                                                              p.tokensPerSecond, p.etaSeconds) + (p.chunksDone == p.chunks ? "\n" : ""))
+                                       })
+        } catch { throw ToolError.failure(error.description) }
+        let result: PerplexityResult?
+        do {
+            result = try runner.run(tokens: tokens, addBOS: vocab.addBOS, bos: vocab.bos ?? 0, collector: collector)
+        } catch { throw ToolError.failure(error.description) }
+        // llama-imatrix records the prompt file as given on the command line.
+        let matrix = collector.matrix(dataset: textPath)
+        do { try matrix.write(to: outPath, replace: a.has("force")) } catch { throw ToolError.failure(error.description) }
+        var line = "gguf-imatrix: wrote \(outPath): \(matrix.entries.count) entries, \(matrix.chunkCount ?? 0) chunks"
+        if let result { line += String(format: ", %.1f tokens/s", result.tokensPerSecond) }
+        console.err(line + "\n")
+    }
+}

@@ -1,0 +1,3 @@
+import ToolSupport
+
+ToolMain.run { args, console in try ImatrixCommand.run(args, console: console) }
