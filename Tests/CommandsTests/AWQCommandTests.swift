@@ -97,6 +97,59 @@ struct AWQCommandTests {
         #expect((o.metadata[GGUFKey.Quantize.awqSamples]?.intValue ?? 99) <= 20)
     }
 
+    @Test("--awq-importance: importances from the calibration, recorded in the metadata; a different file from plain --awq")
+    func importance() throws {
+        let tmp = TemporaryDirectory("awq-cmd")
+        let input = try bundledModel(tmp)
+        let awq = tmp.file("awq.gguf"), imp = tmp.file("awq-imp.gguf")
+        let common = ["Q4_K_M", "--awq", Self.text, "--awq-seqlen", "64", "--awq-grid", "5", "-t", "2"]
+        var r = runCommand(QuantizeCommand.run, [input, awq] + common + ["-q"])
+        try #require(r.error == nil, "\(String(describing: r.error))")
+        r = runCommand(QuantizeCommand.run, [input, imp] + common + ["--awq-importance", "-q"])
+        try #require(r.error == nil, "\(String(describing: r.error))")
+        let count = try GGUFFile(path: input).tensors.filter { $0.name.hasPrefix("blk.") && $0.shape.count == 2 }.count
+        #expect(r.console.stderr.contains("awq: quantizing with importances for \(count) tensors"), "\(r.console.stderr)")
+        let a = try GGUFFile(path: awq), i = try GGUFFile(path: imp)
+        typealias K = GGUFKey.Quantize
+        #expect(i.metadata[K.awqImportance] == .bool(true))
+        #expect(i.metadata.keys.last == K.awqImportance)
+        #expect(a.metadata[K.awqImportance] == nil)
+        #expect(i.metadata[K.imatrixFile] == nil)
+        // Same calibration, so the same scales and plan: only the weighted quantization differs.
+        #expect(a.tensors.map(\.name) == i.tensors.map(\.name))
+        #expect(a.tensors.map(\.type) == i.tensors.map(\.type))
+        #expect(a.metadata[K.awqGroups] == i.metadata[K.awqGroups])
+        var changed = 0
+        for t in a.tensors where tensorBytes(a, t.name) != tensorBytes(i, t.name) {
+            changed += 1
+            #expect(t.name.hasPrefix("blk."), "\(t.name) changed")
+        }
+        #expect(changed > 0)
+        #expect(tensorBytes(a, "blk.0.attn_norm.weight") == tensorBytes(i, "blk.0.attn_norm.weight"))
+    }
+
+    @Test("--awq-importance refuses --imatrix, --awq-only and a missing --awq")
+    func importanceUsage() throws {
+        let tmp = TemporaryDirectory("awq-cmd")
+        let input = try bundledModel(tmp)
+        let out = tmp.file("out.gguf")
+        let imatrix = tmp.file("imatrix.dat")
+        try Data([0, 0, 0, 0]).write(to: URL(fileURLWithPath: imatrix))
+        let cases: [([String], String)] = [
+            (["--awq", Self.text, "--awq-importance", "--imatrix", imatrix],
+             "--awq-importance and --imatrix FILE both supply the quantizer's importances; use one or the other"),
+            (["--awq", Self.text, "--awq-importance", "--awq-only"],
+             "--awq-importance has no effect with --awq-only (nothing is quantized); drop one of them"),
+            (["--awq-importance"], "--awq-importance needs --awq CALIB.txt"),
+        ]
+        for (args, message) in cases {
+            let r = runCommand(QuantizeCommand.run, [input, out, "Q4_0"] + args + ["-q"])
+            #expect(r.error?.exitCode == 64, "\(args)")
+            #expect(r.error?.description.hasPrefix(message) == true, "\(String(describing: r.error))")
+            #expect(!FileManager.default.fileExists(atPath: out))
+        }
+    }
+
     @Test("bad input: short text, missing text, unsupported architecture, quantized input, --awq-* without --awq")
     func badInput() throws {
         let tmp = TemporaryDirectory("awq-cmd")
