@@ -191,6 +191,8 @@ public enum GGUFParser {
                                 "tensor '\(name)' has \(nDims) dimensions, at most \(GGUFLimits.maxDimensions)")
             }
             var shape: [Int] = []
+            // The product of the non-zero dimensions: a zero dimension must not hide an overflow of
+            // the others (rows = ne[1]·ne[2]·ne[3] is used even when ne[0] is 0).
             var elements = 1
             for d in 0..<Int(nDims) {
                 let at = r.offset
@@ -198,7 +200,7 @@ public enum GGUFParser {
                 guard ne >= 0 else {
                     throw GGUFError(.invalid, file: file, offset: at, "tensor '\(name)' dimension \(d) has \(ne) elements, expected >= 0")
                 }
-                let (m, o) = elements.multipliedReportingOverflow(by: Int(ne))
+                let (m, o) = elements.multipliedReportingOverflow(by: Swift.max(Int(ne), 1))
                 guard !o else {
                     throw GGUFError(.invalid, file: file, offset: at, "tensor '\(name)' has too many elements: shape \(shape + [Int(ne)]) overflows")
                 }

@@ -52,7 +52,7 @@ public final class LanguageModel {
             output = tokenEmbedding
         }
         vocabularySize = nVocab
-        outputNorm = try loader.vector(TensorName.outputNorm.weight(), count: c.embeddingLength)!
+        outputNorm = try loader.required(TensorName.outputNorm.weight(), count: c.embeddingLength)
         ropeFactors = c.architecture == "llama"
             ? try loader.vector(TensorName.ropeFreqs.weight(), count: c.ropeDimensions / 2, optional: true) : nil
         var ls: [LayerWeights] = []

@@ -91,6 +91,14 @@ struct WeightLoader {
     }
 
     /// A vector of `count` values, dequantized to f32 (nil when optional and absent).
+    /// A vector that must be present.
+    func required(_ name: String, count: Int) throws(InferenceError) -> [Float] {
+        guard let v = try vector(name, count: count) else {
+            throw InferenceError(.missing, file: file.path, "tensor '\(name)' is absent")
+        }
+        return v
+    }
+
     func vector(_ name: String, count: Int, optional: Bool = false) throws(InferenceError) -> [Float]? {
         guard let t = file.tensor(named: name) else {
             if optional { return nil }
@@ -111,7 +119,7 @@ struct WeightLoader {
         let qDim = c.headCount * c.headDimK
         let bias = c.architecture == "qwen2"
         return LayerWeights(
-            attnNorm: try vector(TensorName.attnNorm.weight(il), count: e)!,
+            attnNorm: try required(TensorName.attnNorm.weight(il), count: e),
             q: try matrix(TensorName.attnQ.weight(il), columns: e, rows: qDim),
             k: try matrix(TensorName.attnK.weight(il), columns: e, rows: c.kvDimK),
             v: try matrix(TensorName.attnV.weight(il), columns: e, rows: c.kvDimV),
@@ -121,7 +129,7 @@ struct WeightLoader {
             vBias: try vector(TensorName.attnV.bias(il), count: c.kvDimV, optional: !bias),
             qNorm: try vector(TensorName.attnQNorm.weight(il), count: c.headDimK, optional: !c.hasQKNorm),
             kNorm: try vector(TensorName.attnKNorm.weight(il), count: c.headDimK, optional: !c.hasQKNorm),
-            ffnNorm: try vector(TensorName.ffnNorm.weight(il), count: e)!,
+            ffnNorm: try required(TensorName.ffnNorm.weight(il), count: e),
             gate: try matrix(TensorName.ffnGate.weight(il), columns: e, rows: c.feedForwardLength),
             up: try matrix(TensorName.ffnUp.weight(il), columns: e, rows: c.feedForwardLength),
             down: try matrix(TensorName.ffnDown.weight(il), columns: c.feedForwardLength, rows: e))
