@@ -69,7 +69,7 @@ public enum ModelQuantizer {
     public static func plan(_ file: GGUFFile, job: QuantizeJob) throws(QuantizeError) -> QuantizeSummary {
         let facts = try facts(of: file)
         var options = job.options
-        options.hasImportance = !job.importance.isEmpty
+        options.hasImportance = options.hasImportance || !job.importance.isEmpty
         let plans = TypePlanner.plan(tensors: file.tensors.map { ($0.name, $0.shape, $0.type) }, facts: facts, options: options)
         for p in plans where !p.isCopy {
             if p.sourceType.isQuantized && !job.allowRequantize {

@@ -99,6 +99,10 @@ public enum QuantizeCommand {
             try loadImportance(path, include: include, exclude: exclude, file: file, job: &job, console: console)
         }
 
+        // --awq-importance quantizes with importances: the plan follows llama-quantize's "with imatrix"
+        // rules already in --dry-run, before any calibration.
+        if awq?.importance == true { job.options.hasImportance = true }
+
         if a.has("dry-run") {
             let s: QuantizeSummary
             do { s = try ModelQuantizer.plan(file, job: job) } catch { throw ToolError.failure(error.description) }
