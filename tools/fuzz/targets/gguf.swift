@@ -45,9 +45,13 @@ func touchTensors(_ p: GGUFParser.Result, _ bytes: UnsafeRawBufferPointer) {
 func checkReencoding(_ p: GGUFParser.Result) {
     let first = encodeHeader(p)
     var file = first
-    let dataStart = (file.count + p.alignment - 1) / p.alignment * p.alignment
-    let dataSize = p.tensors.last.map { $0.offset + $0.byteCount } ?? 0
-    file += [UInt8](repeating: 0, count: dataStart - file.count + dataSize)
+    // Without tensors the reader needs no data section, and the padding to an alignment of up to
+    // 2^31 would be a harness allocation, not the reader's (an OOM the fuzzer found this way).
+    if !p.tensors.isEmpty {
+        let dataStart = (file.count + p.alignment - 1) / p.alignment * p.alignment
+        let dataSize = p.tensors.last.map { $0.offset + $0.byteCount } ?? 0
+        file += [UInt8](repeating: 0, count: dataStart - file.count + dataSize)
+    }
     let second: [UInt8] = file.withUnsafeBytes { b in
         do throws(GGUFError) {
             return encodeHeader(try GGUFParser.parse(b, file: "re.gguf"))
