@@ -43,12 +43,7 @@ public enum ImatrixCommand {
 
         var text = try TokenizeCommand.readTextFile(textPath)
         if !a.has("no-escape") { text = TokenizeOutput.processEscapes(text) }
-        let file: GGUFFile
-        do { file = try GGUFFile(path: modelPath) } catch { throw ToolError.failure(error.description) }
-        let model: LanguageModel
-        do { model = try LanguageModel(file: file) } catch { throw ToolError.failure(error.description) }
-        let vocab: GGUFVocabulary
-        do { vocab = try GGUFVocabulary(file: file) } catch { throw ToolError.failure(error.description) }
+        let (model, vocab) = try PerplexityCommand.loadModel(modelPath)
         guard !vocab.addEOS else { throw ToolError.failure("\(modelPath): the vocabulary adds EOS; llama-imatrix requires it not to") }
 
         console.err("compute_imatrix: tokenizing the input ..\n")
@@ -59,21 +54,15 @@ public enum ImatrixCommand {
             }
             tokens.removeFirst(skip * nCtx)
         }
-        let json = false
         let collector = ImportanceCollector(processOutput: a.has("process-output"))
-        let quiet = a.has("quiet") || !console.errIsTerminal
         let runner: ImatrixRunner
         do {
             runner = try ImatrixRunner(model: model, contextLength: nCtx, chunks: chunks, threads: threads,
                                        batchSize: max(batch, nCtx), computePerplexity: !a.has("no-ppl"),
                                        output: { s, stream in
-                                           if stream == .result && !json { console.out(s) } else { console.err(s) }
+                                           if stream == .result { console.out(s) } else { console.err(s) }
                                        },
-                                       progress: { p in
-                                           guard !quiet else { return }
-                                           console.err(String(format: "\r[%d/%d] %.1f tok/s, ETA %.0f s   ", p.chunksDone, p.chunks,
-                                                              p.tokensPerSecond, p.etaSeconds) + (p.chunksDone == p.chunks ? "\n" : ""))
-                                       })
+                                       progress: PerplexityCommand.progressPrinter(console, quiet: a.has("quiet")))
         } catch { throw ToolError.failure(error.description) }
         let result: PerplexityResult?
         do {

@@ -58,12 +58,7 @@ public enum PerplexityCommand {
             if !a.has("no-escape") { text = TokenizeOutput.processEscapes(text) }
         }
 
-        let file: GGUFFile
-        do { file = try GGUFFile(path: modelPath) } catch { throw ToolError.failure(error.description) }
-        let model: LanguageModel
-        do { model = try LanguageModel(file: file) } catch { throw ToolError.failure(error.description) }
-        let vocab: GGUFVocabulary
-        do { vocab = try GGUFVocabulary(file: file) } catch { throw ToolError.failure(error.description) }
+        let (model, vocab) = try loadModel(modelPath)
         guard vocab.count == model.vocabularySize else {
             throw ToolError.failure("\(modelPath): the vocabulary has \(vocab.count) tokens but token_embd.weight has \(model.vocabularySize) rows")
         }
@@ -76,9 +71,6 @@ public enum PerplexityCommand {
             console.err(String(format: "perplexity: tokenization took %g ms\n", Date().timeIntervalSince(t0) * 1000))
         }
 
-        let progressLine = ProgressLine(console: console, label: opts.klDivergence ? "kl-divergence" : "perplexity", total: 0)
-        progressLine.quiet = a.has("quiet") || !console.errIsTerminal
-        var progressTotal = 0
         let runner: PerplexityRunner
         do {
             runner = try PerplexityRunner(model: model, options: opts, output: { s, stream in
@@ -86,12 +78,7 @@ public enum PerplexityCommand {
                 case .result where !json: console.out(s)
                 default: console.err(s)
                 }
-            }, progress: { p in
-                progressTotal = p.chunks
-                guard !progressLine.quiet else { return }
-                console.err(String(format: "\r[%d/%d] %.1f tok/s, ETA %.0f s   ", p.chunksDone, p.chunks, p.tokensPerSecond, p.etaSeconds)
-                            + (p.chunksDone == progressTotal ? "\n" : ""))
-            })
+            }, progress: progressPrinter(console, quiet: a.has("quiet")))
         } catch { throw ToolError.failure(error.description) }
         let result: PerplexityResult
         do {
@@ -100,5 +87,26 @@ public enum PerplexityCommand {
         console.err(String(format: "perplexity: %.2f s, %.1f tokens/s over %d chunks of %d\n",
                            result.seconds, result.tokensPerSecond, result.chunks, result.contextLength))
         if json { console.out(result.json() + "\n") }
+    }
+
+    /// The model and its vocabulary, each error naming the file.
+    static func loadModel(_ path: String) throws(ToolError) -> (LanguageModel, GGUFVocabulary) {
+        let file: GGUFFile
+        do { file = try GGUFFile(path: path) } catch { throw ToolError.failure(error.description) }
+        let model: LanguageModel
+        do { model = try LanguageModel(file: file) } catch { throw ToolError.failure(error.description) }
+        let vocab: GGUFVocabulary
+        do { vocab = try GGUFVocabulary(file: file) } catch { throw ToolError.failure(error.description) }
+        return (model, vocab)
+    }
+
+    /// Chunks done, tokens/s and ETA, redrawn in place on a terminal (nothing otherwise or with `quiet`).
+    static func progressPrinter(_ console: any Console, quiet: Bool) -> (PerplexityProgress) -> Void {
+        let silent = quiet || !console.errIsTerminal
+        return { p in
+            guard !silent else { return }
+            console.err(String(format: "\r[%d/%d] %.1f tok/s, ETA %.0f s   ", p.chunksDone, p.chunks, p.tokensPerSecond, p.etaSeconds)
+                        + (p.chunksDone == p.chunks ? "\n" : ""))
+        }
     }
 }
