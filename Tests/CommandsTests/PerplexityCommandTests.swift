@@ -28,16 +28,12 @@ func decodeResult(_ stdout: String) throws -> [String: Any] {
 @Suite("gguf-ppl and gguf-tokenize")
 struct PerplexityCommandTests {
     /// SmolLM2-135M: our converter and quantizer, then our perplexity, against llama-perplexity
-    /// b4748's logs (../shared/reference/perplexity, `-c 512 --chunks 20 -t 2`).
-    ///
-    /// F32 products are f32 sums in both tools, so the figures agree to about 1e-5. With quantized
-    /// weights the activations are quantized too (Q8_0 / Q8_K), and a value within f32 noise of a
-    /// rounding boundary rounds one way or the other depending on the summation order of the
-    /// previous products. llama.cpp itself moves by that much between CPUs: the same b4748 build
-    /// on an AVX-512 machine of this kind gives Q8_0 [1]12.9259 … [20]28.6869 (reference log:
-    /// 12.9431 … 28.7210) and Q4_K_M [1]13.0446 (reference 13.1259, 0.62 % apart). Ours are
-    /// within 0.6 % of the reference log; the bound is 1 %.
-    @Test("SmolLM2 F32, Q8_0, Q4_K_M perplexity and Q4_K_M KL-divergence match llama-perplexity")
+    /// b4748's logs (../shared/reference/perplexity, `-c 512 --chunks 20 -t 2`, built for x86-64 with
+    /// AVX2 + FMA + F16C). The engine sums in the order of that build (tinyBLAS and the AVX2 dot
+    /// products, ggml's vector exponential, gcc's fused RoPE), so every printed figure is the same
+    /// text: the 20 running perplexities, the final estimate with its uncertainty, the KL-divergence
+    /// table and every statistic.
+    @Test("SmolLM2 F32, Q8_0, Q4_K_M perplexity and Q4_K_M KL-divergence print llama-perplexity's figures")
     func smolLM2Golden() throws {
         let hf = try requireModel("SmolLM2-135M-Instruct-hf")
         let text = try requireShared("data/wikitext-2-raw/wiki.test.raw").path
@@ -49,7 +45,7 @@ struct PerplexityCommandTests {
         #expect(runCommand(QuantizeCommand.run, [f32, q4, "Q4_K_M", "2", "-q"]).error == nil)
         let base = tmp.file("base.kld")
 
-        for (name, path, tolerance) in [("f32", f32, 1e-4), ("q8_0", q8, 1e-2), ("Q4_K_M", q4, 1e-2)] {
+        for (name, path) in [("f32", f32), ("q8_0", q8), ("Q4_K_M", q4)] {
             var args = ["-m", path, "-f", text, "-c", "512", "--chunks", "20", "-t", "2", "--json", "-q"]
             if name == "f32" { args += ["--kl-divergence-base", base] }
             let r = runCommand(PerplexityCommand.run, args)
@@ -60,32 +56,33 @@ struct PerplexityCommandTests {
             let ours = try #require(json["runningPerplexity"] as? [Double])
             #expect(expected.count == 20 && ours.count == 20)
             for (i, (a, b)) in zip(ours, expected).enumerated() {
-                #expect(abs(a / b - 1) < tolerance, "\(name) [\(i + 1)]: ours \(a), llama.cpp \(b)")
+                #expect(String(format: "%.4f", a) == String(format: "%.4f", b), "\(name) [\(i + 1)]: ours \(a), llama.cpp \(b)")
             }
-            let final = try #require(json["perplexity"] as? Double)
-            let refFinal = try #require(logValue(log, "Final estimate: PPL ="))
-            #expect(abs(final / refFinal - 1) < tolerance, "\(name) final: ours \(final), llama.cpp \(refFinal)")
-            // The figures on stdout are llama-perplexity's (here on stderr because of --json).
-            #expect(r.console.stderr.contains(String(format: "Final estimate: PPL = %.4f", final)))
+            // The final line, uncertainty included, as llama-perplexity prints it.
+            let finalLine = try #require(log.split(separator: "\n").first { $0.hasPrefix("Final estimate: PPL =") })
+            #expect(r.console.stderr.contains(finalLine), "\(name): expected '\(finalLine)'")
         }
 
-        // KL-divergence of our Q4_K_M against our F32 base file; llama.cpp: 0.058290 ± 0.001091,
-        // same top 84.725 ± 0.504 %, mean PPL(Q)/PPL(base) 1.061668.
+        // KL-divergence of our Q4_K_M against our F32 base file: the per-chunk table and every
+        // statistic llama.cpp prints (b4748 prints its 99 % KLD line twice and no 95/90/0.1 % lines;
+        // we print those three, which the reference cannot check).
         let r = runCommand(PerplexityCommand.run, ["-m", q4, "--kl-divergence-base", base, "--kl-divergence", "-t", "2", "--json", "-q"])
         #expect(r.error == nil, "\(String(describing: r.error))")
         let log = try String(contentsOf: refDir.appendingPathComponent("smollm2-Q4_K_M-kld-vs-f32-c512-chunks20.log"), encoding: .utf8)
+        let lines = log.split(separator: "\n").map(String.init)
+        let start = try #require(lines.firstIndex { $0.hasPrefix("====== KL divergence statistics") })
+        let end = try #require(lines.firstIndex { $0.hasPrefix("Same top p") })
+        var expected = Array(lines[start...end])
+        if let dup = expected.indices.first(where: { $0 > 0 && expected[$0] == expected[$0 - 1] }) { expected.remove(at: dup) }
+        let table = lines.filter { $0.range(of: #"^ *[0-9]+ +[0-9]+\.[0-9]+ +"#, options: .regularExpression) != nil }
+        #expect(table.count == 20)
+        for line in expected + table where !line.isEmpty {
+            #expect(r.console.stderr.contains(line), "missing llama.cpp line '\(line)'")
+        }
         let json = try decodeResult(r.console.stdout)
         let kld = try #require(json["klDivergence"] as? [String: Any])
-        let mean = try #require(kld["meanKLD"] as? Double), unc = try #require(kld["meanKLDUncertainty"] as? Double)
-        let refMean = try #require(logValue(log, "Mean    KLD"))
-        #expect(abs(mean - refMean) < 2 * unc, "mean KLD ours \(mean) ± \(unc), llama.cpp \(refMean)")
-        let sameTop = try #require(kld["sameTop"] as? Double)
-        let refSameTop = try #require(logValue(log, "Same top p"))
-        #expect(abs(sameTop * 100 - refSameTop) < 1.5, "same top ours \(sameTop * 100) %, llama.cpp \(refSameTop) %")
-        let baseMean = try #require(kld["meanPPLBase"] as? Double)
-        let refBase = try #require(logValue(log, "Mean PPL(base)"))
-        #expect(abs(baseMean / refBase - 1) < 1e-4, "PPL(base) ours \(baseMean), llama.cpp \(refBase)")
-        #expect(r.console.stderr.contains("====== KL divergence statistics ======"))
+        let mean = try #require(kld["meanKLD"] as? Double)
+        #expect(String(format: "%.6f", mean) == String(format: "%.6f", try #require(logValue(log, "Mean    KLD"))))
     }
 
     /// The bundled model converted to F32 (small vocabulary, 2 layers).

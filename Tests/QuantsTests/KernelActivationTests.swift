@@ -87,6 +87,27 @@ struct KernelActivationTests {
         #expect(edge[1] >= 0 && edge[1] <= Float.leastNonzeroMagnitude)
     }
 
+    @Test("vector exp equals its scalar twin (ggml's AVX2 ggml_v_expf, operation by operation) on every lane")
+    func vectorExpTwin() {
+        var g = SplitMix64(seed: 77)
+        var values: [Float] = [0, -0, 1, -1, 88.3, 88.4, 89, -87, -100, -103.9, -104, -150, 150, 200, -200, -.infinity, .infinity]
+        for _ in 0..<4000 { values.append(g.nextGaussian() * 30) }
+        for _ in 0..<1000 { values.append(g.nextGaussian() * 0.01) }
+        while values.count % 16 != 0 { values.append(0.5) }
+        for i in stride(from: 0, to: values.count, by: 16) {
+            let v = SIMD16<Float>(values[i..<(i + 16)])
+            let e = VectorMath.exp(v)
+            for l in 0..<16 {
+                let r = VectorMath.expReference(v[l])
+                #expect(e[l].bitPattern == r.bitPattern, "exp(\(v[l])): \(e[l]) vs \(r)")
+            }
+        }
+        // Lanes out of range share a vector with lanes in range: each lane keeps its own branch.
+        let mixed = VectorMath.exp(SIMD16<Float>([1, -200, 2, 100, 3, -130, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13]))
+        #expect(mixed[0] == VectorMath.expReference(1) && mixed[1] == 0 && mixed[3] == .infinity)
+        #expect(mixed[5] == VectorMath.expReference(-130))
+    }
+
     @Test("softmax row sums to one, zeroes the padded lanes, matches a double softmax")
     func softmaxRow() {
         for valid in [1, 7, 16, 33, 100] {
@@ -94,7 +115,7 @@ struct KernelActivationTests {
             let padded = (valid + 15) / 16 * 16
             var row = (0..<padded).map { _ in g.nextGaussian() * 4 }
             let input = Array(row[0..<valid])
-            VectorMath.softmaxRow(&row, valid: valid)
+            VectorMath.softmaxRow(&row, valid: valid, scale: 1)
             let m = input.max()!
             let e = input.map { Foundation.exp(Double($0 - m)) }
             let s = e.reduce(0, +)

@@ -1,10 +1,14 @@
 import Quants
 
 /// Causal grouped-query attention without flash attention, with the numerics of llama.cpp b4748's
-/// `llm_build_kqv` on the CPU backend:
-/// `KQ = mul_mat(K f16, Q)` (Q converted to f16, f32 sums), `softmax(scale·KQ + mask)` with
-/// ggml's vector exponential and a double sum, `KQV = mul_mat(V f16, KQ)` (the probabilities
-/// converted to f16, f32 sums). Query head h reads key/value head h / (heads / kvHeads).
+/// `llm_build_kqv` on the x86 CPU backend (AVX2 + FMA + F16C):
+/// `KQ = mul_mat(K f16, Q)` (Q converted to f16), `softmax(scale·KQ + mask)` with ggml's vector
+/// exponential and a double sum, `KQV = mul_mat(V f16, KQ)` (the probabilities converted to f16).
+/// Both products go through llamafile's tinyBLAS (8 f32 lanes): each dot product is 8 fused
+/// multiply-add chains, lane L taking the terms whose index is L mod 8 in order, reduced as
+/// `(l4+l0, l5+l1, l6+l2, l7+l3)` → `(s0+s2) + (s1+s3)`. Here each lane is one call of the
+/// micro-kernel over a strided view, so the sums are the same bits.
+/// Query head h reads key/value head h / (heads / kvHeads).
 final class Attention {
     let heads: Int
     let kvHeads: Int
@@ -13,7 +17,7 @@ final class Attention {
     private let maxTasks: Int
     private let capacity: Int
     // Per task: packed queries (headDim × 12), scores (12 × capacity), packed probabilities
-    // (capacity × 12), an output tile (12 × 32).
+    // (capacity × 12, lane by lane), eight partial tiles (8 × 12 × 32).
     private let scratch: UnsafeMutablePointer<Float>
     private let perTask: Int
 
@@ -25,7 +29,7 @@ final class Attention {
         self.maxTasks = maxTasks
         self.capacity = capacity
         let mr = MicroKernel.mr, nr = MicroKernel.nr
-        perTask = headDim * mr + mr * capacity + capacity * mr + mr * nr
+        perTask = ((headDim + 7) & ~7) * mr + mr * capacity + (capacity + 8) * mr + 8 * mr * nr
         scratch = .allocate(capacity: perTask * maxTasks)
         scratch.initialize(repeating: 0, count: perTask * maxTasks)
     }
@@ -62,51 +66,104 @@ final class Attention {
         let hd = headDim
         let qStride = heads * hd
         let aQ = scratch
-        let scores = aQ + hd * mr
+        let scores = aQ + ((hd + 7) & ~7) * mr
         let aW = scores + mr * capacity
-        let tile = aW + capacity * mr
+        let partials = aW + (capacity + 8) * mr
         let t0 = g * mr
         let rows = min(mr, length - t0)
         let keys = start + t0 + rows  // keys visible to the last row of the group
         let kvh = h / (heads / kvHeads)
+        // Terms of lane L: indices L, L+8, ...; `steps(n, L)` of them below n.
+        @inline(__always) func steps(_ n: Int, _ lane: Int) -> Int { n > lane ? (n - lane + 7) / 8 : 0 }
+        let hdSteps = (hd + 7) / 8
 
-        // Q rows of the group, converted to f16 values, packed 12 per step.
-        for i in 0..<mr {
-            if i < rows {
-                let qr = q + (s * length + t0 + i) * qStride + h * hd
-                for d in 0..<hd { aQ[d * mr + i] = RowOps.f16(qr[d]) }
-            } else {
-                for d in 0..<hd { aQ[d * mr + i] = 0 }
+        // Q rows of the group, converted to f16 values, packed 12 per step, lane by lane:
+        // aQ[(L·hdSteps + t)·12 + i] = q_i[8t + L].
+        for lane in 0..<8 {
+            for t in 0..<hdSteps {
+                let d = 8 * t + lane
+                let dst = aQ + (lane * hdSteps + t) * mr
+                for i in 0..<mr {
+                    if i < rows && d < hd {
+                        dst[i] = RowOps.f16(q[(s * length + t0 + i) * qStride + h * hd + d])
+                    } else {
+                        dst[i] = 0
+                    }
+                }
             }
         }
-        // Scores for 32 keys at a time.
+        // Scores for 32 keys at a time: eight lane chains over the head dimension, then the tree.
         let kT = cache.keys(layer: layer, sequence: s, head: kvh)
         var j0 = 0
         while j0 < keys {
-            MicroKernel.tile(aQ, kT + j0, bStride: cache.capacity, scores + j0, ldc: capacity, k: hd, accumulate: false)
+            for lane in 0..<8 {
+                MicroKernel.tile(aQ + lane * hdSteps * mr, kT + lane * cache.capacity + j0, bStride: 8 * cache.capacity,
+                                 partials + lane * mr * nr, ldc: nr, k: steps(hd, lane), accumulate: false)
+            }
+            Self.reduceLanes(partials, into: scores + j0, ldc: capacity, rows: mr, columns: nr)
             j0 += nr
         }
-        // Softmax per row over its visible keys, probabilities to f16 values, packed for KQV.
+        // Softmax per row over its visible keys, probabilities to f16 values, packed lane by lane:
+        // aW[(L·keySteps + t)·12 + i] = p_i[8t + L].
+        let keySteps = (keys + 7) / 8
         for i in 0..<mr {
             let row = scores + i * capacity
             let valid = i < rows ? start + t0 + i + 1 : 0
             if valid > 0 {
-                for j in 0..<valid { row[j] *= scale }
-                VectorMath.softmaxRow(row, valid: valid)
+                VectorMath.softmaxRow(row, valid: valid, scale: scale)
+                // The probabilities as f16 values (ggml converts them for the f16 product).
+                var j = 0
+                while j < valid {
+                    let p = UnsafeMutableRawPointer(row + j)
+                    p.storeBytes(of: SIMD16<Float>(SIMD16<Float16>(p.loadUnaligned(as: SIMD16<Float>.self))),
+                                 as: SIMD16<Float>.self)
+                    j += 16
+                }
             }
-            for j in 0..<keys { aW[j * mr + i] = j < valid ? RowOps.f16(row[j]) : 0 }
+            for lane in 0..<8 {
+                let dst = aW + lane * keySteps * mr + i
+                var t = 0
+                while t < keySteps {
+                    let j = 8 * t + lane
+                    dst[t * mr] = j < valid ? row[j] : 0
+                    t += 1
+                }
+            }
         }
-        // Weighted sum of the values, 32 dimensions at a time.
+        // Weighted sum of the values, 32 dimensions at a time: eight lane chains over the keys.
         let v = cache.values(layer: layer, sequence: s) + kvh * cache.headDimPadded
+        let vStride = cache.valueRowStride
         var d0 = 0
         while d0 < hd {
-            MicroKernel.tile(aW, v + d0, bStride: cache.valueRowStride, tile, ldc: nr, k: keys, accumulate: false)
+            for lane in 0..<8 {
+                MicroKernel.tile(aW + lane * keySteps * mr, v + lane * vStride + d0, bStride: 8 * vStride,
+                                 partials + lane * mr * nr, ldc: nr, k: steps(keys, lane), accumulate: false)
+            }
             let width = min(nr, hd - d0)
             for i in 0..<rows {
                 let o = out + (s * length + t0 + i) * qStride + h * hd + d0
-                for d in 0..<width { o[d] = tile[i * nr + d] }
+                for d in 0..<width { o[d] = Self.lanePartialSum(partials, row: i, column: d) }
             }
             d0 += nr
+        }
+    }
+
+    /// tinyBLAS's `hsum` of the eight lane partials of one output (partial tiles are 12 × 32).
+    @inline(__always)
+    static func lanePartialSum(_ p: UnsafePointer<Float>, row i: Int, column j: Int) -> Float {
+        let tile = MicroKernel.mr * MicroKernel.nr
+        let o = i * MicroKernel.nr + j
+        let s0 = p[4 * tile + o] + p[o], s1 = p[5 * tile + o] + p[tile + o]
+        let s2 = p[6 * tile + o] + p[2 * tile + o], s3 = p[7 * tile + o] + p[3 * tile + o]
+        return (s0 + s2) + (s1 + s3)
+    }
+
+    /// Reduces eight partial tiles into `rows × columns` of `c` (rows `ldc` apart).
+    @inline(__always)
+    static func reduceLanes(_ p: UnsafePointer<Float>, into c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int,
+                            columns: Int) {
+        for i in 0..<rows {
+            for j in 0..<columns { c[i * ldc + j] = lanePartialSum(p, row: i, column: j) }
         }
     }
 }

@@ -16,21 +16,12 @@ enum RowOps {
     @inline(__always)
     static func rmsNorm(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
                         count n: Int, eps: Float) {
-        var acc = SIMD8<Double>()
-        var i = 0
-        while i + 8 <= n {
-            let v = UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self)
-            acc += SIMD8<Double>(v * v)
-            i += 8
-        }
-        var sum = acc.sum()
-        while i < n {
-            sum += Double(x[i] * x[i])
-            i += 1
-        }
+        // Sequential, as ggml's loop (the compiler keeps the order of a double reduction).
+        var sum: Double = 0
+        for i in 0..<n { sum += Double(x[i] * x[i]) }
         let mean = Float(sum / Double(n))
         let scale: Float = 1 / (mean + eps).squareRoot()
-        i = 0
+        var i = 0
         while i + 16 <= n {
             let v = UnsafeRawPointer(x + i).loadUnaligned(as: SIMD16<Float>.self)
             let g = UnsafeRawPointer(w + i).loadUnaligned(as: SIMD16<Float>.self)
@@ -117,7 +108,10 @@ struct RopeTable {
         return (max(0, start), min(Float(dims - 1), end))
     }
 
-    /// Rotates one head of `x` (head dimension ≥ dims) in place for position `pos`.
+    /// Rotates one head of `x` (head dimension ≥ dims) in place for position `pos`. ggml's
+    /// `x0·cos − x1·sin` and `x0·sin + x1·cos` are compiled by gcc with contraction (the default
+    /// `-ffp-contract=fast` and `-mfma`) into `fma(x0, cos, −(x1·sin))` and `fma(x0, sin, x1·cos)`;
+    /// the same fused forms here give the same bits (checked against b4748's Qcur tensors).
     @inline(__always)
     func apply(_ x: UnsafeMutablePointer<Float>, position pos: Int) {
         values.withUnsafeBufferPointer { t in
@@ -127,8 +121,8 @@ struct RopeTable {
                 for i0 in stride(from: 0, to: dims, by: 2) {
                     let cs = c[i0], sn = c[i0 + 1]
                     let x0 = x[i0], x1 = x[i0 + 1]
-                    x[i0] = x0 * cs - x1 * sn
-                    x[i0 + 1] = x0 * sn + x1 * cs
+                    x[i0] = (-(x1 * sn)).addingProduct(x0, cs)
+                    x[i0 + 1] = (x1 * cs).addingProduct(x0, sn)
                 }
             case .neox:
                 let half = dims / 2
@@ -136,8 +130,8 @@ struct RopeTable {
                     let cs = c[i0], sn = c[i0 + 1]
                     let ic = i0 / 2
                     let x0 = x[ic], x1 = x[ic + half]
-                    x[ic] = x0 * cs - x1 * sn
-                    x[ic + half] = x0 * sn + x1 * cs
+                    x[ic] = (-(x1 * sn)).addingProduct(x0, cs)
+                    x[ic + half] = (x1 * cs).addingProduct(x0, sn)
                 }
             }
         }

@@ -84,17 +84,41 @@ public enum ActivationRounding {
         let raw = UnsafeRawPointer(x)
         let v0 = raw.loadUnaligned(as: SIMD16<Float>.self)
         let v1 = raw.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self)
-        let m = pointwiseMax(magnitude(v0), magnitude(v1))
-        let amax = m.max()
+        let amax = maxLane(magnitude(v0), magnitude(v1))
         let d = amax / 127
         let id: Float = amax != 0 ? 127 / amax : 0
         let dh = Float(Float16(d))
-        // `+ 0` turns -0 into +0: the integer quant 0 dequantizes to +0.
-        let q0 = (v0 * id).rounded(.toNearestOrEven) + 0
-        let q1 = (v1 * id).rounded(.toNearestOrEven) + 0
+        // |v·id| ≤ 127 (or 0 when amax is 0, or NaN/inf propagated as ggml's would be garbage).
+        let q0 = roundEven(v0 * id)
+        let q1 = roundEven(v1 * id)
         let out = UnsafeMutableRawPointer(y)
         out.storeBytes(of: q0 * dh, as: SIMD16<Float>.self)
         out.storeBytes(of: q1 * dh, toByteOffset: 64, as: SIMD16<Float>.self)
+    }
+
+    /// The largest of the lanes of two non-negative vectors (no NaN). The generic `SIMD.max()` and
+    /// `pointwiseMax` are lane loops here; selects through `SIMDMask` compile to vector code.
+    @inline(__always)
+    static func maxLane(_ x: SIMD16<Float>, _ y: SIMD16<Float>) -> Float {
+        let v = select(y .> x, y, x)
+        let a = select(v.highHalf .> v.lowHalf, v.highHalf, v.lowHalf)
+        var m = a[0]
+        for i in 1..<8 { m = Swift.max(m, a[i]) }
+        return m
+    }
+
+    /// `mask ? a : b` lane by lane.
+    @inline(__always)
+    static func select<V: SIMD>(_ mask: SIMDMask<V.MaskStorage>, _ a: V, _ b: V) -> V where V.Scalar == Float {
+        b.replacing(with: a, where: mask)
+    }
+
+    /// Round half to even of values below 2^22 in magnitude (adding and removing 1.5·2^23 leaves
+    /// the nearest integer; -0 and small negatives give +0, as an integer quant does).
+    @inline(__always)
+    static func roundEven(_ v: SIMD16<Float>) -> SIMD16<Float> {
+        let magic = SIMD16<Float>(repeating: 12_582_912)
+        return (v + magic) - magic
     }
 
     /// |v| lane by lane (clears the sign bits).

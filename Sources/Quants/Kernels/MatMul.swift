@@ -11,6 +11,8 @@ public final class MatMulWorkspace {
     var chunkScratch: UnsafeMutablePointer<Float>
     var chunkCapacity: Int
     var chunkStride: Int
+    /// Buffers of the quantized products in ggml's order (`LaneGEMM`).
+    let lanes = LaneWorkspace()
 
     public init() {
         packedACapacity = 0
@@ -61,11 +63,24 @@ public enum MatMul {
     /// dequantized exactly. A is row-major with `lda` floats per row (at least `W.columns`);
     /// C has `ldc` floats per row. The result does not depend on `threads`.
     ///
-    /// Corresponds to ggml's `ggml_compute_forward_mul_mat` with `src0 = W`, `src1 = A`.
+    /// Corresponds to ggml's `ggml_compute_forward_mul_mat` with `src0 = W`, `src1 = A`. Without
+    /// an explicit dot type, quantized weights that `LaneGEMM` handles and float weights that
+    /// `LaneFloatGEMM` handles are summed in the order of ggml's x86 AVX2 build (bit-equal
+    /// results); other types, and quantization emulated through `dotType`, use the blocked f32
+    /// product below (the same value up to f32 summation order).
     public static func linear(_ a: UnsafePointer<Float>, lda: Int, rows m: Int, weights w: WeightMatrix,
                               into c: UnsafeMutablePointer<Float>, ldc: Int, threads: Int,
                               workspace ws: MatMulWorkspace, dotType: GGMLType? = nil) {
         guard m > 0, w.rows > 0 else { return }
+        if dotType == nil, LaneGEMM.handles(w.type), w.columns % LaneGEMM.layout(w.type)!.block == 0 {
+            LaneGEMM.linear(a, lda: lda, rows: m, weights: w, into: c, ldc: ldc, threads: threads, workspace: ws.lanes)
+            return
+        }
+        // Float weights (also f32 replacement weights met by f32 activations) in tinyBLAS order.
+        if LaneFloatGEMM.handles(w), dotType == nil || dotType == ActivationRounding.dotType(for: w.type) {
+            LaneFloatGEMM.linear(a, lda: lda, rows: m, weights: w, into: c, ldc: ldc, threads: threads, workspace: ws.lanes)
+            return
+        }
         let k = w.columns
         guard let dt = dotType ?? ActivationRounding.dotType(for: w.type) else {
             preconditionFailure("ggml's CPU backend has no matrix product for \(w.type) weights")

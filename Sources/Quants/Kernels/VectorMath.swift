@@ -4,49 +4,66 @@ import Glibc
 import Darwin
 #endif
 
-// The elementwise functions of ggml's CPU backend that the forward pass uses, with ggml's
-// numerics: the vectorized exponential `ggml_v_expf` (ggml-cpu.c, AVX-512 branch: a degree-5
-// polynomial on the reduced argument, scaled by 2^n), SiLU and the softmax row kernel
-// (`ggml_vec_soft_max_f32`), whose 16-lane partial sums are reduced like `_mm512_reduce_add_ps`
-// and accumulated in double. Lanes past the end of a row use libm's `expf`, as ggml's tails do.
+// The elementwise functions of ggml's CPU backend that the forward pass uses, with the numerics of
+// llama.cpp b4748 built for x86-64 with AVX2 + FMA (its default portable build and the build
+// behind the reference logs): the vectorized exponential `ggml_v_expf` (ggml-cpu.c, AVX2 branch:
+// a degree-5 polynomial on the reduced argument, `k + k·j` with k = 2^n), SiLU on groups of 8 and
+// the softmax row kernel (`ggml_vec_soft_max_f32`), whose 8-lane partial sums are reduced like
+// `(x4+x0, x5+x1, x6+x2, x7+x3)` → `(s0+s2) + (s1+s3)` and accumulated in double. Elements past
+// the last whole group of 8 use libm's `expf`, as ggml's tails do. SIMD16 lanes compute exactly
+// what two AVX2 registers compute, lane by lane.
 
 public enum VectorMath {
-    /// ggml's `ggml_v_expf` on 16 lanes (maximum error about 1.5 ulp; below about -103.9 the
-    /// result is 0, above 88.7 it is +inf).
+    /// ggml's `ggml_v_expf` (AVX2 branch) on 16 lanes: below about -103.9 the result is 0, above
+    /// about 88.4 it is +inf, exp(-inf) = 0.
     @inline(__always)
     public static func exp(_ x: SIMD16<Float>) -> SIMD16<Float> {
         let r = SIMD16<Float>(repeating: 0x1.8p23)
         let z = r.addingProduct(x, SIMD16<Float>(repeating: 0x1.715476p+0))
         let n = z - r
-        let b0 = x.addingProduct(-n, SIMD16<Float>(repeating: 0x1.62e4p-1))
-        let b = b0.addingProduct(-n, SIMD16<Float>(repeating: 0x1.7f7d1cp-20))
+        let b = x.addingProduct(-n, SIMD16<Float>(repeating: 0x1.62e4p-1))
+            .addingProduct(-n, SIMD16<Float>(repeating: 0x1.7f7d1cp-20))
+        let e = unsafeBitCast(z, to: SIMD16<UInt32>.self) &<< 23
+        let k = unsafeBitCast(e &+ 0x3F80_0000, to: SIMD16<Float>.self)
         let u = b * b
         let p54 = SIMD16<Float>(repeating: 0x1.573e2ep-5).addingProduct(SIMD16<Float>(repeating: 0x1.0e4020p-7), b)
         let p32 = SIMD16<Float>(repeating: 0x1.fffdb6p-2).addingProduct(SIMD16<Float>(repeating: 0x1.555e66p-3), b)
-        let p10 = SIMD16<Float>(repeating: 1).addingProduct(SIMD16<Float>(repeating: 0x1.ffffecp-1), b)
-        let j = p10.addingProduct(p32.addingProduct(p54, u), u)
-        // j · 2^n: exact exponent arithmetic while 2^n is a normal float.
-        let inRange = (n .>= SIMD16<Float>(repeating: -126)) .& (n .<= SIMD16<Float>(repeating: 127))
-        if all(inRange) {
-            // z = n + 1.5·2^23 holds n in its low mantissa bits: shifted into the exponent field
-            // and added to the bits of 1.0 they give 2^n.
-            let e = (unsafeBitCast(z, to: SIMD16<UInt32>.self) &<< 23) &+ 0x3F80_0000
-            return j * unsafeBitCast(e, to: SIMD16<Float>.self)
-        }
-        var out = SIMD16<Float>()
-        for i in 0..<16 { out[i] = scaleOutOfRange(j[i], n[i]) }
-        return out
+        let j = (SIMD16<Float>(repeating: 0x1.ffffecp-1) * b).addingProduct(p32.addingProduct(p54, u), u)
+        let big = magnitude(n) .> SIMD16<Float>(repeating: 126)
+        if !any(big) { return k.addingProduct(j, k) }
+        // Lanes with |n| > 126: 2^n split into two factors (s1, s2), or saturated beyond 192.
+        let g = SIMD16<UInt32>(repeating: 0).replacing(with: 0x8200_0000, where: n .<= SIMD16<Float>(repeating: 0))
+        let s1 = unsafeBitCast(g &+ 0x7F00_0000, to: SIMD16<Float>.self)
+        let s2 = unsafeBitCast(e &- g, to: SIMD16<Float>.self)
+        let huge = magnitude(n) .> SIMD16<Float>(repeating: 192)
+        let scaled = s2.addingProduct(s2, j) * s1
+        return k.addingProduct(j, k).replacing(with: scaled, where: big).replacing(with: s1 * s1, where: huge)
     }
 
-    /// `_mm512_scalef_ps` lane semantics for the rare lanes outside the normal exponent range,
-    /// including ggml's saturation beyond |n| > 192.
-    @inline(never)
-    static func scaleOutOfRange(_ j: Float, _ n: Float) -> Float {
-        if n.isNaN { return .nan }
-        if abs(n) > 192 { return n <= 0 ? 0 : .infinity }
-        if j.isNaN { return .nan }
-        if n >= -126 && n <= 127 { return j * Float(sign: .plus, exponent: Int(n), significand: 1) }
-        return Float(sign: .plus, exponent: Int(n), significand: j)
+    /// The scalar twin of `exp`: one lane of ggml's AVX2 `ggml_v_expf`, written out operation by
+    /// operation (each `addingProduct` is one of its fused multiply-adds).
+    public static func expReference(_ x: Float) -> Float {
+        let z = Float(0x1.8p23).addingProduct(x, 0x1.715476p+0)
+        let n = z - 0x1.8p23
+        let b = x.addingProduct(-n, 0x1.62e4p-1).addingProduct(-n, 0x1.7f7d1cp-20)
+        let e = z.bitPattern &<< 23
+        let k = Float(bitPattern: e &+ 0x3F80_0000)
+        let u = b * b
+        let c54 = Float(0x1.573e2ep-5).addingProduct(0x1.0e4020p-7, b)
+        let c32 = Float(0x1.fffdb6p-2).addingProduct(0x1.555e66p-3, b)
+        let j = (Float(0x1.ffffecp-1) * b).addingProduct(c32.addingProduct(c54, u), u)
+        if !(abs(n) > 126) { return k.addingProduct(j, k) }
+        let g: UInt32 = n <= 0 ? 0x8200_0000 : 0
+        let s1 = Float(bitPattern: g &+ 0x7F00_0000)
+        if abs(n) > 192 { return s1 * s1 }
+        let s2 = Float(bitPattern: e &- g)
+        return s2.addingProduct(s2, j) * s1
+    }
+
+    /// |v| lane by lane.
+    @inline(__always)
+    static func magnitude(_ v: SIMD16<Float>) -> SIMD16<Float> {
+        unsafeBitCast(unsafeBitCast(v, to: SIMD16<UInt32>.self) & 0x7FFF_FFFF, to: SIMD16<Float>.self)
     }
 
     /// ggml's scalar SiLU, `x / (1 + expf(-x))` (`ggml_silu_f32`).
@@ -55,15 +72,23 @@ public enum VectorMath {
         x / (1 + expf(-x))
     }
 
-    /// `y = silu(x)` as `ggml_vec_silu_f32`: the vector form on 16-lane groups, libm on the tail.
+    /// `y = silu(x)` as `ggml_vec_silu_f32` (AVX2): the vector form `x / (1 + exp(-x))` on whole
+    /// groups of 8, libm on the tail.
     public static func silu(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int) {
         var i = 0
         let one = SIMD16<Float>(repeating: 1)
         while i + 16 <= count {
             let v = UnsafeRawPointer(x + i).loadUnaligned(as: SIMD16<Float>.self)
-            let s = v / (one + exp(-v))
+            let s = v / (one + exp(SIMD16<Float>() - v))
             UnsafeMutableRawPointer(y + i).storeBytes(of: s, as: SIMD16<Float>.self)
             i += 16
+        }
+        if i + 8 <= count {
+            var v = SIMD16<Float>()
+            v.lowHalf = UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self)
+            let s = v / (one + exp(SIMD16<Float>() - v))
+            UnsafeMutableRawPointer(y + i).storeBytes(of: s.lowHalf, as: SIMD8<Float>.self)
+            i += 8
         }
         while i < count {
             y[i] = siluScalar(x[i])
@@ -88,47 +113,51 @@ public enum VectorMath {
         }
     }
 
-    /// Sum of 16 lanes paired as `_mm512_reduce_add_ps` pairs them: (i, i+8), (i, i+4), (i, i+2), (i, i+1).
+    /// Sum of 8 lanes as ggml's AVX2 code reduces a register (`hsum_float_8`, the softmax and
+    /// tinyBLAS `hsum`): `(x4+x0, x5+x1, x6+x2, x7+x3)`, then `(s0+s2) + (s1+s3)`.
     @inline(__always)
-    public static func reduceAdd(_ v: SIMD16<Float>) -> Float {
-        let a = v.lowHalf + v.highHalf
-        let b = a.lowHalf + a.highHalf
-        let c = b.lowHalf + b.highHalf
-        return c[0] + c[1]
+    public static func reduceAdd8(_ v: SIMD8<Float>) -> Float {
+        let s = v.highHalf + v.lowHalf
+        return (s[0] + s[2]) + (s[1] + s[3])
     }
 
-    /// One softmax row in place, as `ggml_compute_forward_soft_max_f32` treats a causal row whose
-    /// masked tail is -inf: `x` holds `valid` scores, already multiplied by the scale; lanes from
-    /// `valid` up to the next multiple of 16 count as exp(-inf) = 0 and are written as 0.
-    /// Returns nothing; `x[0..<valid]` becomes the probabilities, `x[valid..<padded]` zeros.
-    /// The buffer must hold `(valid + 15) / 16 * 16` floats.
-    public static func softmaxRow(_ x: UnsafeMutablePointer<Float>, valid: Int) {
+    /// One softmax row in place, as `ggml_compute_forward_soft_max_f32` (AVX2) treats a causal row
+    /// whose masked tail is -inf: `x` holds `valid` raw scores, which are first multiplied by
+    /// `scale` (f32, as ggml's `ggml_vec_scale_f32`); lanes from `valid` up to the next multiple of
+    /// 8 count as exp(-inf) = 0 and are written as 0. Groups of 8 are exponentiated with `exp`,
+    /// each group's sum reduced with `reduceAdd8` and added in double; the probabilities are the
+    /// values times `Float(1 / sum)`. The buffer must hold `(valid + 15) / 16 * 16` floats.
+    public static func softmaxRow(_ x: UnsafeMutablePointer<Float>, valid: Int, scale: Float = 1) {
         precondition(valid > 0, "a softmax row needs at least one unmasked score")
-        let padded = (valid + 15) & ~15
-        var maxv = -Float.infinity
-        for i in 0..<valid { maxv = Swift.max(maxv, x[i]) }
-        let m = SIMD16<Float>(repeating: maxv)
-        var sum: Double = 0
+        let padded = (valid + 7) & ~7
+        let padded16 = (valid + 15) & ~15
+        // Scale, pad with -inf, and find the maximum.
+        for j in valid..<padded16 { x[j] = -.infinity }
+        var mv = SIMD16<Float>(repeating: -.infinity)
         var i = 0
-        while i < padded {
+        while i < padded16 {
             let p = UnsafeMutableRawPointer(x + i)
-            var e: SIMD16<Float>
-            if i + 16 <= valid {
-                e = exp(p.loadUnaligned(as: SIMD16<Float>.self) - m)
-            } else {
-                var v = SIMD16<Float>(repeating: -.infinity)
-                for l in 0..<(valid - i) { v[l] = x[i + l] }
-                e = exp(v - m)
-                // exp(-inf) is 0 in ggml_v_expf; make it explicit for the padded lanes.
-                for l in (valid - i)..<16 { e[l] = 0 }
-            }
-            p.storeBytes(of: e, as: SIMD16<Float>.self)
-            sum += Double(reduceAdd(e))
+            let v = p.loadUnaligned(as: SIMD16<Float>.self) * scale
+            p.storeBytes(of: v, as: SIMD16<Float>.self)
+            mv = mv.replacing(with: v, where: v .> mv)
             i += 16
         }
-        let inv = Float(1.0 / sum)
+        var maxv = mv[0]
+        for l in 1..<16 { maxv = Swift.max(maxv, mv[l]) }
+        let m = SIMD16<Float>(repeating: maxv)
+        var sum: Double = 0
         i = 0
         while i < padded {
+            let p = UnsafeMutableRawPointer(x + i)
+            let e = exp(p.loadUnaligned(as: SIMD16<Float>.self) - m)
+            p.storeBytes(of: e, as: SIMD16<Float>.self)
+            sum += Double(reduceAdd8(e.lowHalf))
+            if i + 8 < padded { sum += Double(reduceAdd8(e.highHalf)) }
+            i += 16
+        }
+        let inv = SIMD16<Float>(repeating: Float(1.0 / sum))
+        i = 0
+        while i < padded16 {
             let p = UnsafeMutableRawPointer(x + i)
             p.storeBytes(of: p.loadUnaligned(as: SIMD16<Float>.self) * inv, as: SIMD16<Float>.self)
             i += 16

@@ -1,0 +1,134 @@
+import GGUF
+
+// Float matrix products (F32, F16 and BF16 weights) in the summation order of llama.cpp b4748 on
+// x86 with AVX2 + FMA: llamafile's `tinyBLAS<8, __m256, ...>` (sgemm.cpp), used by ggml's CPU
+// matrix product whenever the weight rows are a multiple of 4, the row length a multiple of 8 and
+// the batch has at least two rows. For one output, lane L (0..<8) of a 256-bit accumulator takes
+// the products of columns L, L+8, L+16, ... in order, each fused into the lane
+// (`fma(w, a, acc_L)`); the output is the `hsum` of the eight lanes:
+// `(l4+l0, l5+l1, l6+l2, l7+l3)` → `(s0+s2) + (s1+s3)`. F16 and BF16 weights meet activations
+// rounded to their type (ggml converts the activations to the weights' `vec_dot_type` first) and
+// are widened to f32 before the fused multiply-add, as tinyBLAS's loads do.
+//
+// Here the columns are packed lane by lane (`laneColumn`), so that each lane's chain is an
+// ordinary run of the register-blocked `MicroKernel` (a fused multiply-add per step, from zero),
+// and the eight partial tiles are combined with the same tree.
+
+public enum LaneFloatGEMM {
+    static let mr = MicroKernel.mr
+    static let nr = MicroKernel.nr
+
+    /// Whether ggml's x86 build takes tinyBLAS for these weights (and `linear` reproduces it).
+    public static func handles(_ w: WeightMatrix) -> Bool {
+        (w.type == .f32 || w.type == .f16 || w.type == .bf16) && w.rows % 4 == 0 && w.columns % 8 == 0
+    }
+
+    /// Packed position of column `kk` of a row of `k` (a multiple of 8): lane `kk % 8` first,
+    /// then the step `kk / 8`.
+    @inline(__always)
+    static func laneColumn(_ kk: Int, _ k: Int) -> Int { (kk & 7) * (k >> 3) + (kk >> 3) }
+
+    /// `C[r][n] = tinyBLAS(round(A[r]), W[n])` for `r < m`, `n < w.rows`, where `round` is the
+    /// conversion of the activations to the weights' dot type. `handles(w)` must hold. The result
+    /// does not depend on `threads`.
+    public static func linear(_ a: UnsafePointer<Float>, lda: Int, rows m: Int, weights w: WeightMatrix,
+                              into c: UnsafeMutablePointer<Float>, ldc: Int, threads: Int, workspace ws: LaneWorkspace) {
+        guard m > 0, w.rows > 0 else { return }
+        precondition(handles(w), "tinyBLAS order needs f32/f16/bf16 weights, rows % 4 == 0 and columns % 8 == 0")
+        let k = w.columns
+        let steps = k / 8
+        let groups = (m + mr - 1) / mr
+        let dotType = ActivationRounding.dotType(for: w.type)!
+        ws.acts.reserve(groups * mr * k)
+        let packed = ws.acts.pointer
+        // Activations: rounded to the dot type, packed 12 rows per group, columns lane by lane.
+        nonisolated(unsafe) let src = a, pa = packed
+        let aTasks = Swift.min(groups, Swift.max(1, threads) * 4)
+        parallelFor(chunks: aTasks, threads: threads) { t in
+            let row = UnsafeMutablePointer<Float>.allocate(capacity: k)
+            defer { row.deallocate() }
+            for g in (groups * t / aTasks)..<(groups * (t + 1) / aTasks) {
+                let dst = pa + g * mr * k
+                for i in 0..<mr {
+                    let r = g * mr + i
+                    if r < m {
+                        ActivationRounding.roundTrip(dotType, src + r * lda, row, count: k)
+                        for kk in 0..<k { dst[laneColumn(kk, k) * mr + i] = row[kk] }
+                    } else {
+                        for kk in 0..<k { dst[kk * mr + i] = 0 }
+                    }
+                }
+            }
+        }
+
+        // Tasks: slabs of 32 weight rows; each is dequantized and packed once, then met by every group.
+        let slabs = (w.rows + nr - 1) / nr
+        let chunks = Swift.min(slabs, Swift.max(1, threads) * 4)
+        let stride = 2 * nr * k + 8 * mr * nr
+        ws.chunk.reserve(chunks * stride)
+        nonisolated(unsafe) let cp = c
+        nonisolated(unsafe) let scratchBase = ws.chunk.pointer
+        let weights = w
+        parallelFor(chunks: chunks, threads: threads) { ch in
+            let panel = scratchBase + ch * stride
+            let rowsScratch = panel + nr * k
+            let partials = rowsScratch + nr * k
+            for s in (slabs * ch / chunks)..<(slabs * (ch + 1) / chunks) {
+                let valid = Swift.min(nr, weights.rows - s * nr)
+                for r in 0..<valid { weights.dequantize(row: s * nr + r, k0: 0, count: k, into: rowsScratch + r * k) }
+                for r in 0..<nr {
+                    if r < valid {
+                        let from = rowsScratch + r * k
+                        for kk in 0..<k { panel[laneColumn(kk, k) * nr + r] = from[kk] }
+                    } else {
+                        for kk in 0..<k { panel[kk * nr + r] = 0 }
+                    }
+                }
+                for g in 0..<groups {
+                    let ap = packed + g * mr * k
+                    for lane in 0..<8 {
+                        MicroKernel.tile(ap + lane * steps * mr, panel + lane * steps * nr, bStride: nr,
+                                         partials + lane * mr * nr, ldc: nr, k: steps, accumulate: false)
+                    }
+                    let rows = Swift.min(mr, m - g * mr)
+                    let ct = cp + g * mr * ldc + s * nr
+                    for i in 0..<rows {
+                        let p = UnsafeRawPointer(partials + i * nr)
+                        for h in 0..<2 {
+                            @inline(__always) func lv(_ n: Int) -> SIMD16<Float> {
+                                p.loadUnaligned(fromByteOffset: 4 * (n * mr * nr + 16 * h), as: SIMD16<Float>.self)
+                            }
+                            let sum = ((lv(4) + lv(0)) + (lv(6) + lv(2))) + ((lv(5) + lv(1)) + (lv(7) + lv(3)))
+                            let width = Swift.min(16, valid - 16 * h)
+                            if width == 16 {
+                                UnsafeMutableRawPointer(ct + i * ldc + 16 * h).storeBytes(of: sum, as: SIMD16<Float>.self)
+                            } else if width > 0 {
+                                for j in 0..<width { ct[i * ldc + 16 * h + j] = sum[j] }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The scalar twin of `linear`: one output at a time, eight lane sums of fused products in
+    /// column order, then the tree.
+    public static func linearReference(_ a: UnsafePointer<Float>, lda: Int, rows m: Int, weights w: WeightMatrix,
+                                       into c: UnsafeMutablePointer<Float>, ldc: Int) {
+        let k = w.columns
+        let dotType = ActivationRounding.dotType(for: w.type)!
+        let x = UnsafeMutablePointer<Float>.allocate(capacity: k)
+        let wr = UnsafeMutablePointer<Float>.allocate(capacity: k)
+        defer { x.deallocate(); wr.deallocate() }
+        for r in 0..<m {
+            ActivationRounding.roundTripReference(dotType, a + r * lda, x, count: k)
+            for n in 0..<w.rows {
+                w.dequantize(row: n, k0: 0, count: k, into: wr)
+                var acc = [Float](repeating: 0, count: 8)
+                for kk in 0..<k { acc[kk % 8] = acc[kk % 8].addingProduct(wr[kk], x[kk]) }
+                c[r * ldc + n] = ((acc[4] + acc[0]) + (acc[6] + acc[2])) + ((acc[5] + acc[1]) + (acc[7] + acc[3]))
+            }
+        }
+    }
+}

@@ -1,0 +1,484 @@
+import GGUF
+
+// Quantized matrix products in the exact summation order of llama.cpp b4748 on x86 with AVX2 + FMA
+// (the build behind the reference perplexity logs):
+//
+// - Q8_0 / Q5_0 / Q4_0 weights with Q8_0 activations go through llamafile's `tinyBLAS_Q0_AVX`
+//   (sgemm.cpp). For one output, lane L (0..<8) of a 256-bit accumulator takes, block after block,
+//   `fma(f32(d_w)·f32(d_a), Σ_{t<4} q_w[32b+4L+t]·q_a[32b+4L+t], acc_L)`; the output is the
+//   `hsum` of the eight lanes: `(l4+l0, l5+l1, l6+l2, l7+l3)` → `(s0+s2) + (s1+s3)`.
+// - Q4_K / Q6_K weights with Q8_K activations go through `ggml_vec_dot_q4_K_q8_K` /
+//   `ggml_vec_dot_q6_K_q8_K` (ggml-cpu-quants.c, AVX2 branch): per super-block an exact integer
+//   lane sum (lane L holds the elements whose offset within each 32-element chunk is in
+//   4L..<4L+4, times their sub-block scale), then `acc_L = fma(d_a·f32(d_w), sum_L, acc_L)`; Q4_K
+//   adds the minimum terms in four more lanes, `fma(−d_a·f32(dmin_w), m_{2j}·s_{2j} +
+//   m_{2j+1}·s_{2j+1}, accm_j)` (s = sums of the activation quants of a 32-element sub-block),
+//   and the output is `hsum(acc) + ((m0+m2) + (m1+m3))`.
+//
+// Every integer part is below 2^24, so it is computed exactly in f32 here in whatever order; the
+// scale products, fused multiply-adds and the final tree are done in ggml's order, so the results
+// are the same bits. Weights are decoded to their integer values (the dequantizer run with the
+// block scale set to 1, or the minimum scale set to 1 for the minimums) and packed 32 rows per
+// panel; activations are quantized as ggml's CPU `from_float` does and packed 12 rows per group.
+
+/// Scratch memory for `LaneGEMM`, allocated up front and grown on demand.
+public final class LaneWorkspace {
+    var acts = FloatStore()
+    var chunk = FloatStore()
+
+    public init() {}
+
+    deinit {
+        acts.release()
+        chunk.release()
+    }
+}
+
+/// A growable f32 buffer.
+struct FloatStore {
+    private(set) var pointer = UnsafeMutablePointer<Float>.allocate(capacity: 1)
+    private(set) var capacity = 1
+
+    mutating func reserve(_ n: Int) {
+        if n > capacity {
+            pointer.deallocate()
+            pointer = .allocate(capacity: n)
+            capacity = n
+        }
+    }
+
+    func release() { pointer.deallocate() }
+}
+
+public enum LaneGEMM {
+    /// Activation rows per group.
+    static let mr = 12
+    /// Weight rows per panel.
+    static let nr = 32
+    /// Panels per task (weight rows decoded together and met by every activation group).
+    static let panelsPerTask = 4
+
+    /// The weight layout of one supported type.
+    struct Layout {
+        /// Elements per block (per scale).
+        let block: Int
+        /// Byte offset of the f16 block scale.
+        let scaleOffset: Int
+        /// Byte offset of the f16 minimum scale (Q4_K), if any.
+        let minOffset: Int?
+    }
+
+    static func layout(_ t: GGMLType) -> Layout? {
+        switch t {
+        case .q8_0, .q5_0, .q4_0: return Layout(block: 32, scaleOffset: 0, minOffset: nil)
+        case .q4_K: return Layout(block: 256, scaleOffset: 0, minOffset: 2)
+        case .q6_K: return Layout(block: 256, scaleOffset: 208, minOffset: nil)
+        default: return nil
+        }
+    }
+
+    /// Whether `linear` computes products with weights of type `t` (in ggml's x86 order).
+    public static func handles(_ t: GGMLType) -> Bool { layout(t) != nil }
+
+    // MARK: Activations
+
+    /// Quantizes `m` rows of `k` activations (`lda` apart) to the dot type of `weight` (rows up to
+    /// the next multiple of 12 are zero): quants interleaved per group of 12 rows in lane order,
+    /// `q[g·12k + lanePosition(kk)·12 + i]` for row 12g + i, then block scales `d[r·nb + b]` (from
+    /// `rows12·k` on), then for Q8_K the 32-element sub-block sums `s[r·(k/32) + sb]` (from
+    /// `rows12·(k + nb)` on).
+    static func packActivations(_ a: UnsafePointer<Float>, lda: Int, rows m: Int, columns k: Int, weight: GGMLType,
+                                into buf: UnsafeMutablePointer<Float>, threads: Int) {
+        let rows12 = (m + mr - 1) / mr * mr
+        let lay = layout(weight)!
+        let nb = k / lay.block
+        let qBase = buf, dBase = buf + rows12 * k, sBase = dBase + rows12 * nb
+        nonisolated(unsafe) let src = a
+        let tasks = Swift.min(rows12, Swift.max(1, threads) * 4)
+        parallelFor(chunks: tasks, threads: threads) { t in
+            let row = UnsafeMutablePointer<Float>.allocate(capacity: 2 * k)
+            defer { row.deallocate() }
+            let lanes = row + k
+            for r in (rows12 * t / tasks)..<(rows12 * (t + 1) / tasks) {
+                let q = qBase + (r / mr) * mr * k + r % mr, d = dBase + r * nb, s = sBase + r * (k / 32)
+                if r >= m {
+                    for p in 0..<k { q[p * mr] = 0 }
+                    d.update(repeating: 0, count: nb)
+                    s.update(repeating: 0, count: k / 32)
+                    continue
+                }
+                let x = src + r * lda
+                if lay.block == 32 {
+                    for b in 0..<nb { quantizeQ8_0(x + 32 * b, row + 32 * b, scale: d + b) }
+                } else {
+                    for b in 0..<nb { quantizeQ8_K(x + 256 * b, row + 256 * b, scale: d + b, sums: s + 8 * b) }
+                }
+                // Lane order: the four columns 32c + 4L ..< 32c + 4L + 4 go to L·k/8 + 4c.
+                let lk = k / 8
+                for c in 0..<(k / 32) {
+                    let from = UnsafeRawPointer(row + 32 * c)
+                    for lane in 0..<8 {
+                        UnsafeMutableRawPointer(lanes + lane * lk + 4 * c)
+                            .storeBytes(of: from.loadUnaligned(fromByteOffset: 16 * lane, as: SIMD4<Float>.self), as: SIMD4<Float>.self)
+                    }
+                }
+                for p in 0..<k { q[p * mr] = lanes[p] }
+            }
+        }
+    }
+
+    /// ggml's x86 `quantize_row_q8_0` for one block: quants to `q[0..<32]`, f16-rounded scale.
+    @inline(__always)
+    static func quantizeQ8_0(_ x: UnsafePointer<Float>, _ q: UnsafeMutablePointer<Float>, scale: UnsafeMutablePointer<Float>) {
+        let v0 = UnsafeRawPointer(x).loadUnaligned(as: SIMD16<Float>.self)
+        let v1 = UnsafeRawPointer(x + 16).loadUnaligned(as: SIMD16<Float>.self)
+        let amax = ActivationRounding.maxLane(ActivationRounding.magnitude(v0), ActivationRounding.magnitude(v1))
+        let id: Float = amax != 0 ? 127 / amax : 0
+        scale.pointee = Float(Float16(amax / 127))
+        UnsafeMutableRawPointer(q).storeBytes(of: ActivationRounding.roundEven(v0 * id), as: SIMD16<Float>.self)
+        UnsafeMutableRawPointer(q + 16).storeBytes(of: ActivationRounding.roundEven(v1 * id), as: SIMD16<Float>.self)
+    }
+
+    /// `quantize_row_q8_K_ref` for one super-block: quants to `q[0..<256]`, f32 scale, the eight
+    /// 32-element sums to `sums[0..<8]`.
+    @inline(__always)
+    static func quantizeQ8_K(_ x: UnsafePointer<Float>, _ q: UnsafeMutablePointer<Float>, scale: UnsafeMutablePointer<Float>,
+                             sums: UnsafeMutablePointer<Float>) {
+        var amax: Float = 0, max: Float = 0
+        for j in 0..<256 {
+            let ax = abs(x[j])
+            if ax > amax { amax = ax; max = x[j] }
+        }
+        if amax == 0 {
+            scale.pointee = 0
+            for j in 0..<256 { q[j] = 0 }
+            for sb in 0..<8 { sums[sb] = 0 }
+            return
+        }
+        let iscale = -127 / max
+        scale.pointee = 1 / iscale
+        for sb in 0..<8 {
+            var s: Float = 0
+            for j in (32 * sb)..<(32 * sb + 32) {
+                let v = Swift.min(127, (iscale * x[j]).rounded(.toNearestOrEven)) + 0
+                q[j] = v
+                s += v
+            }
+            sums[sb] = s
+        }
+    }
+
+    /// Where column `kk` of a row of `k` (a multiple of 32) is packed: lane by lane, so that the
+    /// four columns lane L takes from each 32-column chunk follow each other, chunk after chunk:
+    /// `L·k/8 + chunk·4 + t` for `kk = 32·chunk + 4·L + t`.
+    @inline(__always)
+    static func lanePosition(_ kk: Int, _ k: Int) -> Int {
+        ((kk & 31) >> 2) * (k >> 3) + ((kk >> 5) << 2) + (kk & 3)
+    }
+
+    // MARK: Weights
+
+    /// Decodes weight rows `row0 ..< row0+32` into a panel: integer values `wq[lanePosition(kk)·32 + j]`,
+    /// block scales `wd[b·32 + j]`, and for Q4_K the minimum scales `wdm[b·32 + j]` and sub-block
+    /// minimums `wm[sb·32 + j]`. Rows past the end are zero. `row` is scratch for `k + 256` floats.
+    static func packPanel(_ w: WeightMatrix, row0: Int, panel: UnsafeMutablePointer<Float>, row: UnsafeMutablePointer<Float>) {
+        let k = w.columns
+        let lay = layout(w.type)!
+        let nb = k / lay.block
+        let ts = w.type.typeSize
+        let wq = panel, wd = panel + k * nr, wdm = wd + nb * nr, wm = wdm + nb * nr
+        var block = (UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0),
+                     UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0),
+                     UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0),
+                     UInt64(0), UInt64(0), UInt64(0))  // 216 bytes ≥ the largest block (Q6_K, 210)
+        withUnsafeMutableBytes(of: &block) { bb in
+            let tmp = bb.baseAddress!
+            for j in 0..<nr {
+                let r = row0 + j
+                if r >= w.rows {
+                    for kk in 0..<k { wq[kk * nr + j] = 0 }
+                    for b in 0..<nb { wd[b * nr + j] = 0; wdm[b * nr + j] = 0 }
+                    for sb in 0..<(k / 32) { wm[sb * nr + j] = 0 }
+                    continue
+                }
+                let src = w.data + r * w.rowBytes
+                for b in 0..<nb {
+                    let blk = src + b * ts
+                    tmp.copyMemory(from: blk, byteCount: ts)
+                    wd[b * nr + j] = FP16.toFloat(blk.loadUnaligned(fromByteOffset: lay.scaleOffset, as: UInt16.self))
+                    // Scale 1 (and minimum scale 0): the dequantizer yields the integer values.
+                    tmp.storeBytes(of: FP16.fromFloat(1), toByteOffset: lay.scaleOffset, as: UInt16.self)
+                    if let mo = lay.minOffset { tmp.storeBytes(of: UInt16(0), toByteOffset: mo, as: UInt16.self) }
+                    Quantizer.dequantize(w.type, UnsafeRawPointer(tmp), row + b * lay.block, count: lay.block)
+                    if let mo = lay.minOffset {
+                        wdm[b * nr + j] = FP16.toFloat(blk.loadUnaligned(fromByteOffset: mo, as: UInt16.self))
+                        // Scale 0, minimum scale 1: every element is minus its sub-block minimum.
+                        tmp.storeBytes(of: UInt16(0), toByteOffset: lay.scaleOffset, as: UInt16.self)
+                        tmp.storeBytes(of: FP16.fromFloat(1), toByteOffset: mo, as: UInt16.self)
+                        let scratch = row + k  // room for one block past the row
+                        Quantizer.dequantize(w.type, UnsafeRawPointer(tmp), scratch, count: lay.block)
+                        for sb in 0..<(lay.block / 32) { wm[((lay.block / 32) * b + sb) * nr + j] = -scratch[32 * sb] + 0 }
+                    }
+                }
+                for kk in 0..<k { wq[lanePosition(kk, k) * nr + j] = row[kk] }
+            }
+        }
+    }
+
+    /// Floats of one decoded panel of `w`.
+    static func panelFloats(_ w: WeightMatrix) -> Int {
+        let lay = layout(w.type)!
+        let nb = w.columns / lay.block
+        return (w.columns + 2 * nb + w.columns / 32) * nr
+    }
+
+    // MARK: Kernel
+
+    /// Lane `lane` of six activation rows (`aq` at the group's row offset, stride 12) against
+    /// one panel of 32 weight rows: `out[r·32 + j]` = the fused chain of that lane over every block.
+    /// `dd[(b·12 + r)·32 + j]` holds the scale products `f32(d_a)·f32(d_w)` (at the row offset).
+    /// `chunks` is the number of 32-element chunks per block (1 for Q8_0-style blocks, 8 for
+    /// super-blocks).
+    @inline(__always)
+    static func laneChains(_ aq: UnsafePointer<Float>, _ dd: UnsafePointer<Float>, _ wq: UnsafePointer<Float>,
+                           blocks nb: Int, chunks: Int, lane: Int, _ out: UnsafeMutablePointer<Float>) {
+        var c00 = SIMD16<Float>(), c01 = SIMD16<Float>(), c10 = SIMD16<Float>(), c11 = SIMD16<Float>()
+        var c20 = SIMD16<Float>(), c21 = SIMD16<Float>(), c30 = SIMD16<Float>(), c31 = SIMD16<Float>()
+        var c40 = SIMD16<Float>(), c41 = SIMD16<Float>(), c50 = SIMD16<Float>(), c51 = SIMD16<Float>()
+        let bl = 32 * chunks
+        for b in 0..<nb {
+            var p00 = SIMD16<Float>(), p01 = SIMD16<Float>(), p10 = SIMD16<Float>(), p11 = SIMD16<Float>()
+            var p20 = SIMD16<Float>(), p21 = SIMD16<Float>(), p30 = SIMD16<Float>(), p31 = SIMD16<Float>()
+            var p40 = SIMD16<Float>(), p41 = SIMD16<Float>(), p50 = SIMD16<Float>(), p51 = SIMD16<Float>()
+            var k0 = lane * (nb * bl / 8) + b * 4 * chunks
+            for _ in 0..<chunks {
+                let w = UnsafeRawPointer(wq + k0 * nr)
+                for t in 0..<4 {
+                    let w0 = w.loadUnaligned(fromByteOffset: 128 * t, as: SIMD16<Float>.self)
+                    let w1 = w.loadUnaligned(fromByteOffset: 128 * t + 64, as: SIMD16<Float>.self)
+                    let at = aq + (k0 + t) * mr
+                    var s = SIMD16<Float>(repeating: at[0]); p00.addProduct(s, w0); p01.addProduct(s, w1)
+                    s = SIMD16<Float>(repeating: at[1]); p10.addProduct(s, w0); p11.addProduct(s, w1)
+                    s = SIMD16<Float>(repeating: at[2]); p20.addProduct(s, w0); p21.addProduct(s, w1)
+                    s = SIMD16<Float>(repeating: at[3]); p30.addProduct(s, w0); p31.addProduct(s, w1)
+                    s = SIMD16<Float>(repeating: at[4]); p40.addProduct(s, w0); p41.addProduct(s, w1)
+                    s = SIMD16<Float>(repeating: at[5]); p50.addProduct(s, w0); p51.addProduct(s, w1)
+                }
+                k0 += 4
+            }
+            let d = UnsafeRawPointer(dd + b * mr * nr)
+            @inline(__always) func dv(_ r: Int, _ h: Int) -> SIMD16<Float> {
+                d.loadUnaligned(fromByteOffset: 128 * r + 64 * h, as: SIMD16<Float>.self)
+            }
+            c00.addProduct(dv(0, 0), p00); c01.addProduct(dv(0, 1), p01)
+            c10.addProduct(dv(1, 0), p10); c11.addProduct(dv(1, 1), p11)
+            c20.addProduct(dv(2, 0), p20); c21.addProduct(dv(2, 1), p21)
+            c30.addProduct(dv(3, 0), p30); c31.addProduct(dv(3, 1), p31)
+            c40.addProduct(dv(4, 0), p40); c41.addProduct(dv(4, 1), p41)
+            c50.addProduct(dv(5, 0), p50); c51.addProduct(dv(5, 1), p51)
+        }
+        let o = UnsafeMutableRawPointer(out)
+        @inline(__always) func put(_ r: Int, _ v0: SIMD16<Float>, _ v1: SIMD16<Float>) {
+            o.storeBytes(of: v0, toByteOffset: 128 * r, as: SIMD16<Float>.self)
+            o.storeBytes(of: v1, toByteOffset: 128 * r + 64, as: SIMD16<Float>.self)
+        }
+        put(0, c00, c01); put(1, c10, c11); put(2, c20, c21); put(3, c30, c31); put(4, c40, c41); put(5, c50, c51)
+    }
+
+    /// One group (12 rows) against one panel (32 weight rows), written to `c` (rows `ldc` apart,
+    /// `rows × cols` valid). `lanes` is scratch for 8 × 12 × 32 + nb × 12 × 32 floats.
+    @inline(__always)
+    static func tile(group g: Int, acts: UnsafePointer<Float>, groups: Int, k: Int, layout lay: Layout,
+                     panel: UnsafePointer<Float>, lanes: UnsafeMutablePointer<Float>,
+                     _ c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, cols: Int) {
+        let nb = k / lay.block
+        let aq = acts + g * mr * k
+        let ad = acts + groups * mr * k + g * mr * nb
+        let asums = acts + groups * mr * (k + nb) + g * mr * (k / 32)
+        let wq = panel, wd = panel + k * nr, wdm = wd + nb * nr, wm = wdm + nb * nr
+        // Scale products of every (row, block), once for the eight lanes.
+        let dd = lanes + 8 * mr * nr
+        for b in 0..<nb {
+            let dw0 = UnsafeRawPointer(wd + b * nr).loadUnaligned(as: SIMD16<Float>.self)
+            let dw1 = UnsafeRawPointer(wd + b * nr + 16).loadUnaligned(as: SIMD16<Float>.self)
+            for i in 0..<mr {
+                let da = SIMD16<Float>(repeating: ad[i * nb + b])
+                let o = UnsafeMutableRawPointer(dd + (b * mr + i) * nr)
+                o.storeBytes(of: da * dw0, as: SIMD16<Float>.self)
+                o.storeBytes(of: da * dw1, toByteOffset: 64, as: SIMD16<Float>.self)
+            }
+        }
+        let chunks = lay.block / 32
+        for lane in 0..<8 {
+            let o = lanes + lane * mr * nr
+            if chunks == 1 {
+                laneChains(aq, dd, wq, blocks: nb, chunks: 1, lane: lane, o)
+                laneChains(aq + 6, dd + 6 * nr, wq, blocks: nb, chunks: 1, lane: lane, o + 6 * nr)
+            } else {
+                laneChains(aq, dd, wq, blocks: nb, chunks: chunks, lane: lane, o)
+                laneChains(aq + 6, dd + 6 * nr, wq, blocks: nb, chunks: chunks, lane: lane, o + 6 * nr)
+            }
+        }
+        let tileSize = mr * nr
+        for i in 0..<rows {
+            let l = UnsafeRawPointer(lanes + i * nr)
+            let ci = c + i * ldc
+            for h in 0..<2 {
+                @inline(__always) func lv(_ n: Int) -> SIMD16<Float> {
+                    l.loadUnaligned(fromByteOffset: 4 * (n * tileSize + 16 * h), as: SIMD16<Float>.self)
+                }
+                var sum = ((lv(4) + lv(0)) + (lv(6) + lv(2))) + ((lv(5) + lv(1)) + (lv(7) + lv(3)))
+                if lay.minOffset != nil {
+                    // Four minimum lanes: sub-blocks 2j and 2j+1 of every super-block.
+                    var m0 = SIMD16<Float>(), m1 = SIMD16<Float>(), m2 = SIMD16<Float>(), m3 = SIMD16<Float>()
+                    for b in 0..<nb {
+                        let dmin = SIMD16<Float>(repeating: -ad[i * nb + b])
+                            * UnsafeRawPointer(wdm + b * nr + 16 * h).loadUnaligned(as: SIMD16<Float>.self)
+                        @inline(__always) func prod(_ j: Int) -> SIMD16<Float> {
+                            let s0 = 8 * b + 2 * j
+                            let w0 = UnsafeRawPointer(wm + s0 * nr + 16 * h).loadUnaligned(as: SIMD16<Float>.self)
+                            let w1 = UnsafeRawPointer(wm + (s0 + 1) * nr + 16 * h).loadUnaligned(as: SIMD16<Float>.self)
+                            return w0 * asums[i * (k / 32) + s0] + w1 * asums[i * (k / 32) + s0 + 1]
+                        }
+                        m0.addProduct(dmin, prod(0))
+                        m1.addProduct(dmin, prod(1))
+                        m2.addProduct(dmin, prod(2))
+                        m3.addProduct(dmin, prod(3))
+                    }
+                    sum = sum + ((m0 + m2) + (m1 + m3))
+                }
+                let width = Swift.min(16, cols - 16 * h)
+                if width == 16 {
+                    UnsafeMutableRawPointer(ci + 16 * h).storeBytes(of: sum, as: SIMD16<Float>.self)
+                } else if width > 0 {
+                    for j in 0..<width { ci[16 * h + j] = sum[j] }
+                }
+            }
+        }
+    }
+
+    // MARK: Product
+
+    /// `C[r][n]` = ggml's dot product of activation row r (f32, quantized here as ggml does) with
+    /// weight row n, for `r < m`, `n < w.rows`; `w.type` must satisfy `handles`, `w.columns` be a
+    /// multiple of its block. The result does not depend on `threads`.
+    public static func linear(_ a: UnsafePointer<Float>, lda: Int, rows m: Int, weights w: WeightMatrix,
+                              into c: UnsafeMutablePointer<Float>, ldc: Int, threads: Int, workspace ws: LaneWorkspace) {
+        guard m > 0, w.rows > 0 else { return }
+        guard let lay = layout(w.type) else { preconditionFailure("LaneGEMM has no kernel for \(w.type)") }
+        let k = w.columns
+        precondition(k % lay.block == 0, "a \(w.type) row of \(k) is not whole blocks")
+        let groups = (m + mr - 1) / mr
+        let nb = k / lay.block
+        ws.acts.reserve(groups * mr * (k + nb + k / 32))
+        packActivations(a, lda: lda, rows: m, columns: k, weight: w.type, into: ws.acts.pointer, threads: threads)
+
+        let panels = (w.rows + nr - 1) / nr
+        let perTask = Swift.max(1, Swift.min(panelsPerTask, panels / (Swift.max(1, threads) * 4)))
+        let tasks = (panels + perTask - 1) / perTask
+        let chunks = Swift.min(tasks, Swift.max(1, threads) * 4)
+        let pf = panelFloats(w)
+        let stride = perTask * pf + 2 * k + 8 * mr * nr + nb * mr * nr
+        ws.chunk.reserve(chunks * stride)
+        nonisolated(unsafe) let cp = c
+        nonisolated(unsafe) let acts = UnsafePointer(ws.acts.pointer)
+        nonisolated(unsafe) let scratchBase = ws.chunk.pointer
+        let weights = w
+        parallelFor(chunks: chunks, threads: threads) { ch in
+            let base = scratchBase + ch * stride
+            let rowScratch = base + perTask * pf
+            let lanes = rowScratch + 2 * k
+            for task in (tasks * ch / chunks)..<(tasks * (ch + 1) / chunks) {
+                let p0 = task * perTask, p1 = Swift.min(panels, p0 + perTask)
+                for p in p0..<p1 {
+                    packPanel(weights, row0: p * nr, panel: base + (p - p0) * pf, row: rowScratch)
+                }
+                for g in 0..<groups {
+                    let rows = Swift.min(mr, m - g * mr)
+                    for p in p0..<p1 {
+                        let cols = Swift.min(nr, weights.rows - p * nr)
+                        tile(group: g, acts: acts, groups: groups, k: k, layout: lay, panel: base + (p - p0) * pf,
+                             lanes: lanes, cp + g * mr * ldc + p * nr, ldc: ldc, rows: rows, cols: cols)
+                    }
+                }
+            }
+        }
+    }
+
+    /// The scalar twin of `linear`: quantizes each row through the block quantizers' bytes
+    /// (`ActivationRounding` reference encoders, `Quantizer` for Q8_K), decodes each weight block
+    /// from its bytes, and sums one output at a time in ggml's lane order.
+    public static func linearReference(_ a: UnsafePointer<Float>, lda: Int, rows m: Int, weights w: WeightMatrix,
+                                       into c: UnsafeMutablePointer<Float>, ldc: Int) {
+        guard let lay = layout(w.type) else { preconditionFailure("LaneGEMM has no kernel for \(w.type)") }
+        let k = w.columns
+        let nb = k / lay.block
+        let aType: GGMLType = lay.block == 32 ? .q8_0 : .q8_K
+        let aBytes = UnsafeMutableRawPointer.allocate(byteCount: nb * aType.typeSize, alignment: 16)
+        let aq = UnsafeMutablePointer<Float>.allocate(capacity: k)
+        let ad = UnsafeMutablePointer<Float>.allocate(capacity: nb)
+        let wv = UnsafeMutablePointer<Float>.allocate(capacity: k + lay.block)
+        let wmv = UnsafeMutablePointer<Float>.allocate(capacity: k)
+        let tmp = UnsafeMutableRawPointer.allocate(byteCount: w.type.typeSize, alignment: 16)
+        defer { aBytes.deallocate(); aq.deallocate(); ad.deallocate(); wv.deallocate(); wmv.deallocate(); tmp.deallocate() }
+        for r in 0..<m {
+            // Activation quants and scales from the block bytes.
+            if aType == .q8_0 {
+                ActivationRounding.quantizeQ8_0Reference(a + r * lda, aBytes, count: k)
+                for b in 0..<nb {
+                    let blk = aBytes + 34 * b
+                    ad[b] = FP16.toFloat(blk.loadUnaligned(as: UInt16.self))
+                    for j in 0..<32 { aq[32 * b + j] = Float(blk.load(fromByteOffset: 2 + j, as: Int8.self)) }
+                }
+            } else {
+                Quantizer.quantize(.q8_K, a + r * lda, aBytes, rows: 1, rowLength: k)
+                for b in 0..<nb {
+                    let blk = aBytes + GGMLType.q8_K.typeSize * b
+                    ad[b] = blk.loadUnaligned(as: Float.self)
+                    for j in 0..<256 { aq[256 * b + j] = Float(blk.load(fromByteOffset: 4 + j, as: Int8.self)) }
+                }
+            }
+            for n in 0..<w.rows {
+                let src = w.data + n * w.rowBytes
+                var acc = [Float](repeating: 0, count: 8)
+                var accm = [Float](repeating: 0, count: 4)
+                for b in 0..<nb {
+                    let blk = src + b * w.type.typeSize
+                    let dw = FP16.toFloat(blk.loadUnaligned(fromByteOffset: lay.scaleOffset, as: UInt16.self))
+                    tmp.copyMemory(from: blk, byteCount: w.type.typeSize)
+                    tmp.storeBytes(of: FP16.fromFloat(1), toByteOffset: lay.scaleOffset, as: UInt16.self)
+                    if let mo = lay.minOffset { tmp.storeBytes(of: UInt16(0), toByteOffset: mo, as: UInt16.self) }
+                    Quantizer.dequantize(w.type, UnsafeRawPointer(tmp), wv, count: lay.block)
+                    for lane in 0..<8 {
+                        var s: Float = 0
+                        for ch in 0..<(lay.block / 32) {
+                            for t in 0..<4 {
+                                let e = 32 * ch + 4 * lane + t
+                                s += wv[e] * aq[lay.block * b + e]
+                            }
+                        }
+                        acc[lane] = acc[lane].addingProduct(ad[b] * dw, s)
+                    }
+                    if let mo = lay.minOffset {
+                        let dmin = FP16.toFloat(blk.loadUnaligned(fromByteOffset: mo, as: UInt16.self))
+                        tmp.storeBytes(of: UInt16(0), toByteOffset: lay.scaleOffset, as: UInt16.self)
+                        tmp.storeBytes(of: FP16.fromFloat(1), toByteOffset: mo, as: UInt16.self)
+                        Quantizer.dequantize(w.type, UnsafeRawPointer(tmp), wmv, count: lay.block)
+                        for j in 0..<4 {
+                            var p: Float = 0
+                            for sb in [2 * j, 2 * j + 1] {
+                                var s: Float = 0
+                                for e in (32 * sb)..<(32 * sb + 32) { s += aq[lay.block * b + e] }
+                                p += -wmv[32 * sb] * s
+                            }
+                            accm[j] = accm[j].addingProduct(-ad[b] * dmin, p)
+                        }
+                    }
+                }
+                var out = ((acc[4] + acc[0]) + (acc[6] + acc[2])) + ((acc[5] + acc[1]) + (acc[7] + acc[3]))
+                if lay.minOffset != nil { out = out + ((accm[0] + accm[2]) + (accm[1] + accm[3])) }
+                c[r * ldc + n] = out
+            }
+        }
+    }
+}
