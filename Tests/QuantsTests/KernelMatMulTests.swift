@@ -56,7 +56,11 @@ struct KernelMatMulTests {
                 }
                 #expect(fast[(r * (n + 3) + n)...].prefix(3).allSatisfy { $0.isNaN }, "padding columns untouched")
             }
-            #expect(worst < 1e-5, "\(type): worst relative difference \(worst)")
+            // Q4_1 / Q5_1: ggml (and `LaneGEMM`) take the offset term from the Q8_1 block sum
+            // f16(d·Σq), which the reference's f16(d)·q does not reproduce (about 2e-3 here);
+            // `LaneGEMMTests` checks those types bit for bit against their own twin.
+            let bound: Float = type == .q4_1 || type == .q5_1 ? 5e-3 : 1e-5
+            #expect(worst < bound, "\(type): worst relative difference \(worst)")
         }
     }
 

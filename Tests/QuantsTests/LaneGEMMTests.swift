@@ -6,7 +6,7 @@ import TestSupport
 
 @Suite("Kernels: quantized products in ggml's x86 summation order")
 struct LaneGEMMTests {
-    static let cases: [(GGMLType, Int)] = [(.q8_0, 96), (.q5_0, 64), (.q4_0, 160), (.q4_K, 512), (.q6_K, 768)]
+    static let cases: [(GGMLType, Int)] = [(.q8_0, 96), (.q5_0, 64), (.q4_0, 160), (.q4_1, 64), (.q5_1, 96), (.q4_K, 512), (.q5_K, 256), (.q6_K, 768)]
 
     static func weights(_ type: GGMLType, rows n: Int, columns k: Int, seed: UInt64) -> [UInt8] {
         let wf = KernelMatMulTests.gaussian(n * k, seed: seed, scale: 0.1)
@@ -38,6 +38,26 @@ struct LaneGEMMTests {
             var routed = [Float](repeating: .nan, count: m * ldc)
             MatMul.linear(a, lda: k, rows: m, weights: w, into: &routed, ldc: ldc, threads: 2, workspace: MatMulWorkspace())
             #expect(routed.map(\.bitPattern) == fast.map(\.bitPattern))
+        }
+    }
+
+    @Test("Q4_0 weights with a multiple of 8 rows: one chain per output (ggml's repacked Q4_0), equal to the twin")
+    func singleChain() {
+        let m = 17, n = 48, k = 128
+        let a = KernelMatMulTests.gaussian(m * k, seed: 51)
+        let wq = Self.weights(.q4_0, rows: n, columns: k, seed: 52)
+        wq.withUnsafeBytes { wb in
+            let w = WeightMatrix(type: .q4_0, rows: n, columns: k, data: wb.baseAddress!)
+            #expect(LaneGEMM.singleChain(w))
+            var fast = [Float](repeating: 0, count: m * n)
+            var ref = fast
+            LaneGEMM.linear(a, lda: k, rows: m, weights: w, into: &fast, ldc: n, threads: 2, workspace: LaneWorkspace())
+            LaneGEMM.linearReference(a, lda: k, rows: m, weights: w, into: &ref, ldc: n)
+            #expect(fast.map(\.bitPattern) == ref.map(\.bitPattern))
+            // Dropping the last 8 rows keeps the mode; 45 rows would use tinyBLAS's eight lanes.
+            let w40 = WeightMatrix(type: .q4_0, rows: 40, columns: k, data: wb.baseAddress!)
+            #expect(LaneGEMM.singleChain(w40))
+            #expect(!LaneGEMM.singleChain(WeightMatrix(type: .q4_0, rows: 45, columns: k, data: wb.baseAddress!)))
         }
     }
 

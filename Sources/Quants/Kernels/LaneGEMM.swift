@@ -6,14 +6,20 @@ import GGUF
 // - Q8_0 / Q5_0 / Q4_0 weights with Q8_0 activations go through llamafile's `tinyBLAS_Q0_AVX`
 //   (sgemm.cpp). For one output, lane L (0..<8) of a 256-bit accumulator takes, block after block,
 //   `fma(f32(d_w)·f32(d_a), Σ_{t<4} q_w[32b+4L+t]·q_a[32b+4L+t], acc_L)`; the output is the
-//   `hsum` of the eight lanes: `(l4+l0, l5+l1, l6+l2, l7+l3)` → `(s0+s2) + (s1+s3)`.
-// - Q4_K / Q6_K weights with Q8_K activations go through `ggml_vec_dot_q4_K_q8_K` /
-//   `ggml_vec_dot_q6_K_q8_K` (ggml-cpu-quants.c, AVX2 branch): per super-block an exact integer
+//   `hsum` of the eight lanes: `(l4+l0, l5+l1, l6+l2, l7+l3)` → `(s0+s2) + (s1+s3)`. Q4_0 weights
+//   with a multiple of 8 rows are repacked by ggml and summed in one chain per output instead
+//   (`singleChain`).
+// - Q4_1 / Q5_1 weights with Q8_1 activations (`ggml_vec_dot_q4_1_q8_1`, `_q5_1_q8_1`): the eight
+//   lanes as above over the unsigned quants, plus one scalar chain `fma(f32(m_w), f32(s_a), summs)`
+//   added after the tree.
+// - Q4_K / Q5_K / Q6_K weights with Q8_K activations go through `ggml_vec_dot_q4_K_q8_K` /
+//   `_q5_K_q8_K` / `_q6_K_q8_K` (ggml-cpu-quants.c, AVX2 branch): per super-block an exact integer
 //   lane sum (lane L holds the elements whose offset within each 32-element chunk is in
 //   4L..<4L+4, times their sub-block scale), then `acc_L = fma(d_a·f32(d_w), sum_L, acc_L)`; Q4_K
 //   adds the minimum terms in four more lanes, `fma(−d_a·f32(dmin_w), m_{2j}·s_{2j} +
 //   m_{2j+1}·s_{2j+1}, accm_j)` (s = sums of the activation quants of a 32-element sub-block),
-//   and the output is `hsum(acc) + ((m0+m2) + (m1+m3))`.
+//   and the output is `hsum(acc) + ((m0+m2) + (m1+m3))`; Q5_K sums a super-block's minimum terms
+//   to one integer and fuses it into a single scalar, `hsum(acc) + summs`.
 //
 // Every integer part is below 2^24, so it is computed exactly in f32 here in whatever order; the
 // scale products, fused multiply-adds and the final tree are done in ggml's order, so the results
@@ -66,16 +72,32 @@ public enum LaneGEMM {
         let scaleOffset: Int
         /// Byte offset of the f16 minimum scale (Q4_K), if any.
         let minOffset: Int?
+        /// Q5_K: the minimum terms of a super-block are summed to one integer and fused into one
+        /// scalar, `summs = fma(−d_a·f32(dmin_w), Σ m·s, summs)`, added after the lane tree
+        /// (`ggml_vec_dot_q5_K_q8_K`); Q4_K keeps them in four lanes.
+        var minsSummed = false
+        /// Q4_1 / Q5_1 (`ggml_vec_dot_q4_1_q8_1` / `_q5_1_q8_1`): the weights are the raw
+        /// unsigned quants, and the offsets make one scalar chain `summs = fma(f32(m_w), f32(s_a),
+        /// summs)` over the blocks (s_a = the Q8_1 activation block's f16 `d·Σq`).
+        var minsPerBlock = false
     }
 
     static func layout(_ t: GGMLType) -> Layout? {
         switch t {
         case .q8_0, .q5_0, .q4_0: return Layout(block: 32, scaleOffset: 0, minOffset: nil)
+        case .q4_1, .q5_1: return Layout(block: 32, scaleOffset: 0, minOffset: 2, minsPerBlock: true)
         case .q4_K: return Layout(block: 256, scaleOffset: 0, minOffset: 2)
+        case .q5_K: return Layout(block: 256, scaleOffset: 0, minOffset: 2, minsSummed: true)
         case .q6_K: return Layout(block: 256, scaleOffset: 208, minOffset: nil)
         default: return nil
         }
     }
+
+    /// Q4_0 weights with a multiple of 8 rows: ggml's CPU backend repacks them (`q4_0_8x8_q8_0`,
+    /// ggml-cpu-aarch64.cpp, taken on x86 with AVX2) and its `ggml_gemm_q4_0_8x8_q8_0` /
+    /// `ggml_gemv_q4_0_8x8_q8_0` keep one chain per output, `fma(Σ_{32} q_w·q_a, f32(d_w)·f32(d_a), acc)`
+    /// block after block, with no lanes to reduce.
+    static func singleChain(_ w: WeightMatrix) -> Bool { w.type == .q4_0 && w.rows % 8 == 0 }
 
     /// Whether `linear` computes products with weights of type `t` (in ggml's x86 order).
     public static func handles(_ t: GGMLType) -> Bool { layout(t) != nil }
@@ -110,6 +132,14 @@ public enum LaneGEMM {
                 let x = src + r * lda
                 if lay.block == 32 {
                     for b in 0..<nb { quantizeQ8_0(x + 32 * b, row + 32 * b, scale: d + b) }
+                    if lay.minsPerBlock {
+                        // Q8_1's s = f16(d·Σq) with the unrounded d = amax/127.
+                        for b in 0..<nb {
+                            var amax: Float = 0, sum: Float = 0
+                            for j in (32 * b)..<(32 * b + 32) { amax = Swift.max(amax, abs(x[j])); sum += row[j] }
+                            s[b] = Float(Float16((amax / 127) * sum))
+                        }
+                    }
                 } else {
                     for b in 0..<nb { quantizeQ8_K(x + 256 * b, row + 256 * b, scale: d + b, sums: s + 8 * b) }
                 }
@@ -210,7 +240,9 @@ public enum LaneGEMM {
                     tmp.storeBytes(of: FP16.fromFloat(1), toByteOffset: lay.scaleOffset, as: UInt16.self)
                     if let mo = lay.minOffset { tmp.storeBytes(of: UInt16(0), toByteOffset: mo, as: UInt16.self) }
                     Quantizer.dequantize(w.type, UnsafeRawPointer(tmp), row + b * lay.block, count: lay.block)
-                    if let mo = lay.minOffset {
+                    if let mo = lay.minOffset, lay.minsPerBlock {
+                        wdm[b * nr + j] = FP16.toFloat(blk.loadUnaligned(fromByteOffset: mo, as: UInt16.self))
+                    } else if let mo = lay.minOffset {
                         wdm[b * nr + j] = FP16.toFloat(blk.loadUnaligned(fromByteOffset: mo, as: UInt16.self))
                         // Scale 0, minimum scale 1: every element is minus its sub-block minimum.
                         tmp.storeBytes(of: UInt16(0), toByteOffset: lay.scaleOffset, as: UInt16.self)
@@ -241,7 +273,8 @@ public enum LaneGEMM {
     /// super-blocks).
     @inline(__always)
     static func laneChains(_ aq: UnsafePointer<Float>, _ dd: UnsafePointer<Float>, _ wq: UnsafePointer<Float>,
-                           blocks nb: Int, chunks: Int, lane: Int, _ out: UnsafeMutablePointer<Float>) {
+                           blocks nb: Int, chunks: Int, lane: Int, lanesPerChain: Int = 1,
+                           _ out: UnsafeMutablePointer<Float>) {
         var c00 = SIMD16<Float>(), c01 = SIMD16<Float>(), c10 = SIMD16<Float>(), c11 = SIMD16<Float>()
         var c20 = SIMD16<Float>(), c21 = SIMD16<Float>(), c30 = SIMD16<Float>(), c31 = SIMD16<Float>()
         var c40 = SIMD16<Float>(), c41 = SIMD16<Float>(), c50 = SIMD16<Float>(), c51 = SIMD16<Float>()
@@ -250,7 +283,8 @@ public enum LaneGEMM {
             var p00 = SIMD16<Float>(), p01 = SIMD16<Float>(), p10 = SIMD16<Float>(), p11 = SIMD16<Float>()
             var p20 = SIMD16<Float>(), p21 = SIMD16<Float>(), p30 = SIMD16<Float>(), p31 = SIMD16<Float>()
             var p40 = SIMD16<Float>(), p41 = SIMD16<Float>(), p50 = SIMD16<Float>(), p51 = SIMD16<Float>()
-            var k0 = lane * (nb * bl / 8) + b * 4 * chunks
+            for l in lane..<(lane + lanesPerChain) {
+            var k0 = l * (nb * bl / 8) + b * 4 * chunks
             for _ in 0..<chunks {
                 let w = UnsafeRawPointer(wq + k0 * nr)
                 for t in 0..<4 {
@@ -265,6 +299,7 @@ public enum LaneGEMM {
                     s = SIMD16<Float>(repeating: at[5]); p50.addProduct(s, w0); p51.addProduct(s, w1)
                 }
                 k0 += 4
+            }
             }
             let d = UnsafeRawPointer(dd + b * mr * nr)
             @inline(__always) func dv(_ r: Int, _ h: Int) -> SIMD16<Float> {
@@ -288,7 +323,7 @@ public enum LaneGEMM {
     /// One group (12 rows) against one panel (32 weight rows), written to `c` (rows `ldc` apart,
     /// `rows × cols` valid). `lanes` is scratch for 8 × 12 × 32 + nb × 12 × 32 floats.
     @inline(__always)
-    static func tile(group g: Int, acts: UnsafePointer<Float>, groups: Int, k: Int, layout lay: Layout,
+    static func tile(group g: Int, acts: UnsafePointer<Float>, groups: Int, k: Int, layout lay: Layout, single: Bool,
                      panel: UnsafePointer<Float>, lanes: UnsafeMutablePointer<Float>,
                      _ c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, cols: Int) {
         let nb = k / lay.block
@@ -309,6 +344,11 @@ public enum LaneGEMM {
             }
         }
         let chunks = lay.block / 32
+        if single {
+            // One chain per output: the whole block's integer dot product per step.
+            laneChains(aq, dd, wq, blocks: nb, chunks: 1, lane: 0, lanesPerChain: 8, lanes)
+            laneChains(aq + 6, dd + 6 * nr, wq, blocks: nb, chunks: 1, lane: 0, lanesPerChain: 8, lanes + 6 * nr)
+        } else {
         for lane in 0..<8 {
             let o = lanes + lane * mr * nr
             if chunks == 1 {
@@ -319,6 +359,7 @@ public enum LaneGEMM {
                 laneChains(aq + 6, dd + 6 * nr, wq, blocks: nb, chunks: chunks, lane: lane, o + 6 * nr)
             }
         }
+        }
         let tileSize = mr * nr
         for i in 0..<rows {
             let l = UnsafeRawPointer(lanes + i * nr)
@@ -327,8 +368,28 @@ public enum LaneGEMM {
                 @inline(__always) func lv(_ n: Int) -> SIMD16<Float> {
                     l.loadUnaligned(fromByteOffset: 4 * (n * tileSize + 16 * h), as: SIMD16<Float>.self)
                 }
-                var sum = ((lv(4) + lv(0)) + (lv(6) + lv(2))) + ((lv(5) + lv(1)) + (lv(7) + lv(3)))
-                if lay.minOffset != nil {
+                var sum = single ? lv(0) : ((lv(4) + lv(0)) + (lv(6) + lv(2))) + ((lv(5) + lv(1)) + (lv(7) + lv(3)))
+                if lay.minsPerBlock {
+                    var sm = SIMD16<Float>()
+                    for b in 0..<nb {
+                        let mw = UnsafeRawPointer(wdm + b * nr + 16 * h).loadUnaligned(as: SIMD16<Float>.self)
+                        sm.addProduct(mw, SIMD16<Float>(repeating: asums[i * (k / 32) + b]))
+                    }
+                    sum = sum + sm
+                } else if lay.minOffset != nil && lay.minsSummed {
+                    var sm = SIMD16<Float>()
+                    for b in 0..<nb {
+                        let dmin = SIMD16<Float>(repeating: -ad[i * nb + b])
+                            * UnsafeRawPointer(wdm + b * nr + 16 * h).loadUnaligned(as: SIMD16<Float>.self)
+                        var total = SIMD16<Float>()
+                        for sb in (8 * b)..<(8 * b + 8) {
+                            total += UnsafeRawPointer(wm + sb * nr + 16 * h).loadUnaligned(as: SIMD16<Float>.self)
+                                * asums[i * (k / 32) + sb]
+                        }
+                        sm.addProduct(dmin, total)
+                    }
+                    sum = sum + sm
+                } else if lay.minOffset != nil {
                     // Four minimum lanes: sub-blocks 2j and 2j+1 of every super-block.
                     var m0 = SIMD16<Float>(), m1 = SIMD16<Float>(), m2 = SIMD16<Float>(), m3 = SIMD16<Float>()
                     for b in 0..<nb {
@@ -370,6 +431,7 @@ public enum LaneGEMM {
         precondition(k % lay.block == 0, "a \(w.type) row of \(k) is not whole blocks")
         let groups = (m + mr - 1) / mr
         let nb = k / lay.block
+        let single = singleChain(w)
         ws.acts.reserve(groups * mr * (k + nb + k / 32))
         packActivations(a, lda: lda, rows: m, columns: k, weight: w.type, into: ws.acts.pointer, threads: threads)
 
@@ -397,7 +459,7 @@ public enum LaneGEMM {
                     let rows = Swift.min(mr, m - g * mr)
                     for p in p0..<p1 {
                         let cols = Swift.min(nr, weights.rows - p * nr)
-                        tile(group: g, acts: acts, groups: groups, k: k, layout: lay, panel: base + (p - p0) * pf,
+                        tile(group: g, acts: acts, groups: groups, k: k, layout: lay, single: single, panel: base + (p - p0) * pf,
                              lanes: lanes, cp + g * mr * ldc + p * nr, ldc: ldc, rows: rows, cols: cols)
                     }
                 }
@@ -413,7 +475,10 @@ public enum LaneGEMM {
         guard let lay = layout(w.type) else { preconditionFailure("LaneGEMM has no kernel for \(w.type)") }
         let k = w.columns
         let nb = k / lay.block
-        let aType: GGMLType = lay.block == 32 ? .q8_0 : .q8_K
+        let aType: GGMLType = lay.block == 32 ? (lay.minsPerBlock ? .q8_1 : .q8_0) : .q8_K
+        let single = singleChain(w)
+        let aS = UnsafeMutablePointer<Float>.allocate(capacity: nb)
+        defer { aS.deallocate() }
         let aBytes = UnsafeMutableRawPointer.allocate(byteCount: nb * aType.typeSize, alignment: 16)
         let aq = UnsafeMutablePointer<Float>.allocate(capacity: k)
         let ad = UnsafeMutablePointer<Float>.allocate(capacity: nb)
@@ -423,7 +488,15 @@ public enum LaneGEMM {
         defer { aBytes.deallocate(); aq.deallocate(); ad.deallocate(); wv.deallocate(); wmv.deallocate(); tmp.deallocate() }
         for r in 0..<m {
             // Activation quants and scales from the block bytes.
-            if aType == .q8_0 {
+            if aType == .q8_1 {
+                ActivationRounding.quantizeQ8_1Reference(a + r * lda, aBytes, count: k)
+                for b in 0..<nb {
+                    let blk = aBytes + 36 * b
+                    ad[b] = FP16.toFloat(blk.loadUnaligned(as: UInt16.self))
+                    aS[b] = FP16.toFloat(blk.loadUnaligned(fromByteOffset: 2, as: UInt16.self))
+                    for j in 0..<32 { aq[32 * b + j] = Float(blk.load(fromByteOffset: 4 + j, as: Int8.self)) }
+                }
+            } else if aType == .q8_0 {
                 ActivationRounding.quantizeQ8_0Reference(a + r * lda, aBytes, count: k)
                 for b in 0..<nb {
                     let blk = aBytes + 34 * b
@@ -442,6 +515,8 @@ public enum LaneGEMM {
                 let src = w.data + n * w.rowBytes
                 var acc = [Float](repeating: 0, count: 8)
                 var accm = [Float](repeating: 0, count: 4)
+                var summs: Float = 0
+                var chain: Float = 0
                 for b in 0..<nb {
                     let blk = src + b * w.type.typeSize
                     let dw = FP16.toFloat(blk.loadUnaligned(fromByteOffset: lay.scaleOffset, as: UInt16.self))
@@ -449,6 +524,11 @@ public enum LaneGEMM {
                     tmp.storeBytes(of: FP16.fromFloat(1), toByteOffset: lay.scaleOffset, as: UInt16.self)
                     if let mo = lay.minOffset { tmp.storeBytes(of: UInt16(0), toByteOffset: mo, as: UInt16.self) }
                     Quantizer.dequantize(w.type, UnsafeRawPointer(tmp), wv, count: lay.block)
+                    if single {
+                        var s: Float = 0
+                        for e in 0..<lay.block { s += wv[e] * aq[lay.block * b + e] }
+                        chain = chain.addingProduct(s, ad[b] * dw)
+                    }
                     for lane in 0..<8 {
                         var s: Float = 0
                         for ch in 0..<(lay.block / 32) {
@@ -459,11 +539,23 @@ public enum LaneGEMM {
                         }
                         acc[lane] = acc[lane].addingProduct(ad[b] * dw, s)
                     }
-                    if let mo = lay.minOffset {
+                    if let mo = lay.minOffset, lay.minsPerBlock {
+                        let mw = FP16.toFloat(blk.loadUnaligned(fromByteOffset: mo, as: UInt16.self))
+                        summs = summs.addingProduct(mw, aS[b])
+                    } else if let mo = lay.minOffset {
                         let dmin = FP16.toFloat(blk.loadUnaligned(fromByteOffset: mo, as: UInt16.self))
                         tmp.storeBytes(of: UInt16(0), toByteOffset: lay.scaleOffset, as: UInt16.self)
                         tmp.storeBytes(of: FP16.fromFloat(1), toByteOffset: mo, as: UInt16.self)
                         Quantizer.dequantize(w.type, UnsafeRawPointer(tmp), wmv, count: lay.block)
+                        if lay.minsSummed {
+                            var total: Float = 0
+                            for sb in 0..<8 {
+                                var s: Float = 0
+                                for e in (32 * sb)..<(32 * sb + 32) { s += aq[lay.block * b + e] }
+                                total += -wmv[32 * sb] * s
+                            }
+                            summs = summs.addingProduct(-ad[b] * dmin, total)
+                        } else {
                         for j in 0..<4 {
                             var p: Float = 0
                             for sb in [2 * j, 2 * j + 1] {
@@ -473,10 +565,14 @@ public enum LaneGEMM {
                             }
                             accm[j] = accm[j].addingProduct(-ad[b] * dmin, p)
                         }
+                        }
                     }
                 }
                 var out = ((acc[4] + acc[0]) + (acc[6] + acc[2])) + ((acc[5] + acc[1]) + (acc[7] + acc[3]))
-                if lay.minOffset != nil { out = out + ((accm[0] + accm[2]) + (accm[1] + accm[3])) }
+                if single { out = chain }
+                if lay.minOffset != nil {
+                    out = out + (lay.minsSummed || lay.minsPerBlock ? summs : ((accm[0] + accm[2]) + (accm[1] + accm[3])))
+                }
                 c[r * ldc + n] = out
             }
         }
