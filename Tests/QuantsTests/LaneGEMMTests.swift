@@ -146,4 +146,28 @@ struct LaneGEMMTests {
             #expect(!LaneFloatGEMM.handles(WeightMatrix(type: .q8_0, rows: 4, columns: 96, data: wb.baseAddress!)))
         }
     }
+
+    @Test("reusing packed activations gives the same bits, and a different activation format is repacked")
+    func reuse() {
+        let m = 20, k = 512, n = 40
+        let a = KernelMatMulTests.gaussian(m * k, seed: 61)
+        let q8 = Self.weights(.q8_0, rows: n, columns: k, seed: 62)
+        let q5 = Self.weights(.q5_0, rows: n, columns: k, seed: 63)
+        let q4k = Self.weights(.q4_K, rows: n, columns: k, seed: 64)
+        q8.withUnsafeBytes { b8 in q5.withUnsafeBytes { b5 in q4k.withUnsafeBytes { bk in
+            let ws = LaneWorkspace()
+            func run(_ w: WeightMatrix, reuse: Bool, _ ws: LaneWorkspace) -> [UInt32] {
+                var c = [Float](repeating: 0, count: m * n)
+                LaneGEMM.linear(a, lda: k, rows: m, weights: w, into: &c, ldc: n, threads: 2, workspace: ws, reuseActivations: reuse)
+                return c.map(\.bitPattern)
+            }
+            let w8 = WeightMatrix(type: .q8_0, rows: n, columns: k, data: b8.baseAddress!)
+            let w5 = WeightMatrix(type: .q5_0, rows: n, columns: k, data: b5.baseAddress!)
+            let wk = WeightMatrix(type: .q4_K, rows: n, columns: k, data: bk.baseAddress!)
+            let fresh5 = run(w5, reuse: false, LaneWorkspace()), freshK = run(wk, reuse: false, LaneWorkspace())
+            _ = run(w8, reuse: false, ws)
+            #expect(run(w5, reuse: true, ws) == fresh5)  // same Q8_0 activations
+            #expect(run(wk, reuse: true, ws) == freshK)  // Q8_K: repacked
+        } } }
+    }
 }

@@ -142,28 +142,40 @@ final class Attention {
             let width = min(nr, hd - d0)
             for i in 0..<rows {
                 let o = out + (s * length + t0 + i) * qStride + h * hd + d0
-                for d in 0..<width { o[d] = Self.lanePartialSum(partials, row: i, column: d) }
+                for j0 in stride(from: 0, to: width, by: 16) {
+                    let v = Self.lanePartialSums(partials, row: i, column: j0)
+                    if width - j0 >= 16 {
+                        UnsafeMutableRawPointer(o + j0).storeBytes(of: v, as: SIMD16<Float>.self)
+                    } else {
+                        for d in j0..<width { o[d] = v[d - j0] }
+                    }
+                }
             }
             d0 += nr
         }
     }
 
-    /// tinyBLAS's `hsum` of the eight lane partials of one output (partial tiles are 12 × 32).
+    /// tinyBLAS's `hsum` of the eight lane partials of 16 outputs (partial tiles are 12 × 32):
+    /// row `i`, columns `j0 ..< j0+16`.
     @inline(__always)
-    static func lanePartialSum(_ p: UnsafePointer<Float>, row i: Int, column j: Int) -> Float {
+    static func lanePartialSums(_ p: UnsafePointer<Float>, row i: Int, column j0: Int) -> SIMD16<Float> {
         let tile = MicroKernel.mr * MicroKernel.nr
-        let o = i * MicroKernel.nr + j
-        let s0 = p[4 * tile + o] + p[o], s1 = p[5 * tile + o] + p[tile + o]
-        let s2 = p[6 * tile + o] + p[2 * tile + o], s3 = p[7 * tile + o] + p[3 * tile + o]
-        return (s0 + s2) + (s1 + s3)
+        let base = UnsafeRawPointer(p + i * MicroKernel.nr + j0)
+        @inline(__always) func lv(_ n: Int) -> SIMD16<Float> {
+            base.loadUnaligned(fromByteOffset: 4 * n * tile, as: SIMD16<Float>.self)
+        }
+        return ((lv(4) + lv(0)) + (lv(6) + lv(2))) + ((lv(5) + lv(1)) + (lv(7) + lv(3)))
     }
 
-    /// Reduces eight partial tiles into `rows × columns` of `c` (rows `ldc` apart).
+    /// Reduces eight partial tiles into `rows × 32` of `c` (rows `ldc` apart).
     @inline(__always)
     static func reduceLanes(_ p: UnsafePointer<Float>, into c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int,
                             columns: Int) {
         for i in 0..<rows {
-            for j in 0..<columns { c[i * ldc + j] = lanePartialSum(p, row: i, column: j) }
+            for j0 in stride(from: 0, to: columns, by: 16) {
+                UnsafeMutableRawPointer(c + i * ldc + j0).storeBytes(of: lanePartialSums(p, row: i, column: j0),
+                                                                     as: SIMD16<Float>.self)
+            }
         }
     }
 }

@@ -4,8 +4,13 @@ extension InferenceSession {
     /// One decoder block on `acts.residual` (`rows` = sequences × length rows), in place:
     /// attn_norm → q/k/v (+ biases, + qwen3 q/k norms) → RoPE → cache → attention → attn_output
     /// → residual → ffn_norm → SwiGLU → ffn_down → residual (llama.cpp `build_llama`, `build_qwen2`).
+    ///
+    /// With `keepRows` (ascending row indices), only those rows go on after attention: they are
+    /// moved to the front and the output projection and MLP run on them alone, as llama.cpp does
+    /// in the last layer for the rows whose logits were asked for (`inp_out_ids`).
     func runBlock(layer w: LayerWeights, index il: Int, rows n: Int, sequences: Int, length: Int, start: Int,
-                  cache: KVCache, cacheLayer: Int, attention att: Attention, overrides: [LinearRole: LinearOverride]) {
+                  cache: KVCache, cacheLayer: Int, attention att: Attention, overrides: [LinearRole: LinearOverride],
+                  keepRows: [Int]? = nil) {
         let c = model.config
         let e = c.embeddingLength
         let x = acts.residual.pointer
@@ -15,8 +20,8 @@ extension InferenceSession {
 
         normRows(x, w.attnNorm, xn, rows: n, width: e)
         linear(w.q, xn, rows: n, into: q, override: overrides[.attnQ])
-        linear(w.k, xn, rows: n, into: k, override: overrides[.attnK])
-        linear(w.v, xn, rows: n, into: v, override: overrides[.attnV])
+        linear(w.k, xn, rows: n, into: k, override: overrides[.attnK], sameInput: overrides[.attnQ] == nil)
+        linear(w.v, xn, rows: n, into: v, override: overrides[.attnV], sameInput: overrides[.attnK] == nil)
         if let b = w.qBias { addBias(q, b, rows: n) }
         if let b = w.kBias { addBias(k, b, rows: n) }
         if let b = w.vBias { addBias(v, b, rows: n) }
@@ -34,6 +39,15 @@ extension InferenceSession {
         att.run(q: q, out: acts.attention.pointer, cache: cache, layer: cacheLayer, sequences: sequences,
                 length: length, start: start, threads: threads)
 
+        var n = n
+        if let keep = keepRows, keep.count < n {
+            let aw = qDim
+            for (i, r) in keep.enumerated() where i != r {
+                (acts.attention.pointer + i * aw).update(from: acts.attention.pointer + r * aw, count: aw)
+                (x + i * e).update(from: x + r * e, count: e)
+            }
+            n = keep.count
+        }
         let proj = acts.projected.pointer
         linear(w.o, acts.attention.pointer, rows: n, into: proj, override: overrides[.attnOutput])
         RowOps.add(x, proj, count: n * e)
@@ -41,7 +55,7 @@ extension InferenceSession {
         normRows(x, w.ffnNorm, xn, rows: n, width: e)
         let gate = acts.gate.pointer, up = acts.up.pointer
         linear(w.gate, xn, rows: n, into: gate, override: overrides[.ffnGate])
-        linear(w.up, xn, rows: n, into: up, override: overrides[.ffnUp])
+        linear(w.up, xn, rows: n, into: up, override: overrides[.ffnUp], sameInput: overrides[.ffnGate] == nil)
         swiglu(gate: gate, up: up, into: xn, count: n * c.feedForwardLength)
         linear(w.down, xn, rows: n, into: proj, override: overrides[.ffnDown])
         RowOps.add(x, proj, count: n * e)

@@ -130,12 +130,16 @@ public final class InferenceSession {
         }
         acts.reserve(rows: n, config: model.config)
         try embed(tokens, into: acts.residual.pointer)
-        for il in 0..<model.config.blockCount {
+        // The last layer carries on past attention with the output rows only (ascending lists).
+        let ascending = zip(rows, rows.dropFirst()).allSatisfy { $0 < $1 }
+        let last = model.config.blockCount - 1
+        for il in 0...last {
             runBlock(layer: model.layers[il], index: il, rows: n, sequences: sequences, length: length, start: start,
-                     cache: cache, cacheLayer: il, attention: attention, overrides: [:])
+                     cache: cache, cacheLayer: il, attention: attention, overrides: [:],
+                     keepRows: il == last && ascending ? rows : nil)
         }
         for s in 0..<sequences { cache.lengths[s] = start + length }
-        return head(acts.residual.pointer, rows: rows)
+        return head(acts.residual.pointer, rows: ascending ? Array(0..<rows.count) : rows)
     }
 
     /// Embedding rows of `tokens` (`token_embd` dequantized, ggml_get_rows): `tokens.count × embeddingLength`.
@@ -233,8 +237,9 @@ public final class InferenceSession {
     }
 
     /// One matrix product: observe, round the activations to the dot type, multiply.
+    /// `sameInput`: `x` is unchanged since the previous product (its quantized form may be reused).
     func linear(_ l: Linear, _ x: UnsafePointer<Float>, rows n: Int, into y: UnsafeMutablePointer<Float>,
-                override: LinearOverride?) {
+                override: LinearOverride?, sameInput: Bool = false) {
         let w = override?.matrix ?? l.matrix
         precondition(w.columns == l.matrix.columns && w.rows == l.matrix.rows,
                      "override for \(l.name) is \(w.rows)×\(w.columns), expected \(l.matrix.rows)×\(l.matrix.columns)")
@@ -242,6 +247,6 @@ public final class InferenceSession {
             observer(l.name, UnsafeBufferPointer(start: x, count: n * w.columns), n, w.columns)
         }
         MatMul.linear(x, lda: w.columns, rows: n, weights: w, into: y, ldc: w.rows, threads: threads,
-                      workspace: workspace, dotType: override?.dotType)
+                      workspace: workspace, dotType: override?.dotType, reuseActivations: sameInput && override == nil)
     }
 }

@@ -40,6 +40,7 @@ public enum LaneFloatGEMM {
         let groups = (m + mr - 1) / mr
         let dotType = ActivationRounding.dotType(for: w.type)!
         ws.acts.reserve(groups * mr * k)
+        ws.packedKey = nil
         let packed = ws.acts.pointer
         // Activations: rounded to the dot type, packed 12 rows per group, columns lane by lane.
         nonisolated(unsafe) let src = a, pa = packed

@@ -30,6 +30,9 @@ import GGUF
 /// Scratch memory for `LaneGEMM`, allocated up front and grown on demand.
 public final class LaneWorkspace {
     var acts = FloatStore()
+    /// What `acts` holds: the input pointer, its shape and the activation format (block length,
+    /// Q8_1 sums), for `linear(reuseActivations:)`.
+    var packedKey: (pointer: UnsafeRawPointer, lda: Int, rows: Int, columns: Int, block: Int, sums: Bool)?
     var chunk = FloatStore()
 
     public init() {}
@@ -320,6 +323,66 @@ public enum LaneGEMM {
         put(0, c00, c01); put(1, c10, c11); put(2, c20, c21); put(3, c30, c31); put(4, c40, c41); put(5, c50, c51)
     }
 
+    /// `laneChains` for 32-element blocks (one chunk per block): lane L's columns of successive
+    /// blocks follow each other in the lane-ordered packing, so the pointers just advance.
+    @inline(__always)
+    /// Runs blocks `first ..< first+count` of `nb`; with `resume` the chains continue from the
+    /// values in `out` (the same bits as one uninterrupted chain). `dd` holds the scale products of
+    /// those blocks only.
+    static func laneChainsQ0(_ aq: UnsafePointer<Float>, _ dd: UnsafePointer<Float>, _ wq: UnsafePointer<Float>,
+                             blocks nb: Int, first: Int, count: Int, resume: Bool, lane: Int,
+                             _ out: UnsafeMutablePointer<Float>) {
+        let o = UnsafeMutableRawPointer(out)
+        @inline(__always) func get(_ r: Int, _ h: Int) -> SIMD16<Float> {
+            resume ? o.loadUnaligned(fromByteOffset: 128 * r + 64 * h, as: SIMD16<Float>.self) : SIMD16<Float>()
+        }
+        var c00 = get(0, 0), c01 = get(0, 1), c10 = get(1, 0), c11 = get(1, 1)
+        var c20 = get(2, 0), c21 = get(2, 1), c30 = get(3, 0), c31 = get(3, 1)
+        var c40 = get(4, 0), c41 = get(4, 1), c50 = get(5, 0), c51 = get(5, 1)
+        var w = UnsafeRawPointer(wq + (lane * nb + first) * 4 * nr)
+        var a = aq + (lane * nb + first) * 4 * mr
+        var d = UnsafeRawPointer(dd)
+        for _ in 0..<count {
+            var w0 = w.loadUnaligned(as: SIMD16<Float>.self)
+            var w1 = w.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self)
+            var s = SIMD16<Float>(repeating: a[0])
+            var p00 = s * w0, p01 = s * w1
+            s = SIMD16<Float>(repeating: a[1]); var p10 = s * w0, p11 = s * w1
+            s = SIMD16<Float>(repeating: a[2]); var p20 = s * w0, p21 = s * w1
+            s = SIMD16<Float>(repeating: a[3]); var p30 = s * w0, p31 = s * w1
+            s = SIMD16<Float>(repeating: a[4]); var p40 = s * w0, p41 = s * w1
+            s = SIMD16<Float>(repeating: a[5]); var p50 = s * w0, p51 = s * w1
+            for t in 1..<4 {
+                w0 = w.loadUnaligned(fromByteOffset: 128 * t, as: SIMD16<Float>.self)
+                w1 = w.loadUnaligned(fromByteOffset: 128 * t + 64, as: SIMD16<Float>.self)
+                let at = a + t * mr
+                s = SIMD16<Float>(repeating: at[0]); p00.addProduct(s, w0); p01.addProduct(s, w1)
+                s = SIMD16<Float>(repeating: at[1]); p10.addProduct(s, w0); p11.addProduct(s, w1)
+                s = SIMD16<Float>(repeating: at[2]); p20.addProduct(s, w0); p21.addProduct(s, w1)
+                s = SIMD16<Float>(repeating: at[3]); p30.addProduct(s, w0); p31.addProduct(s, w1)
+                s = SIMD16<Float>(repeating: at[4]); p40.addProduct(s, w0); p41.addProduct(s, w1)
+                s = SIMD16<Float>(repeating: at[5]); p50.addProduct(s, w0); p51.addProduct(s, w1)
+            }
+            @inline(__always) func dv(_ r: Int, _ h: Int) -> SIMD16<Float> {
+                d.loadUnaligned(fromByteOffset: 128 * r + 64 * h, as: SIMD16<Float>.self)
+            }
+            c00.addProduct(dv(0, 0), p00); c01.addProduct(dv(0, 1), p01)
+            c10.addProduct(dv(1, 0), p10); c11.addProduct(dv(1, 1), p11)
+            c20.addProduct(dv(2, 0), p20); c21.addProduct(dv(2, 1), p21)
+            c30.addProduct(dv(3, 0), p30); c31.addProduct(dv(3, 1), p31)
+            c40.addProduct(dv(4, 0), p40); c41.addProduct(dv(4, 1), p41)
+            c50.addProduct(dv(5, 0), p50); c51.addProduct(dv(5, 1), p51)
+            w += 4 * nr * 4
+            a += 4 * mr
+            d += mr * nr * 4
+        }
+        @inline(__always) func put(_ r: Int, _ v0: SIMD16<Float>, _ v1: SIMD16<Float>) {
+            o.storeBytes(of: v0, toByteOffset: 128 * r, as: SIMD16<Float>.self)
+            o.storeBytes(of: v1, toByteOffset: 128 * r + 64, as: SIMD16<Float>.self)
+        }
+        put(0, c00, c01); put(1, c10, c11); put(2, c20, c21); put(3, c30, c31); put(4, c40, c41); put(5, c50, c51)
+    }
+
     /// One group (12 rows) against one panel (32 weight rows), written to `c` (rows `ldc` apart,
     /// `rows × cols` valid). `lanes` is scratch for 8 × 12 × 32 + nb × 12 × 32 floats.
     @inline(__always)
@@ -333,6 +396,31 @@ public enum LaneGEMM {
         let wq = panel, wd = panel + k * nr, wdm = wd + nb * nr, wm = wdm + nb * nr
         // Scale products of every (row, block), once for the eight lanes.
         let dd = lanes + 8 * mr * nr
+        let chunks = lay.block / 32
+        if chunks == 1 && !single {
+            // Eight blocks at a time, so that their scale products stay in L1 beside the lane slices.
+            var b0 = 0
+            while b0 < nb {
+                let count = Swift.min(8, nb - b0)
+                for b in 0..<count {
+                    let dw0 = UnsafeRawPointer(wd + (b0 + b) * nr).loadUnaligned(as: SIMD16<Float>.self)
+                    let dw1 = UnsafeRawPointer(wd + (b0 + b) * nr + 16).loadUnaligned(as: SIMD16<Float>.self)
+                    for i in 0..<mr {
+                        let da = SIMD16<Float>(repeating: ad[i * nb + b0 + b])
+                        let o = UnsafeMutableRawPointer(dd + (b * mr + i) * nr)
+                        o.storeBytes(of: da * dw0, as: SIMD16<Float>.self)
+                        o.storeBytes(of: da * dw1, toByteOffset: 64, as: SIMD16<Float>.self)
+                    }
+                }
+                for lane in 0..<8 {
+                    let o = lanes + lane * mr * nr
+                    laneChainsQ0(aq, dd, wq, blocks: nb, first: b0, count: count, resume: b0 > 0, lane: lane, o)
+                    laneChainsQ0(aq + 6, dd + 6 * nr, wq, blocks: nb, first: b0, count: count, resume: b0 > 0, lane: lane,
+                                 o + 6 * nr)
+                }
+                b0 += count
+            }
+        } else {
         for b in 0..<nb {
             let dw0 = UnsafeRawPointer(wd + b * nr).loadUnaligned(as: SIMD16<Float>.self)
             let dw1 = UnsafeRawPointer(wd + b * nr + 16).loadUnaligned(as: SIMD16<Float>.self)
@@ -343,7 +431,6 @@ public enum LaneGEMM {
                 o.storeBytes(of: da * dw1, toByteOffset: 64, as: SIMD16<Float>.self)
             }
         }
-        let chunks = lay.block / 32
         if single {
             // One chain per output: the whole block's integer dot product per step.
             laneChains(aq, dd, wq, blocks: nb, chunks: 1, lane: 0, lanesPerChain: 8, lanes)
@@ -351,13 +438,9 @@ public enum LaneGEMM {
         } else {
         for lane in 0..<8 {
             let o = lanes + lane * mr * nr
-            if chunks == 1 {
-                laneChains(aq, dd, wq, blocks: nb, chunks: 1, lane: lane, o)
-                laneChains(aq + 6, dd + 6 * nr, wq, blocks: nb, chunks: 1, lane: lane, o + 6 * nr)
-            } else {
-                laneChains(aq, dd, wq, blocks: nb, chunks: chunks, lane: lane, o)
-                laneChains(aq + 6, dd + 6 * nr, wq, blocks: nb, chunks: chunks, lane: lane, o + 6 * nr)
-            }
+            laneChains(aq, dd, wq, blocks: nb, chunks: chunks, lane: lane, o)
+            laneChains(aq + 6, dd + 6 * nr, wq, blocks: nb, chunks: chunks, lane: lane, o + 6 * nr)
+        }
         }
         }
         let tileSize = mr * nr
@@ -423,8 +506,13 @@ public enum LaneGEMM {
     /// `C[r][n]` = ggml's dot product of activation row r (f32, quantized here as ggml does) with
     /// weight row n, for `r < m`, `n < w.rows`; `w.type` must satisfy `handles`, `w.columns` be a
     /// multiple of its block. The result does not depend on `threads`.
+    ///
+    /// With `reuseActivations`, the caller promises that `a` holds the same values as in the
+    /// previous call on this workspace; if that call quantized the same rows to the same format,
+    /// its packed activations are used again (q, k and v, or gate and up, share their input).
     public static func linear(_ a: UnsafePointer<Float>, lda: Int, rows m: Int, weights w: WeightMatrix,
-                              into c: UnsafeMutablePointer<Float>, ldc: Int, threads: Int, workspace ws: LaneWorkspace) {
+                              into c: UnsafeMutablePointer<Float>, ldc: Int, threads: Int, workspace ws: LaneWorkspace,
+                              reuseActivations: Bool = false) {
         guard m > 0, w.rows > 0 else { return }
         guard let lay = layout(w.type) else { preconditionFailure("LaneGEMM has no kernel for \(w.type)") }
         let k = w.columns
@@ -433,10 +521,15 @@ public enum LaneGEMM {
         let nb = k / lay.block
         let single = singleChain(w)
         ws.acts.reserve(groups * mr * (k + nb + k / 32))
-        packActivations(a, lda: lda, rows: m, columns: k, weight: w.type, into: ws.acts.pointer, threads: threads)
+        let key = (pointer: UnsafeRawPointer(a), lda: lda, rows: m, columns: k, block: lay.block, sums: lay.minsPerBlock)
+        if !(reuseActivations && ws.packedKey.map { $0 == key } == true) {
+            packActivations(a, lda: lda, rows: m, columns: k, weight: w.type, into: ws.acts.pointer, threads: threads)
+            ws.packedKey = key
+        }
 
         let panels = (w.rows + nr - 1) / nr
-        let perTask = Swift.max(1, Swift.min(panelsPerTask, panels / (Swift.max(1, threads) * 4)))
+        // Small matrices: one panel per task, so that the tasks split evenly over the threads.
+        let perTask = panels >= 16 * panelsPerTask ? panelsPerTask : 1
         let tasks = (panels + perTask - 1) / perTask
         let chunks = Swift.min(tasks, Swift.max(1, threads) * 4)
         let pf = panelFloats(w)

@@ -67,15 +67,18 @@ public enum MatMul {
     /// an explicit dot type, quantized weights that `LaneGEMM` handles and float weights that
     /// `LaneFloatGEMM` handles are summed in the order of ggml's x86 AVX2 build (bit-equal
     /// results); other types, and quantization emulated through `dotType`, use the blocked f32
-    /// product below (the same value up to f32 summation order).
+    /// product below (the same value up to f32 summation order). `reuseActivations`: see
+    /// `LaneGEMM.linear`.
     public static func linear(_ a: UnsafePointer<Float>, lda: Int, rows m: Int, weights w: WeightMatrix,
                               into c: UnsafeMutablePointer<Float>, ldc: Int, threads: Int,
-                              workspace ws: MatMulWorkspace, dotType: GGMLType? = nil) {
+                              workspace ws: MatMulWorkspace, dotType: GGMLType? = nil, reuseActivations: Bool = false) {
         guard m > 0, w.rows > 0 else { return }
         if dotType == nil, LaneGEMM.handles(w.type), w.columns % LaneGEMM.layout(w.type)!.block == 0 {
-            LaneGEMM.linear(a, lda: lda, rows: m, weights: w, into: c, ldc: ldc, threads: threads, workspace: ws.lanes)
+            LaneGEMM.linear(a, lda: lda, rows: m, weights: w, into: c, ldc: ldc, threads: threads, workspace: ws.lanes,
+                            reuseActivations: reuseActivations)
             return
         }
+        ws.lanes.packedKey = nil
         // Float weights (also f32 replacement weights met by f32 activations) in tinyBLAS order.
         if LaneFloatGEMM.handles(w), dotType == nil || dotType == ActivationRounding.dotType(for: w.type) {
             LaneFloatGEMM.linear(a, lda: lda, rows: m, weights: w, into: c, ldc: ldc, threads: threads, workspace: ws.lanes)
