@@ -64,6 +64,27 @@ struct ImatrixCommandTests {
         #expect(f.metadata[GGUFKey.Quantize.imatrixChunksCount] == .int32(4))
     }
 
+    /// The whole calibration split (168 chunks, about 1.5 minutes): the engine sums in the order of
+    /// the llama.cpp build behind the reference, so every accumulated value is the same f32.
+    @Test("gguf-imatrix over wiki.calib.raw: llama-imatrix's 210 entries, value for value")
+    func wholeFileMatches() throws {
+        let model = try requireModel("smollm2-f32.gguf")
+        let calib = try requireShared("data/wikitext-2-raw/wiki.calib.raw")
+        let reference = try ImportanceMatrix(path: try requireShared("reference/imatrix/imatrix.dat").path)
+        let tmp = TemporaryDirectory("imatrix-full")
+        let out = tmp.file("imatrix.dat")
+        let r = runCommand(ImatrixCommand.run, ["-m", model.path, "-f", calib.path, "-o", out, "-t", "2", "-q"])
+        #expect(r.error == nil, "\(String(describing: r.error))")
+        let ours = try ImportanceMatrix(path: out)
+        #expect(ours.chunkCount == reference.chunkCount && ours.entries.count == reference.entries.count)
+        let ref = Dictionary(uniqueKeysWithValues: reference.entries.map { ($0.name, $0) })
+        for e in ours.entries {
+            let w = try #require(ref[e.name], "\(e.name) is not in llama.cpp's file")
+            #expect(e.callCount == w.callCount, "\(e.name)")
+            #expect(e.values.map(\.bitPattern) == w.values.map(\.bitPattern), "\(e.name): values differ")
+        }
+    }
+
     @Test("bad input: an imatrix of another model, a wrong size, a truncated file, filters")
     func badInput() throws {
         let tmp = TemporaryDirectory("imatrix-bad")

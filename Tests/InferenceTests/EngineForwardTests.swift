@@ -121,6 +121,25 @@ struct EngineForwardTests {
         #expect(h2 != h3)
     }
 
+    @Test("without an observer the last layer runs past attention on the output rows only, with the same logits")
+    func lastLayerRows() throws {
+        var m = TinyModel()
+        m.matrixType = .q8_0
+        let dir = TemporaryDirectory("engine")
+        let (model, _) = try load(m, dir)
+        let all = try InferenceSession(model: model, contextLength: 32, threads: 2).evaluate(Self.tokens).array
+        let rows = [3, 7, 13]
+        let some = try InferenceSession(model: model, contextLength: 32, threads: 2).evaluate(Self.tokens, outputRows: rows).array
+        let v = some.count / rows.count
+        for (i, r) in rows.enumerated() {
+            #expect(some[(i * v)..<((i + 1) * v)].map(\.bitPattern) == all[(r * v)..<((r + 1) * v)].map(\.bitPattern))
+        }
+        // Out of order rows skip the shortcut and still give the same rows.
+        let back = try InferenceSession(model: model, contextLength: 32, threads: 2).evaluate(Self.tokens, outputRows: [13, 3]).array
+        #expect(back[0..<v].map(\.bitPattern) == all[(13 * v)..<(14 * v)].map(\.bitPattern))
+        #expect(back[v..<(2 * v)].map(\.bitPattern) == all[(3 * v)..<(4 * v)].map(\.bitPattern))
+    }
+
     @Test("the observer sees every product's input, by tensor name, before rounding")
     func observer() throws {
         var m = TinyModel()
@@ -140,6 +159,9 @@ struct EngineForwardTests {
         #expect(seen.map(\.0) == names)
         #expect(seen.last!.1 == 1 && seen.last!.2 == m.embd)
         #expect(seen.first(where: { $0.0 == "blk.1.ffn_down.weight" })!.2 == m.ff)
+        // With an observer every row goes through the last layer (llama-imatrix's view)...
+        let last = m.layers - 1
+        #expect(seen.filter { $0.0.hasPrefix("blk.\(last).") }.allSatisfy { $0.1 == 6 })
         #expect(firstQInput.count == 6 * m.embd)
         // Not Q8_0-rounded: some value is not a multiple of its block's scale.
         var rounded = firstQInput

@@ -130,8 +130,10 @@ public final class InferenceSession {
         }
         acts.reserve(rows: n, config: model.config)
         try embed(tokens, into: acts.residual.pointer)
-        // The last layer carries on past attention with the output rows only (ascending lists).
-        let ascending = zip(rows, rows.dropFirst()).allSatisfy { $0 < $1 }
+        // The last layer carries on past attention with the output rows only (ascending lists), as
+        // llama.cpp does; not with an observer, which wants every row's activations (llama-imatrix
+        // asks for every row's logits, so llama.cpp keeps them all there too).
+        let ascending = observer == nil && zip(rows, rows.dropFirst()).allSatisfy { $0 < $1 }
         let last = model.config.blockCount - 1
         for il in 0...last {
             runBlock(layer: model.layers[il], index: il, rows: n, sequences: sequences, length: length, start: start,
