@@ -63,6 +63,14 @@ struct PerplexityCommandTests {
             #expect(r.console.stderr.contains(finalLine), "\(name): expected '\(finalLine)'")
         }
 
+        // A context that is not a multiple of 8: llama-perplexity puts 20 sequences in a batch and
+        // sequence s in KV cells 100·s ..., so the lanes and softmax groups start mid-group.
+        // Figures of llama-perplexity b4748 (AVX2 build) `-c 100 --chunks 6 -t 2` on the same Q4_K_M.
+        let c100 = runCommand(PerplexityCommand.run, ["-m", q4, "-f", text, "-c", "100", "--chunks", "6", "-t", "2", "-q"])
+        #expect(c100.error == nil, "\(String(describing: c100.error))")
+        #expect(c100.console.stdout.hasPrefix("[1]12.7258,[2]33.4686,[3]27.7975,[4]26.0088,[5]25.7890,[6]24.6619,"),
+                "\(c100.console.stdout)")
+
         // KL-divergence of our Q4_K_M against our F32 base file: the per-chunk table and every
         // statistic llama.cpp prints (b4748 prints its 99 % KLD line twice and no 95/90/0.1 % lines;
         // we print those three, which the reference cannot check).

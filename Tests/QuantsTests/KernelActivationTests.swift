@@ -108,6 +108,23 @@ struct KernelActivationTests {
         #expect(mixed[5] == VectorMath.expReference(-130))
     }
 
+    @Test("softmax with a cell phase equals the plain row with that many masked cells in front")
+    func softmaxPhase() {
+        var g = SplitMix64(seed: 91)
+        for valid in [1, 5, 8, 13, 40, 100] {
+            for phase in 0..<8 {
+                let scores = (0..<valid).map { _ in g.nextGaussian() * 3 }
+                var row = scores + [Float](repeating: 0, count: 16)
+                VectorMath.softmaxRow(&row, valid: valid, scale: 0.125, phase: phase)
+                var shifted = [Float](repeating: -.infinity, count: phase) + scores + [Float](repeating: 0, count: 16)
+                VectorMath.softmaxRow(&shifted, valid: valid + phase, scale: 0.125)
+                #expect(row[0..<valid].map(\.bitPattern) == shifted[phase..<(phase + valid)].map(\.bitPattern),
+                        "valid \(valid), phase \(phase)")
+                #expect(shifted[0..<phase].allSatisfy { $0 == 0 })
+            }
+        }
+    }
+
     @Test("softmax row sums to one, zeroes the padded lanes, matches a double softmax")
     func softmaxRow() {
         for valid in [1, 7, 16, 33, 100] {

@@ -103,14 +103,20 @@ final class Attention {
             Self.reduceLanes(partials, into: scores + j0, ldc: capacity, rows: mr, columns: nr)
             j0 += nr
         }
+        // ggml's lanes and softmax groups follow the KV cell index. A batch of several sequences on a
+        // cleared cache (llama-perplexity) puts position p of sequence s in cell s·length + p, so the
+        // keys of sequence s start at offset `phase` of a group of 8.
+        let phase = start == 0 ? (s * length) % 8 : 0
+        // Lane slot L (cell index mod 8) holds the keys first(L), first(L) + 8, ...
+        @inline(__always) func first(_ lane: Int) -> Int { (lane - phase + 8) % 8 }
         // Softmax per row over its visible keys, probabilities to f16 values, packed lane by lane:
-        // aW[(L·keySteps + t)·12 + i] = p_i[8t + L].
+        // aW[(L·keySteps + t)·12 + i] = p_i[first(L) + 8t].
         let keySteps = (keys + 7) / 8
         for i in 0..<mr {
             let row = scores + i * capacity
             let valid = i < rows ? start + t0 + i + 1 : 0
             if valid > 0 {
-                VectorMath.softmaxRow(row, valid: valid, scale: scale)
+                VectorMath.softmaxRow(row, valid: valid, scale: scale, phase: phase)
                 // The probabilities as f16 values (ggml converts them for the f16 product).
                 var j = 0
                 while j < valid {
@@ -123,8 +129,9 @@ final class Attention {
             for lane in 0..<8 {
                 let dst = aW + lane * keySteps * mr + i
                 var t = 0
+                let j0 = first(lane)
                 while t < keySteps {
-                    let j = 8 * t + lane
+                    let j = 8 * t + j0
                     dst[t * mr] = j < valid ? row[j] : 0
                     t += 1
                 }
@@ -136,8 +143,8 @@ final class Attention {
         var d0 = 0
         while d0 < hd {
             for lane in 0..<8 {
-                MicroKernel.tile(aW + lane * keySteps * mr, v + lane * vStride + d0, bStride: 8 * vStride,
-                                 partials + lane * mr * nr, ldc: nr, k: steps(keys, lane), accumulate: false)
+                MicroKernel.tile(aW + lane * keySteps * mr, v + first(lane) * vStride + d0, bStride: 8 * vStride,
+                                 partials + lane * mr * nr, ldc: nr, k: steps(keys, first(lane)), accumulate: false)
             }
             let width = min(nr, hd - d0)
             for i in 0..<rows {

@@ -122,14 +122,16 @@ public enum VectorMath {
     }
 
     /// One softmax row in place, as `ggml_compute_forward_soft_max_f32` (AVX2) treats a causal row
-    /// whose masked tail is -inf: `x` holds `valid` raw scores, which are first multiplied by
-    /// `scale` (f32, as ggml's `ggml_vec_scale_f32`); lanes from `valid` up to the next multiple of
-    /// 8 count as exp(-inf) = 0 and are written as 0. Groups of 8 are exponentiated with `exp`,
-    /// each group's sum reduced with `reduceAdd8` and added in double; the probabilities are the
-    /// values times `Float(1 / sum)`. The buffer must hold `(valid + 15) / 16 * 16` floats.
-    public static func softmaxRow(_ x: UnsafeMutablePointer<Float>, valid: Int, scale: Float = 1) {
+    /// whose masked entries are -inf: `x` holds `valid` raw scores, which are first multiplied by
+    /// `scale` (f32, as ggml's `ggml_vec_scale_f32`). ggml's row is the whole KV cache, in groups of
+    /// 8 cells; this row's first score sits at cell offset `phase` (0..<8) of its group, and every
+    /// other cell of a group is masked (exp(-inf) = 0). Each group is exponentiated with `exp`, its
+    /// sum reduced with `reduceAdd8` and added in double; the probabilities are the values times
+    /// `Float(1 / sum)`. Entries from `valid` to the next multiple of 16 are written as 0; the
+    /// buffer must hold `(valid + 15) / 16 * 16` floats.
+    public static func softmaxRow(_ x: UnsafeMutablePointer<Float>, valid: Int, scale: Float = 1, phase: Int = 0) {
         precondition(valid > 0, "a softmax row needs at least one unmasked score")
-        let padded = (valid + 7) & ~7
+        precondition(phase >= 0 && phase < 8, "a cell offset within a group of 8")
         let padded16 = (valid + 15) & ~15
         // Scale, pad with -inf, and find the maximum.
         for j in valid..<padded16 { x[j] = -.infinity }
@@ -145,16 +147,35 @@ public enum VectorMath {
         var maxv = mv[0]
         for l in 1..<16 { maxv = Swift.max(maxv, mv[l]) }
         let m = SIMD16<Float>(repeating: maxv)
-        var sum: Double = 0
-        i = 0
-        while i < padded {
-            let p = UnsafeMutableRawPointer(x + i)
-            let e = exp(p.loadUnaligned(as: SIMD16<Float>.self) - m)
-            p.storeBytes(of: e, as: SIMD16<Float>.self)
-            sum += Double(reduceAdd8(e.lowHalf))
-            if i + 8 < padded { sum += Double(reduceAdd8(e.highHalf)) }
-            i += 16
+        // Groups of 8 cells; group g covers row entries 8g - phase ..< 8g - phase + 8.
+        @inline(__always) func group(_ r0: Int) -> SIMD8<Float> {
+            if r0 >= 0 && r0 + 8 <= valid { return UnsafeRawPointer(x + r0).loadUnaligned(as: SIMD8<Float>.self) }
+            var v = SIMD8<Float>(repeating: -.infinity)
+            for l in 0..<8 where r0 + l >= 0 && r0 + l < valid { v[l] = x[r0 + l] }
+            return v
         }
+        @inline(__always) func put(_ r0: Int, _ e: SIMD8<Float>) {
+            if r0 >= 0 && r0 + 8 <= valid {
+                UnsafeMutableRawPointer(x + r0).storeBytes(of: e, as: SIMD8<Float>.self)
+            } else {
+                for l in 0..<8 where r0 + l >= 0 && r0 + l < valid { x[r0 + l] = e[l] }
+            }
+        }
+        var sum: Double = 0
+        var r0 = -phase
+        while r0 < valid {
+            let second = r0 + 8 < valid
+            let e = exp(SIMD16<Float>(lowHalf: group(r0),
+                                      highHalf: second ? group(r0 + 8) : SIMD8<Float>(repeating: -.infinity)) - m)
+            put(r0, e.lowHalf)
+            sum += Double(reduceAdd8(e.lowHalf))
+            if second {
+                put(r0 + 8, e.highHalf)
+                sum += Double(reduceAdd8(e.highHalf))
+            }
+            r0 += 16
+        }
+        for j in valid..<padded16 { x[j] = 0 }
         let inv = SIMD16<Float>(repeating: Float(1.0 / sum))
         i = 0
         while i < padded16 {
