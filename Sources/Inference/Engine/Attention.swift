@@ -171,7 +171,7 @@ final class Attention {
         @inline(__always) func lv(_ n: Int) -> SIMD16<Float> {
             base.loadUnaligned(fromByteOffset: 4 * n * tile, as: SIMD16<Float>.self)
         }
-        return ((lv(4) + lv(0)) + (lv(6) + lv(2))) + ((lv(5) + lv(1)) + (lv(7) + lv(3)))
+        return VectorMath.laneTree(lv)
     }
 
     /// Reduces eight partial tiles into `rows × 32` of `c` (rows `ldc` apart).

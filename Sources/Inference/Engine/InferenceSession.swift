@@ -133,15 +133,15 @@ public final class InferenceSession {
         // The last layer carries on past attention with the output rows only (ascending lists), as
         // llama.cpp does; not with an observer, which wants every row's activations (llama-imatrix
         // asks for every row's logits, so llama.cpp keeps them all there too).
-        let ascending = observer == nil && zip(rows, rows.dropFirst()).allSatisfy { $0 < $1 }
+        let trimLast = observer == nil && zip(rows, rows.dropFirst()).allSatisfy { $0 < $1 }
         let last = model.config.blockCount - 1
         for il in 0...last {
             runBlock(layer: model.layers[il], index: il, rows: n, sequences: sequences, length: length, start: start,
                      cache: cache, cacheLayer: il, attention: attention, overrides: [:],
-                     keepRows: il == last && ascending ? rows : nil)
+                     keepRows: il == last && trimLast ? rows : nil)
         }
         for s in 0..<sequences { cache.lengths[s] = start + length }
-        return head(acts.residual.pointer, rows: ascending ? Array(0..<rows.count) : rows)
+        return head(acts.residual.pointer, rows: trimLast ? Array(0..<rows.count) : rows)
     }
 
     /// Embedding rows of `tokens` (`token_embd` dequantized, ggml_get_rows): `tokens.count × embeddingLength`.

@@ -78,19 +78,24 @@ public enum ActivationRounding {
         for i in 0..<count { dst[i] = BF16.toFloat(BF16.fromFloat(src[i])) }
     }
 
-    /// One Q8_0 block as the AVX `quantize_row_q8_0` rounds it, dequantized.
+    /// One Q8_0 block as the AVX `quantize_row_q8_0` quantizes it: the 32 quants as floats (two
+    /// vectors) and the block's largest magnitude `amax` (the scale is `d = amax/127`, stored f16).
     @inline(__always)
-    static func roundQ8_0Block(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>) {
+    static func q8_0Quants(_ x: UnsafePointer<Float>) -> (SIMD16<Float>, SIMD16<Float>, amax: Float) {
         let raw = UnsafeRawPointer(x)
         let v0 = raw.loadUnaligned(as: SIMD16<Float>.self)
         let v1 = raw.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self)
         let amax = maxLane(magnitude(v0), magnitude(v1))
-        let d = amax / 127
         let id: Float = amax != 0 ? 127 / amax : 0
-        let dh = Float(Float16(d))
         // |v·id| ≤ 127 (or 0 when amax is 0, or NaN/inf propagated as ggml's would be garbage).
-        let q0 = roundEven(v0 * id)
-        let q1 = roundEven(v1 * id)
+        return (roundEven(v0 * id), roundEven(v1 * id), amax)
+    }
+
+    /// One Q8_0 block as the AVX `quantize_row_q8_0` rounds it, dequantized.
+    @inline(__always)
+    static func roundQ8_0Block(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>) {
+        let (q0, q1, amax) = q8_0Quants(x)
+        let dh = Float(Float16(amax / 127))
         let out = UnsafeMutableRawPointer(y)
         out.storeBytes(of: q0 * dh, as: SIMD16<Float>.self)
         out.storeBytes(of: q1 * dh, toByteOffset: 64, as: SIMD16<Float>.self)
@@ -127,9 +132,10 @@ public enum ActivationRounding {
         unsafeBitCast(unsafeBitCast(v, to: SIMD16<UInt32>.self) & 0x7FFF_FFFF, to: SIMD16<Float>.self)
     }
 
-    /// One Q8_K block as `quantize_row_q8_K_ref` quantizes it, dequantized.
+    /// One Q8_K block as `quantize_row_q8_K_ref` quantizes it: the 256 quants as floats into `q`,
+    /// and the scale `d` (0 for an all-zero block) returned.
     @inline(__always)
-    static func roundQ8_KBlock(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>) {
+    static func q8_KQuants(_ x: UnsafePointer<Float>, into q: UnsafeMutablePointer<Float>) -> Float {
         // The signed value of the first element with the largest magnitude.
         var amax: Float = 0
         var max: Float = 0
@@ -138,17 +144,21 @@ public enum ActivationRounding {
             if ax > amax { amax = ax; max = x[j] }
         }
         if amax == 0 {
-            y.update(repeating: 0, count: 256)
-            return
+            q.update(repeating: 0, count: 256)
+            return 0
         }
         let iscale = -127 / max
-        let d = 1 / iscale
-        let s = SIMD16<Float>(repeating: iscale)
-        let hi = SIMD16<Float>(repeating: 127)
+        for j in 0..<256 { q[j] = Swift.min(127, (iscale * x[j]).rounded(.toNearestOrEven)) + 0 }
+        return 1 / iscale
+    }
+
+    /// One Q8_K block as `quantize_row_q8_K_ref` quantizes it, dequantized.
+    @inline(__always)
+    static func roundQ8_KBlock(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>) {
+        let d = SIMD16<Float>(repeating: q8_KQuants(x, into: y))
         for j in stride(from: 0, to: 256, by: 16) {
-            let v = UnsafeRawPointer(x + j).loadUnaligned(as: SIMD16<Float>.self)
-            let q = pointwiseMin((v * s).rounded(.toNearestOrEven), hi) + 0
-            UnsafeMutableRawPointer(y + j).storeBytes(of: q * d, as: SIMD16<Float>.self)
+            let p = UnsafeMutableRawPointer(y + j)
+            p.storeBytes(of: p.loadUnaligned(as: SIMD16<Float>.self) * d, as: SIMD16<Float>.self)
         }
     }
 }

@@ -99,7 +99,7 @@ public enum LaneFloatGEMM {
                             @inline(__always) func lv(_ n: Int) -> SIMD16<Float> {
                                 p.loadUnaligned(fromByteOffset: 4 * (n * mr * nr + 16 * h), as: SIMD16<Float>.self)
                             }
-                            let sum = ((lv(4) + lv(0)) + (lv(6) + lv(2))) + ((lv(5) + lv(1)) + (lv(7) + lv(3)))
+                            let sum = VectorMath.laneTree(lv)
                             let width = Swift.min(16, valid - 16 * h)
                             if width == 16 {
                                 UnsafeMutableRawPointer(ct + i * ldc + 16 * h).storeBytes(of: sum, as: SIMD16<Float>.self)
@@ -128,7 +128,7 @@ public enum LaneFloatGEMM {
                 w.dequantize(row: n, k0: 0, count: k, into: wr)
                 var acc = [Float](repeating: 0, count: 8)
                 for kk in 0..<k { acc[kk % 8] = acc[kk % 8].addingProduct(wr[kk], x[kk]) }
-                c[r * ldc + n] = ((acc[4] + acc[0]) + (acc[6] + acc[2])) + ((acc[5] + acc[1]) + (acc[7] + acc[3]))
+                c[r * ldc + n] = VectorMath.laneTree { acc[$0] }
             }
         }
     }

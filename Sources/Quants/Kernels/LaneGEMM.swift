@@ -73,25 +73,35 @@ public enum LaneGEMM {
         let block: Int
         /// Byte offset of the f16 block scale.
         let scaleOffset: Int
-        /// Byte offset of the f16 minimum scale (Q4_K), if any.
-        let minOffset: Int?
-        /// Q5_K: the minimum terms of a super-block are summed to one integer and fused into one
-        /// scalar, `summs = fma(−d_a·f32(dmin_w), Σ m·s, summs)`, added after the lane tree
-        /// (`ggml_vec_dot_q5_K_q8_K`); Q4_K keeps them in four lanes.
-        var minsSummed = false
-        /// Q4_1 / Q5_1 (`ggml_vec_dot_q4_1_q8_1` / `_q5_1_q8_1`): the weights are the raw
-        /// unsigned quants, and the offsets make one scalar chain `summs = fma(f32(m_w), f32(s_a),
-        /// summs)` over the blocks (s_a = the Q8_1 activation block's f16 `d·Σq`).
-        var minsPerBlock = false
+        /// Byte offset of the f16 minimum scale (`min` for Q4_1/Q5_1, `dmin` for Q4_K/Q5_K), if any.
+        var minOffset: Int? = nil
+        /// How the minimum (offset) terms enter the sum.
+        var mins = Mins.none
+    }
+
+    /// How ggml's dot products add the weights' minimum terms.
+    enum Mins {
+        /// No minimums (Q8_0, Q5_0, Q4_0, Q6_K).
+        case none
+        /// Q4_1 / Q5_1 (`ggml_vec_dot_q4_1_q8_1` / `_q5_1_q8_1`): the weights are the raw unsigned
+        /// quants, and the offsets make one scalar chain `summs = fma(f32(m_w), f32(s_a), summs)`
+        /// over the blocks (s_a = the Q8_1 activation block's f16 `d·Σq`), added after the tree.
+        case perBlock
+        /// Q4_K: four lanes, `fma(−d_a·f32(dmin_w), m_{2j}·s_{2j} + m_{2j+1}·s_{2j+1}, accm_j)`,
+        /// reduced `(m0+m2) + (m1+m3)` and added after the tree.
+        case fourLanes
+        /// Q5_K: a super-block's minimum terms summed to one integer and fused into one scalar,
+        /// `summs = fma(−d_a·f32(dmin_w), Σ m·s, summs)`, added after the tree.
+        case summed
     }
 
     static func layout(_ t: GGMLType) -> Layout? {
         switch t {
-        case .q8_0, .q5_0, .q4_0: return Layout(block: 32, scaleOffset: 0, minOffset: nil)
-        case .q4_1, .q5_1: return Layout(block: 32, scaleOffset: 0, minOffset: 2, minsPerBlock: true)
-        case .q4_K: return Layout(block: 256, scaleOffset: 0, minOffset: 2)
-        case .q5_K: return Layout(block: 256, scaleOffset: 0, minOffset: 2, minsSummed: true)
-        case .q6_K: return Layout(block: 256, scaleOffset: 208, minOffset: nil)
+        case .q8_0, .q5_0, .q4_0: return Layout(block: 32, scaleOffset: 0)
+        case .q4_1, .q5_1: return Layout(block: 32, scaleOffset: 0, minOffset: 2, mins: .perBlock)
+        case .q4_K: return Layout(block: 256, scaleOffset: 0, minOffset: 2, mins: .fourLanes)
+        case .q5_K: return Layout(block: 256, scaleOffset: 0, minOffset: 2, mins: .summed)
+        case .q6_K: return Layout(block: 256, scaleOffset: 208)
         default: return nil
         }
     }
@@ -134,17 +144,23 @@ public enum LaneGEMM {
                 }
                 let x = src + r * lda
                 if lay.block == 32 {
-                    for b in 0..<nb { quantizeQ8_0(x + 32 * b, row + 32 * b, scale: d + b) }
-                    if lay.minsPerBlock {
+                    for b in 0..<nb {
+                        let (q0, q1, amax) = ActivationRounding.q8_0Quants(x + 32 * b)
+                        UnsafeMutableRawPointer(row + 32 * b).storeBytes(of: q0, as: SIMD16<Float>.self)
+                        UnsafeMutableRawPointer(row + 32 * b).storeBytes(of: q1, toByteOffset: 64, as: SIMD16<Float>.self)
+                        d[b] = Float(Float16(amax / 127))
                         // Q8_1's s = f16(d·Σq) with the unrounded d = amax/127.
-                        for b in 0..<nb {
-                            var amax: Float = 0, sum: Float = 0
-                            for j in (32 * b)..<(32 * b + 32) { amax = Swift.max(amax, abs(x[j])); sum += row[j] }
-                            s[b] = Float(Float16((amax / 127) * sum))
-                        }
+                        if lay.mins == .perBlock { s[b] = Float(Float16((amax / 127) * (q0 + q1).sum())) }
                     }
                 } else {
-                    for b in 0..<nb { quantizeQ8_K(x + 256 * b, row + 256 * b, scale: d + b, sums: s + 8 * b) }
+                    for b in 0..<nb {
+                        d[b] = ActivationRounding.q8_KQuants(x + 256 * b, into: row + 256 * b)
+                        for sb in (8 * b)..<(8 * b + 8) {
+                            var sum: Float = 0
+                            for j in (32 * sb)..<(32 * sb + 32) { sum += row[j] }
+                            s[sb] = sum
+                        }
+                    }
                 }
                 // Lane order: the four columns 32c + 4L ..< 32c + 4L + 4 go to L·k/8 + 4c.
                 let lk = k / 8
@@ -157,47 +173,6 @@ public enum LaneGEMM {
                 }
                 for p in 0..<k { q[p * mr] = lanes[p] }
             }
-        }
-    }
-
-    /// ggml's x86 `quantize_row_q8_0` for one block: quants to `q[0..<32]`, f16-rounded scale.
-    @inline(__always)
-    static func quantizeQ8_0(_ x: UnsafePointer<Float>, _ q: UnsafeMutablePointer<Float>, scale: UnsafeMutablePointer<Float>) {
-        let v0 = UnsafeRawPointer(x).loadUnaligned(as: SIMD16<Float>.self)
-        let v1 = UnsafeRawPointer(x + 16).loadUnaligned(as: SIMD16<Float>.self)
-        let amax = ActivationRounding.maxLane(ActivationRounding.magnitude(v0), ActivationRounding.magnitude(v1))
-        let id: Float = amax != 0 ? 127 / amax : 0
-        scale.pointee = Float(Float16(amax / 127))
-        UnsafeMutableRawPointer(q).storeBytes(of: ActivationRounding.roundEven(v0 * id), as: SIMD16<Float>.self)
-        UnsafeMutableRawPointer(q + 16).storeBytes(of: ActivationRounding.roundEven(v1 * id), as: SIMD16<Float>.self)
-    }
-
-    /// `quantize_row_q8_K_ref` for one super-block: quants to `q[0..<256]`, f32 scale, the eight
-    /// 32-element sums to `sums[0..<8]`.
-    @inline(__always)
-    static func quantizeQ8_K(_ x: UnsafePointer<Float>, _ q: UnsafeMutablePointer<Float>, scale: UnsafeMutablePointer<Float>,
-                             sums: UnsafeMutablePointer<Float>) {
-        var amax: Float = 0, max: Float = 0
-        for j in 0..<256 {
-            let ax = abs(x[j])
-            if ax > amax { amax = ax; max = x[j] }
-        }
-        if amax == 0 {
-            scale.pointee = 0
-            for j in 0..<256 { q[j] = 0 }
-            for sb in 0..<8 { sums[sb] = 0 }
-            return
-        }
-        let iscale = -127 / max
-        scale.pointee = 1 / iscale
-        for sb in 0..<8 {
-            var s: Float = 0
-            for j in (32 * sb)..<(32 * sb + 32) {
-                let v = Swift.min(127, (iscale * x[j]).rounded(.toNearestOrEven)) + 0
-                q[j] = v
-                s += v
-            }
-            sums[sb] = s
         }
     }
 
@@ -243,10 +218,10 @@ public enum LaneGEMM {
                     tmp.storeBytes(of: FP16.fromFloat(1), toByteOffset: lay.scaleOffset, as: UInt16.self)
                     if let mo = lay.minOffset { tmp.storeBytes(of: UInt16(0), toByteOffset: mo, as: UInt16.self) }
                     Quantizer.dequantize(w.type, UnsafeRawPointer(tmp), row + b * lay.block, count: lay.block)
-                    if let mo = lay.minOffset, lay.minsPerBlock {
+                    if let mo = lay.minOffset {
                         wdm[b * nr + j] = FP16.toFloat(blk.loadUnaligned(fromByteOffset: mo, as: UInt16.self))
-                    } else if let mo = lay.minOffset {
-                        wdm[b * nr + j] = FP16.toFloat(blk.loadUnaligned(fromByteOffset: mo, as: UInt16.self))
+                    }
+                    if let mo = lay.minOffset, lay.mins != .perBlock {
                         // Scale 0, minimum scale 1: every element is minus its sub-block minimum.
                         tmp.storeBytes(of: UInt16(0), toByteOffset: lay.scaleOffset, as: UInt16.self)
                         tmp.storeBytes(of: FP16.fromFloat(1), toByteOffset: mo, as: UInt16.self)
@@ -325,10 +300,10 @@ public enum LaneGEMM {
 
     /// `laneChains` for 32-element blocks (one chunk per block): lane L's columns of successive
     /// blocks follow each other in the lane-ordered packing, so the pointers just advance.
-    @inline(__always)
     /// Runs blocks `first ..< first+count` of `nb`; with `resume` the chains continue from the
     /// values in `out` (the same bits as one uninterrupted chain). `dd` holds the scale products of
     /// those blocks only.
+    @inline(__always)
     static func laneChainsQ0(_ aq: UnsafePointer<Float>, _ dd: UnsafePointer<Float>, _ wq: UnsafePointer<Float>,
                              blocks nb: Int, first: Int, count: Int, resume: Bool, lane: Int,
                              _ out: UnsafeMutablePointer<Float>) {
@@ -394,24 +369,28 @@ public enum LaneGEMM {
         let ad = acts + groups * mr * k + g * mr * nb
         let asums = acts + groups * mr * (k + nb) + g * mr * (k / 32)
         let wq = panel, wd = panel + k * nr, wdm = wd + nb * nr, wm = wdm + nb * nr
-        // Scale products of every (row, block), once for the eight lanes.
+        // Scale products `f32(d_a)·f32(d_w)` of every (row, block), once for the eight lanes:
+        // `dd[((b − first)·12 + i)·32 + j]` for the blocks `b` of the range.
         let dd = lanes + 8 * mr * nr
+        @inline(__always) func scaleProducts(blocks: Range<Int>) {
+            for b in blocks {
+                let dw0 = UnsafeRawPointer(wd + b * nr).loadUnaligned(as: SIMD16<Float>.self)
+                let dw1 = UnsafeRawPointer(wd + b * nr + 16).loadUnaligned(as: SIMD16<Float>.self)
+                for i in 0..<mr {
+                    let da = SIMD16<Float>(repeating: ad[i * nb + b])
+                    let o = UnsafeMutableRawPointer(dd + ((b - blocks.lowerBound) * mr + i) * nr)
+                    o.storeBytes(of: da * dw0, as: SIMD16<Float>.self)
+                    o.storeBytes(of: da * dw1, toByteOffset: 64, as: SIMD16<Float>.self)
+                }
+            }
+        }
         let chunks = lay.block / 32
         if chunks == 1 && !single {
             // Eight blocks at a time, so that their scale products stay in L1 beside the lane slices.
             var b0 = 0
             while b0 < nb {
                 let count = Swift.min(8, nb - b0)
-                for b in 0..<count {
-                    let dw0 = UnsafeRawPointer(wd + (b0 + b) * nr).loadUnaligned(as: SIMD16<Float>.self)
-                    let dw1 = UnsafeRawPointer(wd + (b0 + b) * nr + 16).loadUnaligned(as: SIMD16<Float>.self)
-                    for i in 0..<mr {
-                        let da = SIMD16<Float>(repeating: ad[i * nb + b0 + b])
-                        let o = UnsafeMutableRawPointer(dd + (b * mr + i) * nr)
-                        o.storeBytes(of: da * dw0, as: SIMD16<Float>.self)
-                        o.storeBytes(of: da * dw1, toByteOffset: 64, as: SIMD16<Float>.self)
-                    }
-                }
+                scaleProducts(blocks: b0..<(b0 + count))
                 for lane in 0..<8 {
                     let o = lanes + lane * mr * nr
                     laneChainsQ0(aq, dd, wq, blocks: nb, first: b0, count: count, resume: b0 > 0, lane: lane, o)
@@ -421,16 +400,7 @@ public enum LaneGEMM {
                 b0 += count
             }
         } else {
-        for b in 0..<nb {
-            let dw0 = UnsafeRawPointer(wd + b * nr).loadUnaligned(as: SIMD16<Float>.self)
-            let dw1 = UnsafeRawPointer(wd + b * nr + 16).loadUnaligned(as: SIMD16<Float>.self)
-            for i in 0..<mr {
-                let da = SIMD16<Float>(repeating: ad[i * nb + b])
-                let o = UnsafeMutableRawPointer(dd + (b * mr + i) * nr)
-                o.storeBytes(of: da * dw0, as: SIMD16<Float>.self)
-                o.storeBytes(of: da * dw1, toByteOffset: 64, as: SIMD16<Float>.self)
-            }
-        }
+        scaleProducts(blocks: 0..<nb)
         if single {
             // One chain per output: the whole block's integer dot product per step.
             laneChains(aq, dd, wq, blocks: nb, chunks: 1, lane: 0, lanesPerChain: 8, lanes)
@@ -451,15 +421,18 @@ public enum LaneGEMM {
                 @inline(__always) func lv(_ n: Int) -> SIMD16<Float> {
                     l.loadUnaligned(fromByteOffset: 4 * (n * tileSize + 16 * h), as: SIMD16<Float>.self)
                 }
-                var sum = single ? lv(0) : ((lv(4) + lv(0)) + (lv(6) + lv(2))) + ((lv(5) + lv(1)) + (lv(7) + lv(3)))
-                if lay.minsPerBlock {
+                var sum = single ? lv(0) : VectorMath.laneTree(lv)
+                switch lay.mins {
+                case .none:
+                    break
+                case .perBlock:
                     var sm = SIMD16<Float>()
                     for b in 0..<nb {
                         let mw = UnsafeRawPointer(wdm + b * nr + 16 * h).loadUnaligned(as: SIMD16<Float>.self)
                         sm.addProduct(mw, SIMD16<Float>(repeating: asums[i * (k / 32) + b]))
                     }
                     sum = sum + sm
-                } else if lay.minOffset != nil && lay.minsSummed {
+                case .summed:
                     var sm = SIMD16<Float>()
                     for b in 0..<nb {
                         let dmin = SIMD16<Float>(repeating: -ad[i * nb + b])
@@ -472,7 +445,7 @@ public enum LaneGEMM {
                         sm.addProduct(dmin, total)
                     }
                     sum = sum + sm
-                } else if lay.minOffset != nil {
+                case .fourLanes:
                     // Four minimum lanes: sub-blocks 2j and 2j+1 of every super-block.
                     var m0 = SIMD16<Float>(), m1 = SIMD16<Float>(), m2 = SIMD16<Float>(), m3 = SIMD16<Float>()
                     for b in 0..<nb {
@@ -521,7 +494,7 @@ public enum LaneGEMM {
         let nb = k / lay.block
         let single = singleChain(w)
         ws.acts.reserve(groups * mr * (k + nb + k / 32))
-        let key = (pointer: UnsafeRawPointer(a), lda: lda, rows: m, columns: k, block: lay.block, sums: lay.minsPerBlock)
+        let key = (pointer: UnsafeRawPointer(a), lda: lda, rows: m, columns: k, block: lay.block, sums: lay.mins == .perBlock)
         if !(reuseActivations && ws.packedKey.map { $0 == key } == true) {
             packActivations(a, lda: lda, rows: m, columns: k, weight: w.type, into: ws.acts.pointer, threads: threads)
             ws.packedKey = key
@@ -568,7 +541,7 @@ public enum LaneGEMM {
         guard let lay = layout(w.type) else { preconditionFailure("LaneGEMM has no kernel for \(w.type)") }
         let k = w.columns
         let nb = k / lay.block
-        let aType: GGMLType = lay.block == 32 ? (lay.minsPerBlock ? .q8_1 : .q8_0) : .q8_K
+        let aType: GGMLType = lay.block == 32 ? (lay.mins == .perBlock ? .q8_1 : .q8_0) : .q8_K
         let single = singleChain(w)
         let aS = UnsafeMutablePointer<Float>.allocate(capacity: nb)
         defer { aS.deallocate() }
@@ -632,7 +605,7 @@ public enum LaneGEMM {
                         }
                         acc[lane] = acc[lane].addingProduct(ad[b] * dw, s)
                     }
-                    if let mo = lay.minOffset, lay.minsPerBlock {
+                    if let mo = lay.minOffset, lay.mins == .perBlock {
                         let mw = FP16.toFloat(blk.loadUnaligned(fromByteOffset: mo, as: UInt16.self))
                         summs = summs.addingProduct(mw, aS[b])
                     } else if let mo = lay.minOffset {
@@ -640,7 +613,7 @@ public enum LaneGEMM {
                         tmp.storeBytes(of: UInt16(0), toByteOffset: lay.scaleOffset, as: UInt16.self)
                         tmp.storeBytes(of: FP16.fromFloat(1), toByteOffset: mo, as: UInt16.self)
                         Quantizer.dequantize(w.type, UnsafeRawPointer(tmp), wmv, count: lay.block)
-                        if lay.minsSummed {
+                        if lay.mins == .summed {
                             var total: Float = 0
                             for sb in 0..<8 {
                                 var s: Float = 0
@@ -661,10 +634,11 @@ public enum LaneGEMM {
                         }
                     }
                 }
-                var out = ((acc[4] + acc[0]) + (acc[6] + acc[2])) + ((acc[5] + acc[1]) + (acc[7] + acc[3]))
-                if single { out = chain }
-                if lay.minOffset != nil {
-                    out = out + (lay.minsSummed || lay.minsPerBlock ? summs : ((accm[0] + accm[2]) + (accm[1] + accm[3])))
+                var out = single ? chain : VectorMath.laneTree { acc[$0] }
+                switch lay.mins {
+                case .none: break
+                case .perBlock, .summed: out = out + summs
+                case .fourLanes: out = out + ((accm[0] + accm[2]) + (accm[1] + accm[3]))
                 }
                 c[r * ldc + n] = out
             }

@@ -116,9 +116,21 @@ public enum VectorMath {
     /// Sum of 8 lanes as ggml's AVX2 code reduces a register (`hsum_float_8`, the softmax and
     /// tinyBLAS `hsum`): `(x4+x0, x5+x1, x6+x2, x7+x3)`, then `(s0+s2) + (s1+s3)`.
     @inline(__always)
-    public static func reduceAdd8(_ v: SIMD8<Float>) -> Float {
-        let s = v.highHalf + v.lowHalf
-        return (s[0] + s[2]) + (s[1] + s[3])
+    public static func reduceAdd8(_ v: SIMD8<Float>) -> Float { laneTree { v[$0] } }
+
+    /// ggml's reduction of eight accumulator lanes (`hsum_float_8`, tinyBLAS `hsum`):
+    /// `(l4+l0, l5+l1, l6+l2, l7+l3)`, then `(s0+s2) + (s1+s3)`. `lane(n)` is lane n; with vectors
+    /// it reduces many outputs at once, lane by lane.
+    @inlinable @inline(__always)
+    public static func laneTree(_ lane: (Int) -> Float) -> Float {
+        ((lane(4) + lane(0)) + (lane(6) + lane(2))) + ((lane(5) + lane(1)) + (lane(7) + lane(3)))
+    }
+
+    /// `laneTree` on 16 outputs at once, lane by lane (concrete and inlinable: it sits in hot loops
+    /// of other modules).
+    @inlinable @inline(__always)
+    public static func laneTree(_ lane: (Int) -> SIMD16<Float>) -> SIMD16<Float> {
+        ((lane(4) + lane(0)) + (lane(6) + lane(2))) + ((lane(5) + lane(1)) + (lane(7) + lane(3)))
     }
 
     /// One softmax row in place, as `ggml_compute_forward_soft_max_f32` (AVX2) treats a causal row
