@@ -1,3 +1,4 @@
+import Architectures
 import GGUF
 import Inference
 import Quants
@@ -136,12 +137,12 @@ extension AWQCalibrator {
             let searchRows = reference.count / model.config.embeddingLength
             let searchInput = input[0..<(searchRows * width)]
             let xMean = ScaleMath.channelMeanAbs(input, columns: width, threads: options.threads)
-            let ws = g.scaled.map { weights(il, $0) }
+            let ws = g.scaledRoles.map { weights(il, $0) }
             let wMean = options.duoScaling ? ScaleMath.weightMeans(ws, columns: width) : nil
 
             func loss(_ s: [Float]?) throws(AWQError) -> Double {
                 var overrides: [LinearRole: LinearOverride] = [:]
-                for (role, w) in zip(g.scaled, ws) {
+                for (role, w) in zip(g.scaledRoles, ws) {
                     let m = model.layers[il].linear(role).matrix
                     let t = type(il, role)
                     let sw = s.map { ScaleMath.scaled(w, rows: m.rows, columns: m.columns, columnScale: $0, rowScale: nil) } ?? w

@@ -1,3 +1,4 @@
+import Architectures
 import GGUF
 import Inference
 
@@ -117,10 +118,10 @@ public struct AWQResult: Sendable, Equatable {
             for (group, s) in l.scales {
                 if let norm = group.previousNorm { edit(norm.weight(il)) { $0.divide = s } }
                 if let prev = group.previousLinear {
-                    edit(prev.weightName(layer: il)) { $0.rowScale = s }
+                    edit(prev.weight(il)) { $0.rowScale = s }
                     if prev == .attnV { edit(TensorName.attnV.bias(il)) { $0.divide = s } }
                 }
-                for role in group.scaled { edit(role.weightName(layer: il)) { $0.columnScale = s } }
+                for name in group.scaled { edit(name.weight(il)) { $0.columnScale = s } }
             }
             for (role, limits) in l.clips { edit(role.weightName(layer: il)) { $0.clip = limits } }
         }

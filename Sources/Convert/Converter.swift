@@ -1,4 +1,5 @@
 import Foundation
+import Architectures
 import GGUF
 import HFModel
 import Quants
@@ -60,7 +61,7 @@ public enum Converter {
                 outType = first == .f16 ? .f16 : .bf16
             }
             var extra: [PlannedTensor] = []
-            if spec.arch == "llama", let factors = try TensorPlanning.llama3RopeFactors(config: config, dims: dims) {
+            if spec.converter.generatesLlama3RopeFreqs, let factors = try TensorPlanning.llama3RopeFactors(config: config, dims: dims) {
                 extra.append(PlannedTensor(ggufName: TensorName.ropeFreqs.weight(), hfName: nil, hfShape: [factors.count],
                                            sourceDType: .f32, type: .f32, permuteHeads: nil, generated: factors))
             }

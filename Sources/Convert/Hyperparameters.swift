@@ -1,3 +1,4 @@
+import Architectures
 import GGUF
 import HFModel
 
@@ -48,7 +49,7 @@ enum Hyperparameters {
             out.append(try u32(GGUFKey.LLM.valueLength(a), v.1, config: config, from: v.0))
         }
         out.append(GGUFKeyValue(GGUFKey.General.fileType, .uint32(UInt32(fileType))))
-        if spec.writesVocabSizeAndRopeDims {
+        if spec.converter.writesVocabSizeAndRopeDims {
             guard let vocab = try int(["vocab_size"]) else { throw ConvertError("\(config.path): 'vocab_size' is missing") }
             out.append(try u32(GGUFKey.LLM.vocabSize(a), vocab.1, config: config, from: vocab.0))
             let dims = try ModelDims(config: config)

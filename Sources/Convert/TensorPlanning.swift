@@ -1,4 +1,5 @@
 import Foundation
+import Architectures
 import GGUF
 import HFModel
 

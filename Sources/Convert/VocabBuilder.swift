@@ -1,4 +1,5 @@
 import Foundation
+import Architectures
 import GGUF
 import HFModel
 
@@ -389,11 +390,11 @@ struct VocabBuilder {
         func set(_ key: String, _ v: GGUFValue) {
             if let i = out.firstIndex(where: { $0.key == key }) { out[i].value = v } else { out.append(GGUFKeyValue(key, v)) }
         }
-        if spec.copiesAddPrefixSpace, let tc = try tokenizerConfig(), let v = tc.json["add_prefix_space"] {
+        if spec.converter.copiesAddPrefixSpace, let tc = try tokenizerConfig(), let v = tc.json["add_prefix_space"] {
             guard let b = v.bool else { throw ConvertError("\(tc.path): 'add_prefix_space' is \(v.typeDescription), expected a boolean") }
             set(GGUFKey.Tokenizer.addSpacePrefix, .bool(b))
         }
-        if let n = spec.noBOSForVocabSize, (try configVocabSize() ?? 32000) == n {
+        if let n = spec.converter.noBOSForVocabSize, (try configVocabSize() ?? 32000) == n {
             set(GGUFKey.Tokenizer.addBOS, .bool(false))
         }
     }

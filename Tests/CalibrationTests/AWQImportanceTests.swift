@@ -3,6 +3,7 @@ import Foundation
 import GGUF
 import Quants
 import Inference
+import Architectures
 @testable import Calibration
 import TestSupport
 

@@ -1,3 +1,4 @@
+import Architectures
 import Quants
 
 extension InferenceSession {
@@ -12,6 +13,10 @@ extension InferenceSession {
                   cache: KVCache, cacheLayer: Int, attention att: Attention, overrides: [LinearRole: LinearOverride],
                   keepRows: [Int]? = nil) {
         let c = model.config
+        // The block below is the pre-norm layout; other layouts of `EngineWiring` get their own path here.
+        switch c.wiring.layout {
+        case .preNorm: break
+        }
         let e = c.embeddingLength
         let x = acts.residual.pointer
         let xn = acts.normed.pointer
@@ -56,7 +61,9 @@ extension InferenceSession {
         let gate = acts.gate.pointer, up = acts.up.pointer
         linear(w.gate, xn, rows: n, into: gate, override: overrides[.ffnGate])
         linear(w.up, xn, rows: n, into: up, override: overrides[.ffnUp], sameInput: overrides[.ffnGate] == nil)
-        swiglu(gate: gate, up: up, into: xn, count: n * c.feedForwardLength)
+        switch c.wiring.feedForward {
+        case .swiGLU: swiglu(gate: gate, up: up, into: xn, count: n * c.feedForwardLength)
+        }
         linear(w.down, xn, rows: n, into: proj, override: overrides[.ffnDown])
         RowOps.add(x, proj, count: n * e)
     }

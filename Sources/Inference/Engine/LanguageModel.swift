@@ -1,3 +1,4 @@
+import Architectures
 import GGUF
 import Quants
 
@@ -46,14 +47,14 @@ public final class LanguageModel {
         }
         let nVocab = embd.shape[1]
         tokenEmbedding = try loader.matrix(embd.name, columns: c.embeddingLength, rows: nVocab)
-        if file.tensor(named: TensorName.output.weight()) != nil {
+        if file.tensor(named: TensorName.output.weight()) != nil || !c.wiring.tiedOutputAllowed {
             output = try loader.matrix(TensorName.output.weight(), columns: c.embeddingLength, rows: nVocab)
         } else {
             output = tokenEmbedding
         }
         vocabularySize = nVocab
         outputNorm = try loader.required(TensorName.outputNorm.weight(), count: c.embeddingLength)
-        ropeFactors = c.architecture == "llama"
+        ropeFactors = c.wiring.ropeFreqs
             ? try loader.vector(TensorName.ropeFreqs.weight(), count: c.ropeDimensions / 2, optional: true) : nil
         var ls: [LayerWeights] = []
         ls.reserveCapacity(c.blockCount)

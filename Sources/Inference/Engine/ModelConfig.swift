@@ -1,17 +1,12 @@
+import Architectures
 import GGUF
-
-/// How RoPE pairs the dimensions of a head (ggml's `GGML_ROPE_TYPE_*`).
-public enum RopeStyle: Sendable, Equatable {
-    /// Adjacent pairs (2i, 2i+1): llama (whose converter permutes Q and K for it).
-    case normal
-    /// Halves (i, i + n/2): qwen2, qwen3.
-    case neox
-}
 
 /// Hyper-parameters of a llama-family decoder, read from `{arch}.*` keys with llama.cpp's
 /// defaults (llama-model.cpp `llama_model::load_hparams`, llama.cpp `llama_init_from_model`).
 public struct ModelConfig: Sendable, Equatable {
     public var architecture: String
+    /// How llama.cpp's graph wires a block of this architecture (its `ArchitectureSpec`).
+    public var wiring: EngineWiring
     public var embeddingLength: Int
     public var blockCount: Int
     public var feedForwardLength: Int
@@ -22,7 +17,7 @@ public struct ModelConfig: Sendable, Equatable {
     public var headDimV: Int
     public var rmsEpsilon: Float
     public var contextLengthTrain: Int
-    public var ropeStyle: RopeStyle
+    public var ropeStyle: RopeStyle { wiring.rope }
     /// Rotated dimensions (`rope.dimension_count`, default headDimK).
     public var ropeDimensions: Int
     public var ropeFreqBase: Float
@@ -35,16 +30,12 @@ public struct ModelConfig: Sendable, Equatable {
     public var yarnBetaFast: Float
     public var yarnBetaSlow: Float
     public var yarnOrigContext: Int
-    /// Q and K carry biases (qwen2) or per-head RMS norms (qwen3); set from the tensors present.
-    public var hasQKNorm: Bool
 
     /// Width of the KV rows.
     public var kvDimK: Int { headCountKV * headDimK }
     public var kvDimV: Int { headCountKV * headDimV }
     /// Softmax scale of the attention scores, `1/sqrtf(head_dim)`.
     public var attentionScale: Float { 1 / Float(headDimV).squareRoot() }
-
-    static let supported: Set<String> = ["llama", "qwen2", "qwen3"]
 
     /// Reads the hyper-parameters of `file`.
     /// - Throws: `InferenceError` for an unsupported architecture, a missing required key, or
@@ -54,9 +45,10 @@ public struct ModelConfig: Sendable, Equatable {
         guard let arch = file.architecture else {
             throw InferenceError(.missing, file: path, "key '\(GGUFKey.General.architecture)' is absent")
         }
-        guard Self.supported.contains(arch) else {
+        guard let spec = ArchitectureSpec.gguf(arch) else {
+            let names = ArchitectureSpec.supportedGGUFNames.joined(separator: ", ")
             throw InferenceError(.unsupportedArchitecture, file: path,
-                                 "architecture '\(arch)' is not supported (expected llama, qwen2 or qwen3)")
+                                 "architecture '\(arch)' is not supported (expected one of \(names))")
         }
         let md = file.metadata
         func int(_ key: String, _ def: Int? = nil) throws(InferenceError) -> Int {
@@ -81,6 +73,7 @@ public struct ModelConfig: Sendable, Equatable {
         }
         typealias K = GGUFKey.LLM
         architecture = arch
+        wiring = spec.engine
         embeddingLength = try int(K.embeddingLength(arch))
         blockCount = try int(K.blockCount(arch))
         feedForwardLength = try int(K.feedForwardLength(arch))
@@ -100,7 +93,6 @@ public struct ModelConfig: Sendable, Equatable {
                                  + "expected all equal, as llama.cpp's llama/qwen2 graphs require")
         }
         rmsEpsilon = try float(K.layerNormRMSEpsilon(arch))
-        ropeStyle = arch == "llama" ? .normal : .neox
         ropeFreqBase = try float(K.ropeFreqBase(arch), 10000)
         let scaling = md[K.ropeScalingType(arch)]?.stringValue ?? "linear"
         guard ["none", "linear", "yarn"].contains(scaling) else {
@@ -115,6 +107,5 @@ public struct ModelConfig: Sendable, Equatable {
         yarnBetaFast = 32
         yarnBetaSlow = 1
         yarnOrigContext = try int(K.ropeScalingOrigContext(arch), contextLengthTrain)
-        hasQKNorm = arch == "qwen3"
     }
 }

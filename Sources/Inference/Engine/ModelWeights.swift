@@ -1,3 +1,4 @@
+import Architectures
 import GGUF
 import Quants
 
@@ -15,6 +16,12 @@ public enum LinearRole: CaseIterable, Sendable, Hashable {
         case .ffnUp: return .ffnUp
         case .ffnDown: return .ffnDown
         }
+    }
+
+    /// The role of a block tensor family, or nil when it is not one of the linears.
+    public init?(tensorName: TensorName) {
+        guard let r = LinearRole.allCases.first(where: { $0.tensorName == tensorName }) else { return nil }
+        self = r
     }
 
     /// `blk.N.attn_q.weight` and so on.
@@ -117,18 +124,19 @@ struct WeightLoader {
     func layer(_ il: Int, _ c: ModelConfig) throws(InferenceError) -> LayerWeights {
         let e = c.embeddingLength
         let qDim = c.headCount * c.headDimK
-        let bias = c.architecture == "qwen2"
+        let biasOptional = c.wiring.qkvBias == .optional
+        let normOptional = c.wiring.qkNorm == .optional
         return LayerWeights(
             attnNorm: try required(TensorName.attnNorm.weight(il), count: e),
             q: try matrix(TensorName.attnQ.weight(il), columns: e, rows: qDim),
             k: try matrix(TensorName.attnK.weight(il), columns: e, rows: c.kvDimK),
             v: try matrix(TensorName.attnV.weight(il), columns: e, rows: c.kvDimV),
             o: try matrix(TensorName.attnOutput.weight(il), columns: c.headCount * c.headDimV, rows: e),
-            qBias: try vector(TensorName.attnQ.bias(il), count: qDim, optional: !bias),
-            kBias: try vector(TensorName.attnK.bias(il), count: c.kvDimK, optional: !bias),
-            vBias: try vector(TensorName.attnV.bias(il), count: c.kvDimV, optional: !bias),
-            qNorm: try vector(TensorName.attnQNorm.weight(il), count: c.headDimK, optional: !c.hasQKNorm),
-            kNorm: try vector(TensorName.attnKNorm.weight(il), count: c.headDimK, optional: !c.hasQKNorm),
+            qBias: try vector(TensorName.attnQ.bias(il), count: qDim, optional: biasOptional),
+            kBias: try vector(TensorName.attnK.bias(il), count: c.kvDimK, optional: biasOptional),
+            vBias: try vector(TensorName.attnV.bias(il), count: c.kvDimV, optional: biasOptional),
+            qNorm: try vector(TensorName.attnQNorm.weight(il), count: c.headDimK, optional: normOptional),
+            kNorm: try vector(TensorName.attnKNorm.weight(il), count: c.headDimK, optional: normOptional),
             ffnNorm: try required(TensorName.ffnNorm.weight(il), count: e),
             gate: try matrix(TensorName.ffnGate.weight(il), columns: e, rows: c.feedForwardLength),
             up: try matrix(TensorName.ffnUp.weight(il), columns: e, rows: c.feedForwardLength),

@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import Architectures
 import Quants
 
 // Row-wise operations of the graph with ggml's CPU numerics: RMS norm (ggml-cpu.c

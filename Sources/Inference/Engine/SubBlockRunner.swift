@@ -1,3 +1,4 @@
+import Architectures
 import GGUF
 import Quants
 
@@ -105,7 +106,9 @@ public final class SubBlockRunner {
         let gate = s.acts.gate.pointer, up = s.acts.up.pointer
         s.linear(w.gate, xn, rows: n, into: gate, override: overrides[.ffnGate])
         s.linear(w.up, xn, rows: n, into: up, override: overrides[.ffnUp])
-        s.swiglu(gate: gate, up: up, into: xn, count: n * c.feedForwardLength)
+        switch c.wiring.feedForward {
+        case .swiGLU: s.swiglu(gate: gate, up: up, into: xn, count: n * c.feedForwardLength)
+        }
         var out = [Float](repeating: 0, count: n * e)
         out.withUnsafeMutableBufferPointer { o in
             s.linear(w.down, xn, rows: n, into: o.baseAddress!, override: overrides[.ffnDown])

@@ -1,3 +1,4 @@
+import Architectures
 import GGUF
 
 /// Options that change which type each tensor gets (llama_model_quantize_params).
@@ -43,9 +44,10 @@ public struct ModelFacts: Sendable {
         self.headCountKV = headCountKV
     }
 
-    /// llama.cpp's model type is 70B for 80-layer llama (with GQA) and qwen2 models; the attn_v rule uses it.
+    /// Whether llama.cpp types the model as 70B (the architecture description's rule; false for an
+    /// architecture without one); the attn_v rule uses it.
     var is70B: Bool {
-        layerCount == 80 && ((arch == "llama" && headCount != headCountKV) || arch == "qwen2")
+        ArchitectureSpec.gguf(arch)?.quantization.isSeventyB(layers: layerCount, heads: headCount, headsKV: headCountKV) ?? false
     }
 }
 

@@ -1,0 +1,277 @@
+import GGUF
+
+// One description per architecture, read by every module that needs to know one: the converter
+// (tensor mapping, vocabulary sources, extra keys), the engine (block wiring), AWQ (scaling groups)
+// and the quantizer's type plan (llama.cpp's model-size quirks). Each architecture is one file in
+// this folder (`Llama.swift`, `Qwen2.swift`, ...) plus one line in `ArchitectureSpec.all`.
+
+/// Everything the toolkit knows about one model architecture.
+public struct ArchitectureSpec: Sendable {
+    /// `architectures[0]` values in config.json that select this description.
+    public let hfNames: [String]
+    /// `general.architecture` of the GGUF file.
+    public let arch: String
+    /// What `convert_hf_to_gguf.py` does for it.
+    public let converter: ConverterRules
+    /// How llama.cpp's graph for it wires a decoder block.
+    public let engine: EngineWiring
+    /// AutoAWQ's scaling groups of one block (`get_layers_for_scaling`), in its order.
+    public let awqGroups: [AWQGroup]
+    /// llama-quantize's architecture-dependent facts.
+    public let quantization: QuantizationQuirks
+
+    public init(hfNames: [String], arch: String, converter: ConverterRules, engine: EngineWiring,
+                awqGroups: [AWQGroup], quantization: QuantizationQuirks) {
+        self.hfNames = hfNames
+        self.arch = arch
+        self.converter = converter
+        self.engine = engine
+        self.awqGroups = awqGroups
+        self.quantization = quantization
+    }
+
+    /// The tensor families (converter rules).
+    public var tensors: [TensorRule] { converter.tensors }
+    public var vocabSources: [VocabSource] { converter.vocabSources }
+
+    /// HF name suffixes the converter drops silently (`prepare_tensors`).
+    public static let ignoredSuffixes = [".attention.masked_bias", ".attention.bias", ".rotary_emb.inv_freq"]
+}
+
+// MARK: - Registry
+
+extension ArchitectureSpec {
+    /// Every supported architecture. Adding one: a new file with its `static let`, and a line here.
+    public static let all: [ArchitectureSpec] = [llama, qwen2, qwen3]
+
+    /// The description for a config.json `architectures[0]` value, or nil.
+    public static func named(_ hfName: String) -> ArchitectureSpec? {
+        all.first { $0.hfNames.contains(hfName) }
+    }
+
+    /// The description for a GGUF `general.architecture` value, or nil.
+    public static func gguf(_ arch: String) -> ArchitectureSpec? {
+        all.first { $0.arch == arch }
+    }
+
+    /// Every supported `architectures[0]` value, for error messages.
+    public static var supportedNames: [String] { all.flatMap(\.hfNames) }
+
+    /// Every supported `general.architecture` value, for error messages.
+    public static var supportedGGUFNames: [String] { all.map(\.arch) }
+}
+
+// MARK: - Converter
+
+/// A dimension of a tensor shape, resolved from config.json.
+public enum Dim: Sendable, Equatable {
+    case vocab, embd, ffn, headDim
+    /// n_head * head_dim (rows of q_proj)
+    case qDim
+    /// n_head_kv * head_dim (rows of k_proj / v_proj)
+    case kvDim
+}
+
+/// Which rows to reorder for llama.cpp's rope layout (llama.py `LlamaModel.permute`).
+public enum RowPermutation: Sendable, Equatable {
+    case none
+    /// Interleave the two halves of every head; heads = n_head.
+    case queryHeads
+    /// Same with heads = n_head_kv (falls back to n_head when absent).
+    case keyHeads
+}
+
+/// One HF tensor family and its GGUF counterpart.
+public struct TensorRule: Sendable {
+    /// HF name without suffix; `{bid}` stands for the layer number.
+    public let hf: String
+    public let gguf: TensorName
+    /// HF (PyTorch) shape of the `.weight`, outermost first.
+    public let shape: [Dim]
+    /// Whether `.weight` must be present.
+    public let required: Bool
+    /// Whether a `.bias` must be present.
+    public let biasRequired: Bool
+    public let permutation: RowPermutation
+
+    public init(_ hf: String, _ gguf: TensorName, _ shape: [Dim], required: Bool = true, bias: Bool = false,
+                permutation: RowPermutation = .none) {
+        self.hf = hf
+        self.gguf = gguf
+        self.shape = shape
+        self.required = required
+        self.biasRequired = bias
+        self.permutation = permutation
+    }
+
+    public var isPerLayer: Bool { hf.contains("{bid}") }
+}
+
+/// Where the vocabulary may come from, tried in order (`set_vocab` of each converter class).
+public enum VocabSource: Sendable, Equatable {
+    /// tokenizer.model (SentencePiece): `_set_vocab_sentencepiece`.
+    case sentencePiece
+    /// tokenizer.json of a byte-fallback BPE (Llama 2 style HF tokenizer): `_set_vocab_llama_hf`.
+    case llamaHF
+    /// tokenizer.json byte-level BPE: `_set_vocab_gpt2`.
+    case gpt2
+}
+
+/// What the converter class of an architecture writes beyond the common keys.
+public struct ConverterRules: Sendable {
+    public let vocabSources: [VocabSource]
+    /// LlamaModel writes `{arch}.vocab_size` and `{arch}.rope.dimension_count`.
+    public let writesVocabSizeAndRopeDims: Bool
+    /// LlamaModel copies `add_prefix_space` from tokenizer_config.json to `tokenizer.ggml.add_space_prefix`.
+    public let copiesAddPrefixSpace: Bool
+    /// LlamaModel writes `add_bos_token = false` for this vocabulary size (Granite small models).
+    public let noBOSForVocabSize: Int?
+    /// LlamaModel turns a `rope_scaling` of type llama3 into a `rope_freqs` tensor.
+    public let generatesLlama3RopeFreqs: Bool
+    /// The tensor families; anything else in the checkpoint is an error (except ignored names).
+    public let tensors: [TensorRule]
+
+    public init(vocabSources: [VocabSource], writesVocabSizeAndRopeDims: Bool, copiesAddPrefixSpace: Bool,
+                noBOSForVocabSize: Int?, generatesLlama3RopeFreqs: Bool, tensors: [TensorRule]) {
+        self.vocabSources = vocabSources
+        self.writesVocabSizeAndRopeDims = writesVocabSizeAndRopeDims
+        self.copiesAddPrefixSpace = copiesAddPrefixSpace
+        self.noBOSForVocabSize = noBOSForVocabSize
+        self.generatesLlama3RopeFreqs = generatesLlama3RopeFreqs
+        self.tensors = tensors
+    }
+}
+
+// MARK: - Engine
+
+/// How RoPE pairs the dimensions of a head (ggml's `GGML_ROPE_TYPE_*`).
+public enum RopeStyle: Sendable, Equatable {
+    /// Adjacent pairs (2i, 2i+1): llama (whose converter permutes Q and K for it).
+    case normal
+    /// Halves (i, i + n/2): qwen2, qwen3.
+    case neox
+}
+
+/// Whether the engine requires, accepts or ignores a family of optional tensors.
+public enum TensorPresence: Sendable, Equatable {
+    /// Every layer must have it (llama.cpp's `create_tensor` without `TENSOR_NOT_REQUIRED`).
+    case required
+    /// Used when present (`TENSOR_NOT_REQUIRED`).
+    case optional
+}
+
+/// The order of norms, attention, feed-forward and residual adds in one block.
+public enum BlockLayout: Sendable, Equatable {
+    /// attn_norm → attention → + residual → ffn_norm → feed-forward → + residual (`build_llama`).
+    case preNorm
+}
+
+/// The feed-forward network of a block.
+public enum FeedForwardKind: Sendable, Equatable {
+    /// down(silu(gate(x)) · up(x)).
+    case swiGLU
+}
+
+/// How llama.cpp's graph builds a block of this architecture (llama-model.cpp `build_*`,
+/// `load_tensors`).
+public struct EngineWiring: Sendable, Equatable {
+    public let layout: BlockLayout
+    public let feedForward: FeedForwardKind
+    public let rope: RopeStyle
+    /// q/k/v biases (qwen2: required).
+    public let qkvBias: TensorPresence
+    /// Per-head RMS norms of Q and K before RoPE (qwen3: required).
+    public let qkNorm: TensorPresence
+    /// `rope_freqs` divisors (llama3 rope scaling) are read when present.
+    public let ropeFreqs: Bool
+    /// `output.weight` may be absent, in which case the token embedding is used (tied output).
+    public let tiedOutputAllowed: Bool
+
+    public init(layout: BlockLayout, feedForward: FeedForwardKind, rope: RopeStyle, qkvBias: TensorPresence,
+                qkNorm: TensorPresence, ropeFreqs: Bool, tiedOutputAllowed: Bool) {
+        self.layout = layout
+        self.feedForward = feedForward
+        self.rope = rope
+        self.qkvBias = qkvBias
+        self.qkNorm = qkNorm
+        self.ropeFreqs = ropeFreqs
+        self.tiedOutputAllowed = tiedOutputAllowed
+    }
+}
+
+// MARK: - AWQ
+
+/// One AWQ scaling group of a decoder block (spec §6.4, AutoAWQ `get_layers_for_scaling`): the
+/// operation before the scaled linears, the linears whose input columns are multiplied by the
+/// scales, and the module whose output error scores a candidate.
+public enum AWQGroup: String, CaseIterable, Sendable, Hashable {
+    /// input_layernorm → q_proj, k_proj, v_proj; loss on the attention output (`self_attn`).
+    case attention = "attn_norm>attn_q,attn_k,attn_v"
+    /// v_proj → o_proj (only when v_proj and o_proj have the same shape); loss on o_proj's output.
+    case valueOutput = "attn_v>attn_output"
+    /// post_attention_layernorm → gate_proj, up_proj; loss on the feed-forward output (`mlp`).
+    case feedForward = "ffn_norm>ffn_gate,ffn_up"
+    /// up_proj → down_proj; loss on down_proj's output.
+    case down = "ffn_up>ffn_down"
+
+    /// The tensors whose input columns are scaled.
+    public var scaled: [TensorName] {
+        switch self {
+        case .attention: return [.attnQ, .attnK, .attnV]
+        case .valueOutput: return [.attnOutput]
+        case .feedForward: return [.ffnGate, .ffnUp]
+        case .down: return [.ffnDown]
+        }
+    }
+
+    /// The linear before the group whose output rows are divided by the scales (nil: a norm).
+    public var previousLinear: TensorName? {
+        switch self {
+        case .valueOutput: return .attnV
+        case .down: return .ffnUp
+        case .attention, .feedForward: return nil
+        }
+    }
+
+    /// The norm before the group whose weight is divided by the scales (nil: a linear).
+    public var previousNorm: TensorName? {
+        switch self {
+        case .attention: return .attnNorm
+        case .feedForward: return .ffnNorm
+        case .valueOutput, .down: return nil
+        }
+    }
+
+    /// AutoAWQ adds v → o only when `v_proj.weight.shape == o_proj.weight.shape` (no GQA and
+    /// heads · head_dim = embedding length).
+    public var needsSquareValueProjection: Bool { self == .valueOutput }
+}
+
+// MARK: - Quantization
+
+/// llama-quantize's architecture-dependent facts (llama-model.cpp `load_hparams` model types that
+/// llama-quant.cpp's rules test).
+public struct QuantizationQuirks: Sendable {
+    /// When llama.cpp types the model as 70B (the attn_v rule of Q3_K/Q4_K mixes raises it to Q5_K).
+    public let seventyB: SeventyBRule
+
+    public init(seventyB: SeventyBRule) { self.seventyB = seventyB }
+
+    public enum SeventyBRule: Sendable, Equatable {
+        /// Never (no 70B size in the architecture's table).
+        case never
+        /// 80 layers.
+        case eightyLayers
+        /// 80 layers with grouped-query attention (80 layers without GQA is llama's 65B).
+        case eightyLayersWithGQA
+    }
+
+    /// Whether a model of this shape is llama.cpp's `LLM_TYPE_70B`.
+    public func isSeventyB(layers: Int, heads: Int, headsKV: Int) -> Bool {
+        switch seventyB {
+        case .never: return false
+        case .eightyLayers: return layers == 80
+        case .eightyLayersWithGQA: return layers == 80 && heads != headsKV
+        }
+    }
+}
