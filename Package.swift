@@ -1,12 +1,19 @@
-// swift-tools-version: 6.1
+// swift-tools-version: 6.2
 //
 // swift-gguf: Hugging Face checkpoints to GGUF, llama.cpp's quantizers, perplexity.
 // No third-party packages: Foundation, Dispatch, Glibc and the standard library only.
 //
+// Products: the `SwiftGGUF` library (one module to import: the front door `Conversion`,
+// `Quantization`, `GGUFModel` and the building blocks it re-exports) and the six executables.
+//
 // Build flavour: like llama.cpp (GGML_NATIVE=ON) the default build targets the host CPU
-// (`-target-cpu native`: AVX2/FMA/F16C on the machines here, which roughly doubles several
-// kernels). Set SWIFT_GGUF_PORTABLE=1 in the environment for a baseline x86-64 / arm64 build
-// that runs on any CPU of the architecture; results are identical, only slower.
+// (`-target-cpu native`: AVX2/FMA/F16C or AVX-512 on the machines here, which roughly doubles
+// several kernels). Set SWIFT_GGUF_PORTABLE=1 in the environment for a baseline x86-64 / arm64
+// build that runs on any CPU of the architecture; results are identical, only slower.
+//
+// Tools-version 6.2 matters: from SwiftPM 6.2 on, a package that depends on this one by version
+// (`.package(url:from:)`) accepts the `-target-cpu native` unsafe flag (SwiftPM 6.1 and earlier
+// refuse "contains unsafe build flags"); checked with Swift 6.3.1, see README "Using the library".
 import PackageDescription
 import Foundation
 
@@ -17,12 +24,8 @@ let settings: [SwiftSetting] = [
     .enableUpcomingFeature("MemberImportVisibility"),
 ] + (portable ? [] : [.unsafeFlags(["-target-cpu", "native"])])
 
-// Release tests (`swift test -c release`, the README's test command) use `@testable import`, which
-// needs the libraries compiled with -enable-testing; SwiftPM only adds it for debug builds.
-let libSettings = settings + [.unsafeFlags(["-enable-testing"], .when(configuration: .release))]
-
 func lib(_ name: String, _ deps: [Target.Dependency]) -> Target {
-    .target(name: name, dependencies: deps, swiftSettings: libSettings)
+    .target(name: name, dependencies: deps, swiftSettings: settings)
 }
 func exe(_ name: String) -> Target {
     .executableTarget(name: name, dependencies: ["ToolSupport"], swiftSettings: settings)
@@ -34,8 +37,7 @@ func tests(_ name: String, _ deps: [Target.Dependency]) -> Target {
 let package = Package(
     name: "swift-gguf",
     products: [
-        .library(name: "SwiftGGUF", targets: ["GGUF", "Quants", "HFModel", "Inference", "Convert",
-                                             "Calibration", "Evaluation", "ToolSupport"]),
+        .library(name: "SwiftGGUF", targets: ["SwiftGGUF"]),
         .executable(name: "hf2gguf", targets: ["hf2gguf"]),
         .executable(name: "gguf-quantize", targets: ["gguf-quantize"]),
         .executable(name: "gguf-ppl", targets: ["gguf-ppl"]),
@@ -46,20 +48,24 @@ let package = Package(
     targets: [
         // Format: values, the ggml type table, keys and tensor names, reader, writer.
         lib("GGUF", []),
+        // One description per architecture: converter mapping, engine wiring, AWQ groups, type-plan quirks.
+        lib("Architectures", ["GGUF"]),
         // Block kernels (quantize / dequantize / dot), fp16/bf16, llama-quantize type plans.
-        lib("Quants", ["GGUF"]),
+        lib("Quants", ["GGUF", "Architectures"]),
         // Hugging Face side: JSON, safetensors, config.json, tokenizer.json, tokenizer.model.
-        lib("HFModel", ["GGUF", "Quants"]),
+        lib("HFModel", ["GGUF"]),
         // GGUF tokenizer and the CPU forward pass.
-        lib("Inference", ["GGUF", "Quants"]),
+        lib("Inference", ["GGUF", "Architectures", "Quants"]),
         // HF folder -> GGUF.
-        lib("Convert", ["GGUF", "Quants", "HFModel"]),
+        lib("Convert", ["GGUF", "Architectures", "Quants", "HFModel"]),
         // AWQ (and importance) calibration.
-        lib("Calibration", ["GGUF", "Quants", "Inference"]),
-        // Perplexity and KL-divergence.
+        lib("Calibration", ["GGUF", "Architectures", "Quants", "Inference"]),
+        // Perplexity, KL-divergence, importance matrices.
         lib("Evaluation", ["GGUF", "Quants", "Inference"]),
-        // Flags, progress, errors and the commands behind the executables.
-        lib("ToolSupport", ["GGUF", "Quants", "HFModel", "Inference", "Convert", "Calibration", "Evaluation"]),
+        // The front door: one module to import, a small API over the libraries above.
+        lib("SwiftGGUF", ["GGUF", "Architectures", "Quants", "HFModel", "Inference", "Convert", "Calibration", "Evaluation"]),
+        // Flags, progress lines and the commands behind the executables (not part of the library product).
+        lib("ToolSupport", ["SwiftGGUF"]),
         exe("hf2gguf"),
         exe("gguf-quantize"),
         exe("gguf-ppl"),
@@ -74,7 +80,8 @@ let package = Package(
         tests("InferenceTests", ["Inference"]),
         tests("ConvertTests", ["Convert", "HFModel"]),
         tests("CommandsTests", ["ToolSupport"]),
-        tests("CalibrationTests", ["Calibration", "Quants", "Inference"]),
+        tests("CalibrationTests", ["Architectures", "Calibration", "Quants", "Inference"]),
+        tests("SwiftGGUFTests", ["SwiftGGUF"]),
     ],
     swiftLanguageModes: [.v6]
 )

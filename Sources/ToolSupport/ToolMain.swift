@@ -3,7 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import GGUF
+import SwiftGGUF
 
 /// Process-level entry point shared by the executables: installs the signal handlers that
 /// remove temporary outputs, runs the command, prints errors as `error: ...` on stderr and exits

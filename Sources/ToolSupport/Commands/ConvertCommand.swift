@@ -1,7 +1,5 @@
 import Foundation
-import GGUF
-import HFModel
-import Convert
+import SwiftGGUF
 
 /// `hf2gguf MODEL_DIR [--outfile F] [--outtype f32|f16|bf16|q8_0|auto] ...`: convert_hf_to_gguf.py's job.
 public enum ConvertCommand {
@@ -25,10 +23,6 @@ public enum ConvertCommand {
     public static func run(_ args: [String], console: any Console) throws {
         let a = try spec.parse(args)
         let dir = a.positionals[0]
-        var isDir: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue else {
-            throw ToolError.failure("\(dir): not a directory (expected a Hugging Face model folder)")
-        }
         var o = ConvertOptions()
         if let t = a.value("outtype") {
             guard let ot = OutType(rawValue: t.lowercased()) else {
@@ -42,27 +36,24 @@ public enum ConvertCommand {
         o.force = a.has("force")
         o.threads = try a.int("threads", default: max(1, ProcessInfo.processInfo.activeProcessorCount), range: 1...1024)
 
-        let model: SafetensorsModel?
-        do { model = o.vocabOnly ? nil : try SafetensorsModel(directory: dir) } catch { throw ToolError.failure(error.description) }
-        let plan: ConversionPlan
-        do { plan = try Converter.plan(directory: dir, options: o, model: model) } catch { throw ToolError.failure(error.description) }
-        if a.has("verbose") || a.has("dry-run") {
-            for n in plan.notes { console.err("hf2gguf: \(n)\n") }
+        let printNotes = { (plan: ConversionPlan) in
+            if a.has("verbose") || a.has("dry-run") {
+                for n in plan.notes { console.err("hf2gguf: \(n)\n") }
+            }
         }
         if a.has("dry-run") {
+            let plan = try Conversion.plan(modelDirectory: dir, options: o)
+            printNotes(plan)
             console.out(planText(plan))
             return
         }
-        var inputs = (model?.files.map(\.path) ?? [])
-        for f in ["config.json", "tokenizer.json", "tokenizer.model", "tokenizer_config.json"] { inputs.append((dir as NSString).appendingPathComponent(f)) }
-        try OutputPath.check(plan.outputPath, inputs: inputs, force: o.force)
-
-        let progress = ProgressLine(console: console, label: "hf2gguf", total: plan.tensors.count)
-        progress.quiet = a.has("quiet")
+        var bar: ProgressLine?
         let start = Date()
-        do {
-            try Converter.write(plan, directory: dir, options: o, model: model) { i, _, name in progress.update(i, name) }
-        } catch { throw ToolError.wrap(error) }
+        let plan = try Conversion.run(modelDirectory: dir, options: o, planned: { plan in
+            printNotes(plan)
+            bar = ProgressLine(console: console, label: "hf2gguf", total: plan.tensors.count)
+            bar?.quiet = a.has("quiet")
+        }) { i, _, name in bar?.update(i, name) }
         let mb = Double(plan.outputBytes) / 1_048_576
         console.err(String(format: "hf2gguf: wrote %@ (%d tensors, %.1f MiB, %@) in %.2f s\n",
                            plan.outputPath, plan.tensors.count, mb, plan.outType.rawValue, Date().timeIntervalSince(start)))

@@ -1,4 +1,4 @@
-import GGUF
+import SwiftGGUF
 
 /// `gguf-dump FILE [--json] [--json-array] [--no-tensors]`: the metadata and tensor table of a
 /// GGUF file, laid out like gguf-py's `gguf-dump` (including its three `GGUF.*` header pseudo-keys).

@@ -1,8 +1,5 @@
 import Foundation
-import GGUF
-import Inference
-import Evaluation
-import Quants
+import SwiftGGUF
 
 /// `gguf-imatrix -m MODEL.gguf -f CALIB.txt [-c 512] [--chunks N] [-o imatrix.dat]`: llama-imatrix
 /// (b4748): per-column mean squared activations of every `blk.*` matrix over the text's chunks,
@@ -34,42 +31,24 @@ public enum ImatrixCommand {
         guard let modelPath = a.value("model") else { throw ToolError.usage("missing -m MODEL.gguf", command: spec.name) }
         guard let textPath = a.value("file") else { throw ToolError.usage("missing -f CALIB.txt", command: spec.name) }
         let outPath = a.value("output-file") ?? "imatrix.dat"
-        let nCtx = try a.int("ctx-size", default: 512, range: 1...1_048_576)
-        let batch = try a.int("batch-size", default: 2048, range: 1...1_048_576)
-        let chunks = try a.int("chunks", default: -1)
-        let skip = try a.int("chunk", default: 0, range: 0...Int(Int32.max))
-        let threads = try a.int("threads", default: max(1, ProcessInfo.processInfo.activeProcessorCount), range: 1...1024)
+        var o = ImatrixOptions()
+        o.contextLength = try a.int("ctx-size", default: 512, range: 1...1_048_576)
+        o.batchSize = try a.int("batch-size", default: 2048, range: 1...1_048_576)
+        o.chunks = try a.int("chunks", default: -1)
+        o.skipChunks = try a.int("chunk", default: 0, range: 0...Int(Int32.max))
+        o.threads = try a.int("threads", default: max(1, ProcessInfo.processInfo.activeProcessorCount), range: 1...1024)
+        o.processOutput = a.has("process-output")
+        o.computePerplexity = !a.has("no-ppl")
+        o.processEscapes = !a.has("no-escape")
         try OutputPath.check(outPath, inputs: [modelPath, textPath], force: a.has("force"))
 
-        var text = try TokenizeCommand.readTextFile(textPath)
-        if !a.has("no-escape") { text = TokenizeOutput.processEscapes(text) }
-        let (model, vocab) = try PerplexityCommand.loadModel(modelPath)
-        guard !vocab.addEOS else { throw ToolError.failure("\(modelPath): the vocabulary adds EOS; llama-imatrix requires it not to") }
-
-        console.err("compute_imatrix: tokenizing the input ..\n")
-        var tokens = vocab.tokenize(bytes: text, addSpecial: true, parseSpecial: false)
-        if skip > 0 {
-            guard (skip + 2) * nCtx < tokens.count else {
-                throw ToolError.failure("\(textPath): there will be not enough tokens left after removing \(skip) chunks")
-            }
-            tokens.removeFirst(skip * nCtx)
-        }
-        let collector = ImportanceCollector(processOutput: a.has("process-output"))
-        let runner: ImatrixRunner
-        do {
-            runner = try ImatrixRunner(model: model, contextLength: nCtx, chunks: chunks, threads: threads,
-                                       batchSize: max(batch, nCtx), computePerplexity: !a.has("no-ppl"),
-                                       output: { s, stream in
-                                           if stream == .result { console.out(s) } else { console.err(s) }
-                                       },
-                                       progress: PerplexityCommand.progressPrinter(console, quiet: a.has("quiet")))
-        } catch { throw ToolError.failure(error.description) }
-        let result: PerplexityResult?
-        do {
-            result = try runner.run(tokens: tokens, addBOS: vocab.addBOS, bos: vocab.bos ?? 0, collector: collector)
-        } catch { throw ToolError.failure(error.description) }
+        let text = try TokenizeCommand.readTextFile(textPath)
+        let model = try GGUFModel(path: modelPath)
         // llama-imatrix records the prompt file as given on the command line.
-        let matrix = collector.matrix(dataset: textPath)
+        let (matrix, result) = try model.importanceMatrix(
+            text: text, dataset: textPath, options: o,
+            output: { s, stream in if stream == .result { console.out(s) } else { console.err(s) } },
+            progress: PerplexityCommand.progressPrinter(console, quiet: a.has("quiet")))
         do { try matrix.write(to: outPath, replace: a.has("force")) } catch { throw ToolError.failure(error.description) }
         var line = "gguf-imatrix: wrote \(outPath): \(matrix.entries.count) entries, \(matrix.chunkCount ?? 0) chunks"
         if let result { line += String(format: ", %.1f tokens/s", result.tokensPerSecond) }

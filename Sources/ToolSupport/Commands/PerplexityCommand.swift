@@ -1,7 +1,5 @@
 import Foundation
-import GGUF
-import Inference
-import Evaluation
+import SwiftGGUF
 
 /// `gguf-ppl -m MODEL.gguf -f TEXT [-c 512] [-b 2048] [--chunks N] [-t N] [--kl-divergence-base F]
 /// [--kl-divergence] [--json]`: llama-perplexity's interface and printed figures (running `[i]ppl,`
@@ -52,52 +50,21 @@ public enum PerplexityCommand {
 
         // Read the text before loading the model, so a wrong path fails at once.
         var text: [UInt8] = []
-        if !opts.klDivergence, let textPath {
-            text = try TokenizeCommand.readTextFile(textPath)
-            // llama.cpp's common argument parser runs string_process_escapes on the prompt file.
-            if !a.has("no-escape") { text = TokenizeOutput.processEscapes(text) }
+        if !opts.klDivergence, let textPath { text = try TokenizeCommand.readTextFile(textPath) }
+        let model = try GGUFModel(path: modelPath)
+        let output: (String, PerplexityStream) -> Void = { s, stream in
+            switch stream {
+            case .result where !json: console.out(s)
+            default: console.err(s)
+            }
         }
-
-        let (model, vocab) = try loadModel(modelPath)
-        guard vocab.count == model.vocabularySize else {
-            throw ToolError.failure("\(modelPath): the vocabulary has \(vocab.count) tokens but token_embd.weight has \(model.vocabularySize) rows")
-        }
-
-        var tokens: [Int32] = []
-        if !opts.klDivergence {
-            console.err("perplexity: tokenizing the input ..\n")
-            let t0 = Date()
-            tokens = vocab.tokenize(bytes: text, addSpecial: true, parseSpecial: false)
-            console.err(String(format: "perplexity: tokenization took %g ms\n", Date().timeIntervalSince(t0) * 1000))
-        }
-
-        let runner: PerplexityRunner
-        do {
-            runner = try PerplexityRunner(model: model, options: opts, output: { s, stream in
-                switch stream {
-                case .result where !json: console.out(s)
-                default: console.err(s)
-                }
-            }, progress: progressPrinter(console, quiet: a.has("quiet")))
-        } catch { throw ToolError.failure(error.description) }
-        let result: PerplexityResult
-        do {
-            result = try runner.run(tokens: tokens, addBOS: vocab.addBOS, bos: vocab.bos ?? 0, addEOS: vocab.addEOS)
-        } catch { throw ToolError.failure(error.description) }
+        let progress = progressPrinter(console, quiet: a.has("quiet"))
+        let result = opts.klDivergence
+            ? try model.klDivergence(options: opts, output: output, progress: progress)
+            : try model.perplexity(text: text, options: opts, processEscapes: !a.has("no-escape"), output: output, progress: progress)
         console.err(String(format: "perplexity: %.2f s, %.1f tokens/s over %d chunks of %d\n",
                            result.seconds, result.tokensPerSecond, result.chunks, result.contextLength))
         if json { console.out(result.json() + "\n") }
-    }
-
-    /// The model and its vocabulary, each error naming the file.
-    static func loadModel(_ path: String) throws(ToolError) -> (LanguageModel, GGUFVocabulary) {
-        let file: GGUFFile
-        do { file = try GGUFFile(path: path) } catch { throw ToolError.failure(error.description) }
-        let model: LanguageModel
-        do { model = try LanguageModel(file: file) } catch { throw ToolError.failure(error.description) }
-        let vocab: GGUFVocabulary
-        do { vocab = try GGUFVocabulary(file: file) } catch { throw ToolError.failure(error.description) }
-        return (model, vocab)
     }
 
     /// Chunks done, tokens/s and ETA, redrawn in place on a terminal (nothing otherwise or with `quiet`).

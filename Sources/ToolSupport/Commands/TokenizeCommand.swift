@@ -1,6 +1,5 @@
 import Foundation
-import GGUF
-import Inference
+import SwiftGGUF
 
 /// `gguf-tokenize -m MODEL.gguf (-p TEXT | -f FILE | --stdin) [--ids] [--no-bos] ...`, the interface and
 /// output of llama.cpp's `llama-tokenize` (examples/tokenize, b4748): the vocabulary comes from the
@@ -40,17 +39,10 @@ public enum TokenizeCommand {
             text = Array(FileHandle.standardInput.readDataToEndOfFile())
         }
         if !a.has("no-escape") { text = TokenizeOutput.processEscapes(text) }
-        let vocab = try loadVocabulary(modelPath)
+        let vocab = try GGUFModel(path: modelPath).vocabulary
         let ids = vocab.tokenize(bytes: text, addSpecial: !a.has("no-bos"), parseSpecial: !a.has("no-parse-special"))
         let out = TokenizeOutput.formatBytes(ids: ids, vocab: vocab, idsOnly: a.has("ids"), showCount: a.has("show-count"))
         console.out(String(decoding: out, as: UTF8.self))
-    }
-
-    /// Opens a GGUF file and reads its vocabulary, with the file named in any error.
-    static func loadVocabulary(_ path: String) throws(ToolError) -> GGUFVocabulary {
-        let file: GGUFFile
-        do { file = try GGUFFile(path: path) } catch { throw ToolError.failure(error.description) }
-        do { return try GGUFVocabulary(file: file) } catch { throw ToolError.failure(error.description) }
     }
 
     /// The bytes of a text file, or an error naming it.
