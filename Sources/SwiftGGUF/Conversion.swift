@@ -25,6 +25,8 @@ public enum Conversion {
     /// (written under a temporary name, then renamed); an existing file is replaced only with
     /// `options.force`, and never one of the inputs.
     /// - Parameters:
+    ///   - modelDirectory: the Hugging Face folder (config.json, safetensors, tokenizer files).
+    ///   - options: output type, path and the other `hf2gguf` flags.
     ///   - planned: called with the plan once it is made, before anything is written.
     ///   - progress: called after each tensor with (tensors done, tensor count, GGUF name).
     public static func run(modelDirectory: String, options: ConvertOptions, planned: ((ConversionPlan) -> Void)? = nil,

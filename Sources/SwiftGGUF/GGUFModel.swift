@@ -46,6 +46,7 @@ public final class GGUFModel {
 
     /// Token ids of `text`, as `llama-tokenize` gives them.
     /// - Parameters:
+    ///   - text: the text to tokenize (escapes are not processed).
     ///   - addSpecial: add BOS (and EOS) when the vocabulary asks for them.
     ///   - parseSpecial: cut special and control tokens out of the text.
     public func tokenize(_ text: String, addSpecial: Bool = true, parseSpecial: Bool = true) -> [Int32] {
@@ -57,6 +58,7 @@ public final class GGUFModel {
     /// (replacing that file; never the model or an input).
     /// - Parameters:
     ///   - text: the raw bytes of the text (e.g. wiki.test.raw).
+    ///   - options: llama-perplexity's settings (`-c`, `-b`, `--chunks`, `-t`, `--kl-divergence-base`).
     ///   - processEscapes: interpret `\n`, `\t`, `\xHH`... as llama.cpp's argument parser does by default.
     ///   - output: receives every line llama-perplexity prints, with the stream it prints it on.
     ///   - progress: called after each pass.
@@ -81,6 +83,10 @@ public final class GGUFModel {
 
     /// KL-divergence (and the perplexity figures) of this model against the log-probabilities a
     /// base model saved at `options.klDivergenceBase`: llama-perplexity `--kl-divergence`.
+    /// - Parameters:
+    ///   - options: llama-perplexity's settings; `klDivergenceBase` names the base file.
+    ///   - output: receives every line llama-perplexity prints, with its stream.
+    ///   - progress: called after each pass.
     public func klDivergence(options: PerplexityOptions, output: ((String, PerplexityStream) -> Void)? = nil,
                              progress: ((PerplexityProgress) -> Void)? = nil) throws(SwiftGGUFError) -> PerplexityResult {
         guard options.klDivergenceBase != nil else {
@@ -96,8 +102,11 @@ public final class GGUFModel {
     /// The importance matrix of `text`, as llama-imatrix collects it: per-column mean squared
     /// activations of every `blk.*` matrix over the text's chunks.
     /// - Parameters:
+    ///   - text: the raw bytes of the calibration text.
     ///   - dataset: the name recorded in the matrix (llama-imatrix records the file name as given).
+    ///   - options: llama-imatrix's settings.
     ///   - output: llama-imatrix's printed lines (the running perplexity unless `computePerplexity` is off).
+    ///   - progress: called after each pass.
     /// - Returns: the matrix (write it with `ImportanceMatrix.write(to:replace:)`) and the perplexity figures.
     public func importanceMatrix(text: [UInt8], dataset: String, options: ImatrixOptions = ImatrixOptions(),
                                  output: ((String, PerplexityStream) -> Void)? = nil,
