@@ -81,6 +81,7 @@ extension LaneGEMM {
     static func packPanel(_ w: WeightMatrix, row0: Int, panel: UnsafeMutablePointer<Float>, row: UnsafeMutablePointer<Float>) {
         let k = w.columns
         let lay = layout(w.type)!
+        let format = BlockFormats.format(w.type)!
         let nb = k / lay.block
         let ts = w.type.typeSize
         let wq = panel, wd = panel + k * nr, wdm = wd + nb * nr, wm = wdm + nb * nr
@@ -106,7 +107,7 @@ extension LaneGEMM {
                     // Scale 1 (and minimum scale 0): the dequantizer yields the integer values.
                     tmp.storeBytes(of: FP16.fromFloat(1), toByteOffset: lay.scaleOffset, as: UInt16.self)
                     if let mo = lay.minOffset { tmp.storeBytes(of: UInt16(0), toByteOffset: mo, as: UInt16.self) }
-                    Quantizer.dequantize(w.type, UnsafeRawPointer(tmp), row + b * lay.block, count: lay.block)
+                    format.dequantize(UnsafeRawPointer(tmp), row + b * lay.block, count: lay.block)
                     if let mo = lay.minOffset {
                         wdm[b * nr + j] = FP16.toFloat(blk.loadUnaligned(fromByteOffset: mo, as: UInt16.self))
                     }
@@ -115,7 +116,7 @@ extension LaneGEMM {
                         tmp.storeBytes(of: UInt16(0), toByteOffset: lay.scaleOffset, as: UInt16.self)
                         tmp.storeBytes(of: FP16.fromFloat(1), toByteOffset: mo, as: UInt16.self)
                         let scratch = row + k  // room for one block past the row
-                        Quantizer.dequantize(w.type, UnsafeRawPointer(tmp), scratch, count: lay.block)
+                        format.dequantize(UnsafeRawPointer(tmp), scratch, count: lay.block)
                         for sb in 0..<(lay.block / 32) { wm[((lay.block / 32) * b + sb) * nr + j] = -scratch[32 * sb] + 0 }
                     }
                 }

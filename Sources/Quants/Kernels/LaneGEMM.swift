@@ -67,7 +67,7 @@ public enum LaneGEMM {
     /// Panels per task (weight rows decoded together and met by every activation group).
     static let panelsPerTask = 4
 
-    /// The weight layout of one supported type.
+    /// The weight layout of one supported type (each block family declares its own, `BlockFormat.lanes`).
     struct Layout {
         /// Elements per block (per scale).
         let block: Int
@@ -77,6 +77,9 @@ public enum LaneGEMM {
         var minOffset: Int? = nil
         /// How the minimum (offset) terms enter the sum.
         var mins = Mins.none
+        /// Weights whose row count is a multiple of this are repacked by ggml's CPU backend and
+        /// summed in one chain per output (`singleChain`); nil when ggml never repacks the type.
+        var repackedRows: Int? = nil
     }
 
     /// How ggml's dot products add the weights' minimum terms.
@@ -95,22 +98,17 @@ public enum LaneGEMM {
         case summed
     }
 
-    static func layout(_ t: GGMLType) -> Layout? {
-        switch t {
-        case .q8_0, .q5_0, .q4_0: return Layout(block: 32, scaleOffset: 0)
-        case .q4_1, .q5_1: return Layout(block: 32, scaleOffset: 0, minOffset: 2, mins: .perBlock)
-        case .q4_K: return Layout(block: 256, scaleOffset: 0, minOffset: 2, mins: .fourLanes)
-        case .q5_K: return Layout(block: 256, scaleOffset: 0, minOffset: 2, mins: .summed)
-        case .q6_K: return Layout(block: 256, scaleOffset: 208)
-        default: return nil
-        }
-    }
+    /// The layout `t`'s block family declares, or nil when LaneGEMM has no kernel for it.
+    static func layout(_ t: GGMLType) -> Layout? { BlockFormats.format(t)?.lanes }
 
-    /// Q4_0 weights with a multiple of 8 rows: ggml's CPU backend repacks them (`q4_0_8x8_q8_0`,
-    /// ggml-cpu-aarch64.cpp, taken on x86 with AVX2) and its `ggml_gemm_q4_0_8x8_q8_0` /
-    /// `ggml_gemv_q4_0_8x8_q8_0` keep one chain per output, `fma(Σ_{32} q_w·q_a, f32(d_w)·f32(d_a), acc)`
-    /// block after block, with no lanes to reduce.
-    static func singleChain(_ w: WeightMatrix) -> Bool { w.type == .q4_0 && w.rows % 8 == 0 }
+    /// Q4_0 weights with a multiple of 8 rows (`Layout.repackedRows`): ggml's CPU backend repacks
+    /// them (`q4_0_8x8_q8_0`, ggml-cpu-aarch64.cpp, taken on x86 with AVX2) and its
+    /// `ggml_gemm_q4_0_8x8_q8_0` / `ggml_gemv_q4_0_8x8_q8_0` keep one chain per output,
+    /// `fma(Σ_{32} q_w·q_a, f32(d_w)·f32(d_a), acc)` block after block, with no lanes to reduce.
+    static func singleChain(_ w: WeightMatrix) -> Bool {
+        guard let rows = layout(w.type)?.repackedRows else { return false }
+        return w.rows % rows == 0
+    }
 
     /// Whether `linear` computes products with weights of type `t` (in ggml's x86 order).
     public static func handles(_ t: GGMLType) -> Bool { layout(t) != nil }
