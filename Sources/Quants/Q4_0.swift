@@ -11,6 +11,13 @@ enum Q4_0: BlockFormat {
     static let blockBytes = 18
     static let blockSize = 32
 
+    // Kernel traits (see BlockFormat).
+    static let dotType: GGMLType? = .q8_0
+    static let usesImportance = true
+    /// llamafile's tinyBLAS_Q0_AVX lanes; with a multiple of 8 rows ggml repacks the weights
+    /// (`q4_0_8x8_q8_0`) and keeps one chain per output.
+    static let lanes: LaneGEMM.Layout? = LaneGEMM.Layout(block: 32, scaleOffset: 0, repackedRows: 8)
+
     static func quantize(_ x: UnsafePointer<Float>, _ y: UnsafeMutableRawPointer, count: Int, importance: UnsafePointer<Float>?) {
         if let qw = importance { return weighted(x, y, count: count, qw, fast: true) }
         for b in 0..<(count / 32) {

@@ -10,6 +10,11 @@ enum Q4_1: BlockFormat {
     static let blockBytes = 20
     static let blockSize = 32
 
+    // Kernel traits (see BlockFormat).
+    static let dotType: GGMLType? = .q8_1
+    static let usesImportance = true
+    static let lanes: LaneGEMM.Layout? = LaneGEMM.Layout(block: 32, scaleOffset: 0, minOffset: 2, mins: .perBlock)
+
     static func quantize(_ x: UnsafePointer<Float>, _ y: UnsafeMutableRawPointer, count: Int, importance: UnsafePointer<Float>?) {
         if let qw = importance { return weighted(x, y, count: count, qw, fast: true) }
         for b in 0..<(count / 32) {

@@ -11,6 +11,11 @@ enum Q5_0: BlockFormat {
     static let blockBytes = 22
     static let blockSize = 32
 
+    // Kernel traits (see BlockFormat).
+    static let dotType: GGMLType? = .q8_0
+    static let usesImportance = true
+    static let lanes: LaneGEMM.Layout? = LaneGEMM.Layout(block: 32, scaleOffset: 0)
+
     static func quantize(_ x: UnsafePointer<Float>, _ y: UnsafeMutableRawPointer, count: Int, importance: UnsafePointer<Float>?) {
         if let qw = importance { return weighted(x, y, count: count, qw, fast: true) }
         withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 32) { lb in

@@ -12,6 +12,11 @@ enum Q6_K: BlockFormat {
     static let blockBytes = 210
     static let blockSize = 256
 
+    // Kernel traits (see BlockFormat).
+    static let dotType: GGMLType? = .q8_K
+    static let usesImportance = true
+    static let lanes: LaneGEMM.Layout? = LaneGEMM.Layout(block: 256, scaleOffset: 208)
+
     static func quantize(_ x: UnsafePointer<Float>, _ y: UnsafeMutableRawPointer, count: Int, importance: UnsafePointer<Float>?) {
         quantize(x, y, count: count, importance: importance, fast: true)
     }

@@ -10,6 +10,11 @@ enum Q8_0: BlockFormat {
     static let blockBytes = 34
     static let blockSize = 32
 
+    // Kernel traits (see BlockFormat).
+    static let dotType: GGMLType? = .q8_0
+    static let usesImportance = false
+    static let lanes: LaneGEMM.Layout? = LaneGEMM.Layout(block: 32, scaleOffset: 0)
+
     static func quantize(_ x: UnsafePointer<Float>, _ y: UnsafeMutableRawPointer, count: Int, importance: UnsafePointer<Float>?) {
         for b in 0..<(count / 32) {
             let xb = x + 32 * b, yb = y + blockBytes * b

@@ -10,6 +10,11 @@ enum Q8_1: BlockFormat {
     static let blockBytes = 36
     static let blockSize = 32
 
+    // Kernel traits (see BlockFormat).
+    static let dotType: GGMLType? = nil
+    static let usesImportance = false
+    static let lanes: LaneGEMM.Layout? = nil
+
     static func quantize(_ x: UnsafePointer<Float>, _ y: UnsafeMutableRawPointer, count: Int, importance: UnsafePointer<Float>?) {
         for b in 0..<(count / 32) {
             let xb = x + 32 * b, yb = y + blockBytes * b

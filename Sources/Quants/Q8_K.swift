@@ -11,6 +11,11 @@ enum Q8_K: BlockFormat {
     static let blockBytes = 292
     static let blockSize = 256
 
+    // Kernel traits (see BlockFormat).
+    static let dotType: GGMLType? = nil
+    static let usesImportance = false
+    static let lanes: LaneGEMM.Layout? = nil
+
     static func quantize(_ x: UnsafePointer<Float>, _ y: UnsafeMutableRawPointer, count: Int, importance: UnsafePointer<Float>?) {
         for b in 0..<(count / 256) { block(x + 256 * b, y + blockBytes * b, signedAbsMaxLanes(x + 256 * b, 256)) }
     }

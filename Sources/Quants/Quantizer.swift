@@ -18,30 +18,25 @@ public func parallelFor(chunks: Int, threads: Int, _ body: (Int) -> Void) {
 /// The block kernels by ggml type: quantization byte-identical with ggml's reference quantizers
 /// (and with its importance-weighted ones), and exact dequantization.
 public enum Quantizer {
-    static func format(_ t: GGMLType) -> (any BlockFormat.Type)? {
-        switch t {
-        case .q8_0: return Q8_0.self
-        case .q8_1: return Q8_1.self
-        case .q4_0: return Q4_0.self
-        case .q4_1: return Q4_1.self
-        case .q5_0: return Q5_0.self
-        case .q5_1: return Q5_1.self
-        case .q4_K: return Q4_K.self
-        case .q5_K: return Q5_K.self
-        case .q6_K: return Q6_K.self
-        case .q8_K: return Q8_K.self
-        default: return nil
-        }
-    }
+    /// The block family of `t` (from the `BlockFormats` registry), or nil.
+    static func format(_ t: GGMLType) -> (any BlockFormat.Type)? { BlockFormats.format(t) }
 
     /// Whether `quantize` can produce `type`: f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q4_K,
-    /// q5_K, q6_K, and the activation formats q8_K and q8_1.
-    public static func canQuantize(_ type: GGMLType) -> Bool {
-        type == .f32 || type == .f16 || type == .bf16 || format(type) != nil
-    }
+    /// q5_K, q6_K, and the activation formats q8_K and q8_1 (every registered family).
+    public static func canQuantize(_ type: GGMLType) -> Bool { format(type) != nil }
 
     /// Whether `dequantize` can read `type` (the same set as `canQuantize`).
     public static func canDequantize(_ type: GGMLType) -> Bool { canQuantize(type) }
+
+    /// Whether the CPU engine can multiply weights of `type`: it has a dequantizer and a CPU dot
+    /// type (`ActivationRounding.dotType(for:)`).
+    public static func canMultiply(_ type: GGMLType) -> Bool { format(type)?.dotType != nil }
+
+    /// The types `canMultiply` accepts, in registration order: f32, f16, bf16, q4_0, q4_1, q5_0,
+    /// q5_1, q8_0, q4_K, q5_K, q6_K.
+    public static var multipliableTypes: [GGMLType] {
+        BlockFormats.all.compactMap { f in f.dotType == nil ? nil : f.type }
+    }
 
     /// Quantizes `rows` rows of `rowLength` floats from `src` into `dst` (`rows · type.rowSize(rowLength)`
     /// bytes).
@@ -61,11 +56,12 @@ public enum Quantizer {
     static func quantize(_ type: GGMLType, _ src: UnsafePointer<Float>, _ dst: UnsafeMutableRawPointer,
                          rows: Int, rowLength: Int, importance: UnsafePointer<Float>?, threads: Int, reference: Bool) {
         guard rows > 0, rowLength > 0 else { return }
-        precondition(canQuantize(type), "cannot quantize to \(type)")
+        guard let f = format(type) else { preconditionFailure("cannot quantize to \(type)") }
         guard let rowBytes = type.rowSize(rowLength) else {
             preconditionFailure("row length \(rowLength) is not a multiple of the \(type) block size \(type.blockSize)")
         }
-        nonisolated(unsafe) let s = src, d = dst, imp = importance
+        // Importance goes to the quantizers that use it, one row at a time.
+        nonisolated(unsafe) let s = src, d = dst, imp = f.usesImportance ? importance : nil
         let pieces = Swift.min(rows, Swift.max(1, threads) * 8)
         parallelFor(chunks: pieces, threads: threads) { p in
             let lo = rows * p / pieces, hi = rows * (p + 1) / pieces
@@ -73,26 +69,19 @@ public enum Quantizer {
             let n = (hi - lo) * rowLength
             let from = s + lo * rowLength
             let to = d + lo * rowBytes
-            switch type {
-            case .f32: to.copyMemory(from: from, byteCount: n * 4)
-            case .f16: FP16.convert(from, to.assumingMemoryBound(to: UInt16.self), count: n)
-            case .bf16: BF16.convert(from, to.assumingMemoryBound(to: UInt16.self), count: n)
-            default:
-                guard let f = format(type) else { return }
-                if let imp, type != .q8_0, type != .q8_K, type != .q8_1 {
-                    for r in 0..<(hi - lo) {
-                        let x = from + r * rowLength, y = to + r * rowBytes
-                        if reference {
-                            f.quantizeReference(x, y, count: rowLength, importance: imp)
-                        } else {
-                            f.quantize(x, y, count: rowLength, importance: imp)
-                        }
+            if let imp {
+                for r in 0..<(hi - lo) {
+                    let x = from + r * rowLength, y = to + r * rowBytes
+                    if reference {
+                        f.quantizeReference(x, y, count: rowLength, importance: imp)
+                    } else {
+                        f.quantize(x, y, count: rowLength, importance: imp)
                     }
-                } else if reference {
-                    f.quantizeReference(from, to, count: n, importance: nil)
-                } else {
-                    f.quantize(from, to, count: n, importance: nil)
                 }
+            } else if reference {
+                f.quantizeReference(from, to, count: n, importance: nil)
+            } else {
+                f.quantize(from, to, count: n, importance: nil)
             }
         }
     }
@@ -101,14 +90,8 @@ public enum Quantizer {
     /// exactly as ggml's `to_float` (`dequantize_row_*`, `ggml_fp16_to_fp32_row`, ...) does.
     /// - Precondition: `canDequantize(type)` and `count` is a whole number of blocks.
     public static func dequantize(_ type: GGMLType, _ src: UnsafeRawPointer, _ dst: UnsafeMutablePointer<Float>, count: Int) {
-        switch type {
-        case .f32: dst.update(from: src.assumingMemoryBound(to: Float.self), count: count)
-        case .f16: FP16.expand(src.assumingMemoryBound(to: UInt16.self), dst, count: count)
-        case .bf16: BF16.expand(src.assumingMemoryBound(to: UInt16.self), dst, count: count)
-        default:
-            guard let f = format(type) else { preconditionFailure("cannot dequantize \(type)") }
-            precondition(count % f.blockSize == 0, "\(count) elements are not a whole number of \(type) blocks")
-            f.dequantize(src, dst, count: count)
-        }
+        guard let f = format(type) else { preconditionFailure("cannot dequantize \(type)") }
+        precondition(count % f.blockSize == 0, "\(count) elements are not a whole number of \(type) blocks")
+        f.dequantize(src, dst, count: count)
     }
 }

@@ -36,13 +36,11 @@ enum VocabFixture {
         "mpt": (byteLevel(), #"{"type":"NFC"}"#, "b6dc8df998e1cfbdc4eac8243701a65afe638679230920b50d6f17d81c098166"),
     ]
 
-    /// Where ggml-vocab-NAME.gguf lives: ../shared/reference/tokenizer, else llama.cpp's models/
-    /// folder (`SWIFT_GGUF_LLAMA_CPP`, default /work/oracle/llama.cpp).
+    /// Where ggml-vocab-NAME.gguf lives: ../shared/reference/tokenizer, else the models/ folder of
+    /// the local llama.cpp checkout (`TestPaths.oracle`: `SWIFT_GGUF_ORACLE`, default `../oracle/llama.cpp`).
     static func vocabFile(_ name: String) -> URL? {
-        if let u = TestPaths.sharedFile("reference/tokenizer/ggml-vocab-\(name).gguf") { return u }
-        let root = ProcessInfo.processInfo.environment["SWIFT_GGUF_LLAMA_CPP"] ?? "/work/oracle/llama.cpp"
-        let u = URL(fileURLWithPath: root).appendingPathComponent("models/ggml-vocab-\(name).gguf")
-        return FileManager.default.fileExists(atPath: u.path) ? u : nil
+        TestPaths.sharedFile("reference/tokenizer/ggml-vocab-\(name).gguf")
+            ?? TestPaths.oracleFile("models/ggml-vocab-\(name).gguf")
     }
 
     /// The rebuilt tokenizer.json, written to `dir`; returns its path.

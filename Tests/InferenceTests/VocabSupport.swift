@@ -5,14 +5,8 @@ import TestSupport
 
 /// Locations and readers shared by the vocabulary tests.
 enum VocabTestData {
-    /// llama.cpp's checkout beside this one (`../oracle/llama.cpp`), or nil.
-    static let oracle: URL? = {
-        if let env = ProcessInfo.processInfo.environment["SWIFT_GGUF_ORACLE"], !env.isEmpty {
-            return URL(fileURLWithPath: env)
-        }
-        let u = TestPaths.root.deletingLastPathComponent().appendingPathComponent("oracle/llama.cpp")
-        return FileManager.default.fileExists(atPath: u.appendingPathComponent("models").path) ? u : nil
-    }()
+    /// The local llama.cpp checkout (`SWIFT_GGUF_ORACLE`, default `../oracle/llama.cpp`), or nil.
+    static var oracle: URL? { TestPaths.oracle }
 
     static let fixtures = TestPaths.fixtures.appendingPathComponent("vocab")
 

@@ -34,7 +34,7 @@ struct VocabVariantTests {
         if v.base.hasPrefix("shared:") {
             url = try requireShared("reference/tokenizer/" + v.base.dropFirst("shared:".count))
         } else {
-            guard let o = VocabTestData.oracle else { try skip("../oracle/llama.cpp is absent") }
+            guard let o = VocabTestData.oracle else { try skip("no llama.cpp oracle (SWIFT_GGUF_ORACLE, default ../oracle/llama.cpp)") }
             url = o.appendingPathComponent("models/" + v.base.dropFirst("oracle:".count))
         }
         var metadata = try GGUFFile(path: url.path).metadata

@@ -31,7 +31,7 @@ struct VocabVectorTests {
 
     @Test("llama.cpp models/ vocabularies reproduce every .out line", arguments: oracleVocabs)
     func oracle(_ name: String) throws {
-        guard let o = VocabTestData.oracle else { try skip("../oracle/llama.cpp is absent") }
+        guard let o = VocabTestData.oracle else { try skip("no llama.cpp oracle (SWIFT_GGUF_ORACLE, default ../oracle/llama.cpp)") }
         try Self.check(o.appendingPathComponent("models/ggml-vocab-\(name).gguf"))
     }
 }

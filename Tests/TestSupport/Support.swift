@@ -129,3 +129,28 @@ public func requireShared(_ relative: String) throws -> URL {
     guard let u = TestPaths.sharedFile(relative) else { try skip("../shared/\(relative) is absent") }
     return u
 }
+
+extension TestPaths {
+    /// The local llama.cpp oracle: one llama.cpp b4748 checkout, built in place.
+    ///
+    ///     $SWIFT_GGUF_ORACLE/              the checkout (default: ../oracle/llama.cpp beside this one)
+    ///       models/ggml-vocab-NAME.gguf    vocabulary-only GGUFs, each with .inp / .out test vectors
+    ///       build/bin/llama-*              its binaries (llama-tokenize, llama-quantize, llama-perplexity)
+    ///
+    /// `SWIFT_GGUF_ORACLE` names the directory and is used as given; without it the default is used
+    /// when it has a `models/` folder. nil otherwise (tests that need it skip).
+    public static let oracle: URL? = {
+        if let env = ProcessInfo.processInfo.environment["SWIFT_GGUF_ORACLE"], !env.isEmpty {
+            return URL(fileURLWithPath: env)
+        }
+        let u = root.deletingLastPathComponent().appendingPathComponent("oracle/llama.cpp")
+        return FileManager.default.fileExists(atPath: u.appendingPathComponent("models").path) ? u : nil
+    }()
+
+    /// A file of the oracle (`models/ggml-vocab-gpt-2.gguf`, `build/bin/llama-tokenize`), or nil.
+    public static func oracleFile(_ relative: String) -> URL? {
+        guard let o = oracle else { return nil }
+        let u = o.appendingPathComponent(relative)
+        return FileManager.default.fileExists(atPath: u.path) ? u : nil
+    }
+}

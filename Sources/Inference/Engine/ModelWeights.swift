@@ -63,9 +63,7 @@ struct WeightLoader {
     let file: GGUFFile
 
     /// Types the forward pass multiplies: those with a CPU dot type and a dequantizer.
-    static func isSupported(_ t: GGMLType) -> Bool {
-        ActivationRounding.dotType(for: t) != nil && Quantizer.canDequantize(t)
-    }
+    static func isSupported(_ t: GGMLType) -> Bool { Quantizer.canMultiply(t) }
 
     func info(_ name: String) throws(InferenceError) -> GGUFTensorInfo {
         guard let t = file.tensor(named: name) else {
@@ -87,7 +85,7 @@ struct WeightLoader {
         let t = try info(name)
         try checkShape(t, [columns, rows])
         guard Self.isSupported(t.type) else {
-            let names = ["f32", "f16", "bf16", "q4_0", "q4_1", "q5_0", "q5_1", "q8_0", "q4_K", "q5_K", "q6_K"]
+            let names = Quantizer.multipliableTypes.map(\.name)
             throw InferenceError(.unsupportedType, file: file.path,
                                  "tensor '\(name)' has type \(t.type.name), expected one of \(names.joined(separator: ", "))")
         }

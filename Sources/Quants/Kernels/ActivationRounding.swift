@@ -10,26 +10,16 @@ import GGUF
 /// The activation side of ggml's CPU matrix products.
 public enum ActivationRounding {
     /// The type ggml converts activations to before a dot with weights of `weight`
-    /// (`type_traits_cpu[weight].vec_dot_type`), or nil when the CPU backend has no dot for it.
+    /// (`type_traits_cpu[weight].vec_dot_type`, declared by the weight's block family), or nil when
+    /// this module has no kernels for `weight` or it is an activation-only format.
     public static func dotType(for weight: GGMLType) -> GGMLType? {
-        switch weight {
-        case .f32: return .f32
-        case .f16: return .f16
-        case .bf16: return .bf16
-        case .q4_0, .q5_0, .q8_0: return .q8_0
-        case .q4_1, .q5_1: return .q8_1
-        case .q2_K, .q3_K, .q4_K, .q5_K, .q6_K: return .q8_K
-        default: return nil
-        }
+        BlockFormats.format(weight)?.dotType
     }
 
-    /// Block length of the rounding for `dotType` (1 for the float types).
+    /// Block length of the rounding for `dotType`: its block size (32 for Q8_0 / Q8_1, 256 for
+    /// Q8_K, 1 for the float types), and 1 for a type that is no dot type.
     public static func blockLength(_ dotType: GGMLType) -> Int {
-        switch dotType {
-        case .q8_0, .q8_1: return 32
-        case .q8_K: return GGMLType.qkK
-        default: return 1
-        }
+        BlockFormats.isActivation(dotType) ? dotType.blockSize : 1
     }
 
     /// Replaces `count` activations by the values ggml's dot products see when they meet weights

@@ -1,0 +1,134 @@
+import GGUF
+
+// Packing for LaneGEMM: activations quantized as ggml's CPU `from_float` does and interleaved
+// 12 rows per group in lane order; weights decoded to their integer values, 32 rows per panel.
+
+extension LaneGEMM {
+    // MARK: Activations
+
+    /// Quantizes `m` rows of `k` activations (`lda` apart) to the dot type of `weight` (rows up to
+    /// the next multiple of 12 are zero): quants interleaved per group of 12 rows in lane order,
+    /// `q[g·12k + lanePosition(kk)·12 + i]` for row 12g + i, then block scales `d[r·nb + b]` (from
+    /// `rows12·k` on), then for Q8_K the 32-element sub-block sums `s[r·(k/32) + sb]` (from
+    /// `rows12·(k + nb)` on).
+    static func packActivations(_ a: UnsafePointer<Float>, lda: Int, rows m: Int, columns k: Int, weight: GGMLType,
+                                into buf: UnsafeMutablePointer<Float>, threads: Int) {
+        let rows12 = (m + mr - 1) / mr * mr
+        let lay = layout(weight)!
+        let nb = k / lay.block
+        let qBase = buf, dBase = buf + rows12 * k, sBase = dBase + rows12 * nb
+        nonisolated(unsafe) let src = a
+        let tasks = Swift.min(rows12, Swift.max(1, threads) * 4)
+        parallelFor(chunks: tasks, threads: threads) { t in
+            let row = UnsafeMutablePointer<Float>.allocate(capacity: 2 * k)
+            defer { row.deallocate() }
+            let lanes = row + k
+            for r in (rows12 * t / tasks)..<(rows12 * (t + 1) / tasks) {
+                let q = qBase + (r / mr) * mr * k + r % mr, d = dBase + r * nb, s = sBase + r * (k / 32)
+                if r >= m {
+                    for p in 0..<k { q[p * mr] = 0 }
+                    d.update(repeating: 0, count: nb)
+                    s.update(repeating: 0, count: k / 32)
+                    continue
+                }
+                let x = src + r * lda
+                if lay.block == 32 {
+                    for b in 0..<nb {
+                        let (q0, q1, amax) = ActivationRounding.q8_0Quants(x + 32 * b)
+                        UnsafeMutableRawPointer(row + 32 * b).storeBytes(of: q0, as: SIMD16<Float>.self)
+                        UnsafeMutableRawPointer(row + 32 * b).storeBytes(of: q1, toByteOffset: 64, as: SIMD16<Float>.self)
+                        d[b] = Float(Float16(amax / 127))
+                        // Q8_1's s = f16(d·Σq) with the unrounded d = amax/127.
+                        if lay.mins == .perBlock { s[b] = Float(Float16((amax / 127) * (q0 + q1).sum())) }
+                    }
+                } else {
+                    for b in 0..<nb {
+                        d[b] = ActivationRounding.q8_KQuants(x + 256 * b, into: row + 256 * b)
+                        for sb in (8 * b)..<(8 * b + 8) {
+                            var sum: Float = 0
+                            for j in (32 * sb)..<(32 * sb + 32) { sum += row[j] }
+                            s[sb] = sum
+                        }
+                    }
+                }
+                // Lane order: the four columns 32c + 4L ..< 32c + 4L + 4 go to L·k/8 + 4c.
+                let lk = k / 8
+                for c in 0..<(k / 32) {
+                    let from = UnsafeRawPointer(row + 32 * c)
+                    for lane in 0..<8 {
+                        UnsafeMutableRawPointer(lanes + lane * lk + 4 * c)
+                            .storeBytes(of: from.loadUnaligned(fromByteOffset: 16 * lane, as: SIMD4<Float>.self), as: SIMD4<Float>.self)
+                    }
+                }
+                for p in 0..<k { q[p * mr] = lanes[p] }
+            }
+        }
+    }
+
+    /// Where column `kk` of a row of `k` (a multiple of 32) is packed: lane by lane, so that the
+    /// four columns lane L takes from each 32-column chunk follow each other, chunk after chunk:
+    /// `L·k/8 + chunk·4 + t` for `kk = 32·chunk + 4·L + t`.
+    @inline(__always)
+    static func lanePosition(_ kk: Int, _ k: Int) -> Int {
+        ((kk & 31) >> 2) * (k >> 3) + ((kk >> 5) << 2) + (kk & 3)
+    }
+
+    // MARK: Weights
+
+    /// Decodes weight rows `row0 ..< row0+32` into a panel: integer values `wq[lanePosition(kk)·32 + j]`,
+    /// block scales `wd[b·32 + j]`, and for Q4_K the minimum scales `wdm[b·32 + j]` and sub-block
+    /// minimums `wm[sb·32 + j]`. Rows past the end are zero. `row` is scratch for `k + 256` floats.
+    static func packPanel(_ w: WeightMatrix, row0: Int, panel: UnsafeMutablePointer<Float>, row: UnsafeMutablePointer<Float>) {
+        let k = w.columns
+        let lay = layout(w.type)!
+        let format = BlockFormats.format(w.type)!
+        let nb = k / lay.block
+        let ts = w.type.typeSize
+        let wq = panel, wd = panel + k * nr, wdm = wd + nb * nr, wm = wdm + nb * nr
+        var block = (UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0),
+                     UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0),
+                     UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0), UInt64(0),
+                     UInt64(0), UInt64(0), UInt64(0))  // 216 bytes ≥ the largest block (Q6_K, 210)
+        withUnsafeMutableBytes(of: &block) { bb in
+            let tmp = bb.baseAddress!
+            for j in 0..<nr {
+                let r = row0 + j
+                if r >= w.rows {
+                    for kk in 0..<k { wq[kk * nr + j] = 0 }
+                    for b in 0..<nb { wd[b * nr + j] = 0; wdm[b * nr + j] = 0 }
+                    for sb in 0..<(k / 32) { wm[sb * nr + j] = 0 }
+                    continue
+                }
+                let src = w.data + r * w.rowBytes
+                for b in 0..<nb {
+                    let blk = src + b * ts
+                    tmp.copyMemory(from: blk, byteCount: ts)
+                    wd[b * nr + j] = FP16.toFloat(blk.loadUnaligned(fromByteOffset: lay.scaleOffset, as: UInt16.self))
+                    // Scale 1 (and minimum scale 0): the dequantizer yields the integer values.
+                    tmp.storeBytes(of: FP16.fromFloat(1), toByteOffset: lay.scaleOffset, as: UInt16.self)
+                    if let mo = lay.minOffset { tmp.storeBytes(of: UInt16(0), toByteOffset: mo, as: UInt16.self) }
+                    format.dequantize(UnsafeRawPointer(tmp), row + b * lay.block, count: lay.block)
+                    if let mo = lay.minOffset {
+                        wdm[b * nr + j] = FP16.toFloat(blk.loadUnaligned(fromByteOffset: mo, as: UInt16.self))
+                    }
+                    if let mo = lay.minOffset, lay.mins != .perBlock {
+                        // Scale 0, minimum scale 1: every element is minus its sub-block minimum.
+                        tmp.storeBytes(of: UInt16(0), toByteOffset: lay.scaleOffset, as: UInt16.self)
+                        tmp.storeBytes(of: FP16.fromFloat(1), toByteOffset: mo, as: UInt16.self)
+                        let scratch = row + k  // room for one block past the row
+                        format.dequantize(UnsafeRawPointer(tmp), scratch, count: lay.block)
+                        for sb in 0..<(lay.block / 32) { wm[((lay.block / 32) * b + sb) * nr + j] = -scratch[32 * sb] + 0 }
+                    }
+                }
+                for kk in 0..<k { wq[lanePosition(kk, k) * nr + j] = row[kk] }
+            }
+        }
+    }
+
+    /// Floats of one decoded panel of `w`.
+    static func panelFloats(_ w: WeightMatrix) -> Int {
+        let lay = layout(w.type)!
+        let nb = w.columns / lay.block
+        return (w.columns + 2 * nb + w.columns / 32) * nr
+    }
+}

@@ -1,0 +1,53 @@
+import GGUF
+import Testing
+@testable import Quants
+
+/// The registry (`BlockFormats`) against the per-module switches it replaced: every ggml type gets
+/// the same answers from `Quantizer`, `ActivationRounding`, `LaneGEMM` and the engine's type check.
+@Suite("Type traits: one registry for every ggml type")
+struct TypeTraitsTests {
+    /// ggml-cpu.c `type_traits_cpu[...].vec_dot_type` for the types with kernels here.
+    static let dotTypes: [GGMLType: GGMLType] = [
+        .f32: .f32, .f16: .f16, .bf16: .bf16, .q4_0: .q8_0, .q5_0: .q8_0, .q8_0: .q8_0,
+        .q4_1: .q8_1, .q5_1: .q8_1, .q4_K: .q8_K, .q5_K: .q8_K, .q6_K: .q8_K,
+    ]
+    static let families: Set<GGMLType> = [.f32, .f16, .bf16, .q4_0, .q4_1, .q5_0, .q5_1, .q8_0, .q8_1,
+                                          .q4_K, .q5_K, .q6_K, .q8_K]
+
+    @Test("dot types, rounding blocks, quantizers and LaneGEMM layouts for every type")
+    func everyType() {
+        for t in GGMLType.allCases {
+            #expect(Quantizer.canQuantize(t) == Self.families.contains(t), "\(t)")
+            #expect(ActivationRounding.dotType(for: t) == Self.dotTypes[t], "\(t)")
+            #expect(Quantizer.canMultiply(t) == (Self.dotTypes[t] != nil), "\(t)")
+            let block = t == .q8_0 || t == .q8_1 ? 32 : t == .q8_K ? 256 : 1
+            #expect(ActivationRounding.blockLength(t) == block, "\(t)")
+            let lay = LaneGEMM.layout(t)
+            switch t {
+            case .q8_0, .q5_0, .q4_0:
+                #expect(lay?.block == 32 && lay?.scaleOffset == 0 && lay?.minOffset == nil && lay?.mins == LaneGEMM.Mins.none)
+                #expect(lay?.repackedRows == (t == .q4_0 ? 8 : nil))
+            case .q4_1, .q5_1:
+                #expect(lay?.block == 32 && lay?.scaleOffset == 0 && lay?.minOffset == 2 && lay?.mins == .perBlock)
+            case .q4_K:
+                #expect(lay?.block == 256 && lay?.scaleOffset == 0 && lay?.minOffset == 2 && lay?.mins == .fourLanes)
+            case .q5_K:
+                #expect(lay?.block == 256 && lay?.scaleOffset == 0 && lay?.minOffset == 2 && lay?.mins == .summed)
+            case .q6_K:
+                #expect(lay?.block == 256 && lay?.scaleOffset == 208 && lay?.minOffset == nil && lay?.mins == LaneGEMM.Mins.none)
+            default:
+                #expect(lay == nil, "\(t)")
+            }
+            if t != .q4_0 { #expect(lay?.repackedRows == nil, "\(t)") }
+            if let f = Quantizer.format(t) {
+                #expect(f.usesImportance == [.q4_0, .q4_1, .q5_0, .q5_1, .q4_K, .q5_K, .q6_K].contains(t), "\(t)")
+            }
+        }
+    }
+
+    @Test("the engine's list of multipliable types keeps its order")
+    func multipliable() {
+        #expect(Quantizer.multipliableTypes.map(\.name)
+            == ["f32", "f16", "bf16", "q4_0", "q4_1", "q5_0", "q5_1", "q8_0", "q4_K", "q5_K", "q6_K"])
+    }
+}
