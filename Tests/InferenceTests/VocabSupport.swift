@@ -5,15 +5,6 @@ import TestSupport
 
 /// Locations and readers shared by the vocabulary tests.
 enum VocabTestData {
-    /// llama.cpp's checkout beside this one (`../oracle/llama.cpp`), or nil.
-    static let oracle: URL? = {
-        if let env = ProcessInfo.processInfo.environment["SWIFT_GGUF_ORACLE"], !env.isEmpty {
-            return URL(fileURLWithPath: env)
-        }
-        let u = TestPaths.root.deletingLastPathComponent().appendingPathComponent("oracle/llama.cpp")
-        return FileManager.default.fileExists(atPath: u.appendingPathComponent("models").path) ? u : nil
-    }()
-
     static let fixtures = TestPaths.fixtures.appendingPathComponent("vocab")
 
     static func load(_ url: URL) throws -> GGUFVocabulary {
