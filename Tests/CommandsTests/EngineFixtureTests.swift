@@ -29,13 +29,13 @@ struct EngineFixtureTests {
     }
 
     @Test("F32 logits equal the float64 pass (f16 KV cache emulated) to 2e-3",
-          arguments: ["tiny-bpe-llama", "tiny-llama", "tiny-mistral", "tiny-qwen2", "tiny-qwen3"])
+          .golden, arguments: ["tiny-bpe-llama", "tiny-llama", "tiny-mistral", "tiny-qwen2", "tiny-qwen3"])
     func matches(_ name: String) throws {
         let dir: URL
         if name == "tiny-bpe-llama" {
             dir = TestPaths.fixtures.appendingPathComponent(name)
         } else {
-            dir = try requireModel(name)
+            dir = try Golden.require(model: name)
         }
         let fx = try Self.load(name)
         let tmp = TemporaryDirectory("engine-fixture")

@@ -9,11 +9,11 @@ import TestSupport
 struct ImatrixCommandTests {
     /// `llama-quantize --imatrix imatrix.dat smollm2-f32.gguf OUT Q4_K_M 2`, run from the folder of
     /// imatrix.dat (the metadata keeps the path as given): the whole file must match the digest.
-    @Test("--imatrix with llama.cpp's reference imatrix: the digest of llama-quantize's output")
+    @Test("--imatrix with llama.cpp's reference imatrix: the digest of llama-quantize's output", .golden)
     func quantizeDigest() throws {
-        let digestURL = try requireShared("reference/quantize/smollm2-Q4_K_M-imatrix.json")
-        let imatrix = try requireShared("reference/imatrix/imatrix.dat")
-        let model = try requireModel("smollm2-f32.gguf")
+        let digestURL = try Golden.require(shared: "reference/quantize/smollm2-Q4_K_M-imatrix.json")
+        let imatrix = try Golden.require(shared: "reference/imatrix/imatrix.dat")
+        let model = try Golden.require(model: "smollm2-f32.gguf")
         let quantize = try Tool.require("gguf-quantize")
         let tmp = TemporaryDirectory("imatrix-digest")
         try FileManager.default.copyItem(atPath: imatrix.path, toPath: tmp.file("imatrix.dat"))
@@ -31,11 +31,11 @@ struct ImatrixCommandTests {
     /// The first 4 chunks of wiki.calib.raw: our collector against llama-imatrix's rules, checked
     /// on the quantities that do not depend on the forward pass (names, counts, chunk count,
     /// dataset) and, for blk.0's attention inputs (the normed embeddings), on the values.
-    @Test("gguf-imatrix: entries, call counts, format, and values llama.cpp's file confirms")
+    @Test("gguf-imatrix: entries, call counts, format, and values llama.cpp's file confirms", .golden)
     func collect() throws {
-        let model = try requireModel("smollm2-f32.gguf")
-        let calib = try requireShared("data/wikitext-2-raw/wiki.calib.raw")
-        let reference = try ImportanceMatrix(path: try requireShared("reference/imatrix/imatrix.dat").path)
+        let model = try Golden.require(model: "smollm2-f32.gguf")
+        let calib = try Golden.require(shared: "data/wikitext-2-raw/wiki.calib.raw")
+        let reference = try ImportanceMatrix(path: try Golden.require(shared: "reference/imatrix/imatrix.dat").path)
         let tmp = TemporaryDirectory("imatrix")
         let out = tmp.file("imatrix.dat")
         let r = runCommand(ImatrixCommand.run, ["-m", model.path, "-f", calib.path, "--chunks", "4", "-o", out, "-t", "2", "-q"])
@@ -66,11 +66,11 @@ struct ImatrixCommandTests {
 
     /// The whole calibration split (168 chunks, about 1.5 minutes): the engine sums in the order of
     /// the llama.cpp build behind the reference, so every accumulated value is the same f32.
-    @Test("gguf-imatrix over wiki.calib.raw: llama-imatrix's 210 entries, value for value")
+    @Test("gguf-imatrix over wiki.calib.raw: llama-imatrix's 210 entries, value for value", .golden)
     func wholeFileMatches() throws {
-        let model = try requireModel("smollm2-f32.gguf")
-        let calib = try requireShared("data/wikitext-2-raw/wiki.calib.raw")
-        let reference = try ImportanceMatrix(path: try requireShared("reference/imatrix/imatrix.dat").path)
+        let model = try Golden.require(model: "smollm2-f32.gguf")
+        let calib = try Golden.require(shared: "data/wikitext-2-raw/wiki.calib.raw")
+        let reference = try ImportanceMatrix(path: try Golden.require(shared: "reference/imatrix/imatrix.dat").path)
         let tmp = TemporaryDirectory("imatrix-full")
         let out = tmp.file("imatrix.dat")
         let r = runCommand(ImatrixCommand.run, ["-m", model.path, "-f", calib.path, "-o", out, "-t", "2", "-q"])

@@ -33,11 +33,11 @@ struct PerplexityCommandTests {
     /// products, ggml's vector exponential, gcc's fused RoPE), so every printed figure is the same
     /// text: the 20 running perplexities, the final estimate with its uncertainty, the KL-divergence
     /// table and every statistic.
-    @Test("SmolLM2 F32, Q8_0, Q4_K_M perplexity and Q4_K_M KL-divergence print llama-perplexity's figures")
+    @Test("SmolLM2 F32, Q8_0, Q4_K_M perplexity and Q4_K_M KL-divergence print llama-perplexity's figures", .golden)
     func smolLM2Golden() throws {
-        let hf = try requireModel("SmolLM2-135M-Instruct-hf")
-        let text = try requireShared("data/wikitext-2-raw/wiki.test.raw").path
-        let refDir = try requireShared("reference/perplexity")
+        let hf = try Golden.require(model: "SmolLM2-135M-Instruct-hf")
+        let text = try Golden.require(shared: "data/wikitext-2-raw/wiki.test.raw").path
+        let refDir = try Golden.require(shared: "reference/perplexity")
         let tmp = TemporaryDirectory("ppl-golden")
         let f32 = tmp.file("smollm2-f32.gguf"), q8 = tmp.file("smollm2-q8_0.gguf"), q4 = tmp.file("smollm2-Q4_K_M.gguf")
         #expect(runCommand(ConvertCommand.run, [hf.path, "--outtype", "f32", "--outfile", f32, "-q"]).error == nil)

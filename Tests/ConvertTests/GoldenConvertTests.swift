@@ -24,10 +24,10 @@ struct GoldenConvertTests {
         return c
     }()
 
-    @Test("conversion is identical to the reference digest", arguments: cases)
+    @Test("conversion is identical to the reference digest", .golden, arguments: cases)
     func golden(_ c: Case) throws {
-        let ref = try requireShared("reference/convert/\(c.digest).json")
-        let model = try requireModel(c.folder)
+        let ref = try Golden.require(shared: "reference/convert/\(c.digest).json")
+        let model = try Golden.require(model: c.folder)
         guard let digest = ReferenceDigest(ref) else { Issue.record("cannot read \(ref.path)"); return }
         let tmp = TemporaryDirectory("golden")
         var o = ConvertOptions()
@@ -52,9 +52,10 @@ struct StructureTests {
     """
 
     @Test("tiny-mistral (3 shards) and tiny-qwen3 convert with the expected tensors and keys",
-          arguments: [("tiny-mistral", "llama"), ("tiny-qwen3", "qwen3")])
+          .golden, arguments: [("tiny-mistral", "llama"), ("tiny-qwen3", "qwen3")])
     func structure(_ model: String, _ arch: String) throws {
-        let dir = try requireModel(model)
+        let dir = try Golden.require(model: model)
+        try Golden.require(pythonHasGGUF, "python3 with numpy and gguf (gguf-py reads our files back)")
         let tmp = TemporaryDirectory("struct")
         for outType in [OutType.f16, .q8_0] {
             var o = ConvertOptions()
@@ -82,8 +83,7 @@ struct StructureTests {
             #expect(f.metadata[GGUFKey.LLM.blockCount(arch)]?.intValue == 2)
             #expect(f.metadata[GGUFKey.Tokenizer.pre]?.stringValue == "smollm")
             if arch == "qwen3" { #expect(f.tensor(named: "blk.1.attn_k_norm.weight")?.shape == [64]) }
-            guard pythonHasGGUF else { continue }
-            guard let r = runPython(["-c", StructureTests.readWithGGUFPy, o.outFile!]) else { continue }
+            let r = try #require(runPython(["-c", StructureTests.readWithGGUFPy, o.outFile!]), "python3 did not start")
             #expect(r.status == 0, "gguf-py could not read \(model): \(r.stderr)")
             let lines = r.stdout.split(separator: "\n")
             #expect(lines.first == "\(f.tensors.count) \(arch)")

@@ -135,9 +135,9 @@ struct JSONTests {
         #expect(JSONValue.object(o).serialized() == #"{"b":[1,-2.5e3,true,null,"q\"\\\n\t\u0001é😀"],"a":"x","c":false}"#)
     }
 
-    @Test("a large tokenizer.json parses quickly", .enabled(if: TestPaths.modelDir("SmolLM2-135M-Instruct-hf") != nil))
+    @Test("a large tokenizer.json parses quickly", .golden)
     func speed() throws {
-        let path = try #require(TestPaths.modelDir("SmolLM2-135M-Instruct-hf")).appendingPathComponent("tokenizer.json").path
+        let path = try Golden.require(model: "SmolLM2-135M-Instruct-hf").appendingPathComponent("tokenizer.json").path
         let start = Date()
         let v = try JSONParser.parseFile(path)
         let seconds = Date().timeIntervalSince(start)

@@ -1,10 +1,16 @@
 import Foundation
+import Testing
 import TestSupport
 @testable import HFModel
 
-/// The Python `tokenizers` package as an oracle (tests using it skip when it is not installed).
+/// The Python `tokenizers` package as a reference (.ci/requirements.txt pins it): tests using it
+/// are golden tests (they skip without it, and fail in CI).
 enum PythonTokenizers {
     static let available: Bool = python(["-c", "import tokenizers"])?.status == 0
+
+    static func require(sourceLocation: SourceLocation = #_sourceLocation) throws {
+        try Golden.require(available, "python3 with tokenizers", sourceLocation: sourceLocation)
+    }
 
     /// `runPython`, one call at a time: the parallel tests of this target would otherwise start
     /// several Python processes each loading a tokenizer on a 2-core machine.
@@ -99,10 +105,10 @@ enum RandomText {
     }
 }
 
-/// Lines of wikitext-2 test (../shared/data), or nil when absent.
-func wikiLines(_ count: Int) -> [String]? {
-    guard let u = TestPaths.sharedFile("data/wikitext-2-raw/wiki.test.raw"),
-          let text = try? String(contentsOf: u, encoding: .utf8) else { return nil }
+/// Lines of wikitext-2 test (../shared/data): a golden input.
+func wikiLines(_ count: Int, sourceLocation: SourceLocation = #_sourceLocation) throws -> [String] {
+    let u = try Golden.require(shared: "data/wikitext-2-raw/wiki.test.raw", sourceLocation: sourceLocation)
+    let text = try String(contentsOf: u, encoding: .utf8)
     return Array(text.components(separatedBy: "\n").filter { !$0.isEmpty }.prefix(count))
 }
 

@@ -197,10 +197,9 @@ struct SafetensorsFolderTests {
         }
     }
 
-    @Test("cached checkpoints: SmolLM2 (one file) and tiny-mistral (three shards)",
-          .enabled(if: TestPaths.modelDir("tiny-mistral") != nil && TestPaths.modelDir("SmolLM2-135M-Instruct-hf") != nil))
+    @Test("cached checkpoints: SmolLM2 (one file) and tiny-mistral (three shards)", .golden)
     func cached() throws {
-        let smol = try SafetensorsModel(directory: try #require(TestPaths.modelDir("SmolLM2-135M-Instruct-hf")).path)
+        let smol = try SafetensorsModel(directory: try Golden.require(model: "SmolLM2-135M-Instruct-hf").path)
         #expect(smol.tensors.count == 272)
         #expect(smol.tensors.first?.name == "model.embed_tokens.weight")
         let embed = try #require(smol.tensor(named: "model.embed_tokens.weight"))
@@ -208,7 +207,7 @@ struct SafetensorsFolderTests {
         #expect(try smol.dtype(of: embed) == .f32)
         #expect(try smol.data(embed).count == 49152 * 576 * 4)
         smol.release(embed)
-        let mistral = try SafetensorsModel(directory: try #require(TestPaths.modelDir("tiny-mistral")).path)
+        let mistral = try SafetensorsModel(directory: try Golden.require(model: "tiny-mistral").path)
         #expect(mistral.files.count == 3)
         let index = try HFJSONFile(path: try #require(mistral.indexPath))
         #expect(index["weight_map"]?.object?.count == mistral.tensors.count)

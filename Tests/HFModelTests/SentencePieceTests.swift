@@ -84,11 +84,10 @@ struct SentencePieceTests {
         }
     }
 
-    @Test("llama-spm tokenizer.model matches llama.cpp's vocabulary GGUF",
-          .enabled(if: TestPaths.sharedFile("reference/tokenizer/llama-spm-tokenizer.model") != nil))
+    @Test("llama-spm tokenizer.model matches llama.cpp's vocabulary GGUF", .golden)
     func llama() throws {
-        let m = try SentencePieceModel(path: try #require(TestPaths.sharedFile("reference/tokenizer/llama-spm-tokenizer.model")).path)
-        let g = try GGUFFile(path: try #require(TestPaths.sharedFile("reference/tokenizer/ggml-vocab-llama-spm.gguf")).path)
+        let m = try SentencePieceModel(path: try Golden.require(shared: "reference/tokenizer/llama-spm-tokenizer.model").path)
+        let g = try GGUFFile(path: try Golden.require(shared: "reference/tokenizer/ggml-vocab-llama-spm.gguf").path)
         let tokens = try #require(g.metadata[GGUFKey.Tokenizer.tokens]?.arrayValue?.strings)
         let scores = try #require(g.metadata[GGUFKey.Tokenizer.scores]?.arrayValue?.floats)
         let types = try #require(g.metadata[GGUFKey.Tokenizer.tokenType]?.arrayValue?.integers)

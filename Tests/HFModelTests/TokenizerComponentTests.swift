@@ -72,8 +72,9 @@ struct TokenizerComponentTests {
         }
     }
 
-    @Test("each variant matches tokenizers on random text", .enabled(if: PythonTokenizers.available), arguments: variants)
+    @Test("each variant matches tokenizers on random text", .golden, arguments: variants)
     func variantRandom(_ v: TokenizerFixtures.Variant) throws {
+        try PythonTokenizers.require()
         let dir = TemporaryDirectory("variant")
         let path = dir.file("\(v.name).json")
         try JSONValue.object(v.json).serialized().write(toFile: path, atomically: false, encoding: .utf8)

@@ -1,5 +1,6 @@
 import Foundation
 import GGUF
+import Testing
 import TestSupport
 @testable import HFModel
 
@@ -36,16 +37,22 @@ enum VocabFixture {
         "mpt": (byteLevel(), #"{"type":"NFC"}"#, "b6dc8df998e1cfbdc4eac8243701a65afe638679230920b50d6f17d81c098166"),
     ]
 
-    /// Where ggml-vocab-NAME.gguf lives: ../shared/reference/tokenizer, else the models/ folder of
-    /// the local llama.cpp checkout (`TestPaths.oracle`: `SWIFT_GGUF_ORACLE`, default `../oracle/llama.cpp`).
-    static func vocabFile(_ name: String) -> URL? {
-        TestPaths.sharedFile("reference/tokenizer/ggml-vocab-\(name).gguf")
-            ?? TestPaths.oracleFile("models/ggml-vocab-\(name).gguf")
+    /// The models whose ggml-vocab-NAME.gguf is in ../shared/reference/tokenizer (golden tests) and
+    /// those only in llama.cpp's models/ folder (oracle cross-checks).
+    static let inShared = ["deepseek-coder", "falcon", "gpt-2", "starcoder"]
+    static let inOracle = models.keys.filter { !inShared.contains($0) }.sorted()
+
+    /// Where ggml-vocab-NAME.gguf lives: ../shared/reference/tokenizer, else llama.cpp's models/
+    /// folder (`TestPaths.oracle`).
+    static func vocabFile(_ name: String) throws -> URL {
+        if inShared.contains(name) { return try Golden.require(shared: "reference/tokenizer/ggml-vocab-\(name).gguf") }
+        return try Golden.requireOracle().appendingPathComponent("models/ggml-vocab-\(name).gguf")
     }
 
     /// The rebuilt tokenizer.json, written to `dir`; returns its path.
     static func write(_ name: String, to dir: TemporaryDirectory) throws -> String {
-        guard let url = vocabFile(name), let spec = models[name] else { throw CocoaError(.fileNoSuchFile) }
+        let url = try vocabFile(name)
+        guard let spec = models[name] else { throw CocoaError(.fileNoSuchFile) }
         let g = try GGUFFile(path: url.path)
         let md = g.metadata
         let tokens = md[GGUFKey.Tokenizer.tokens]?.arrayValue?.strings ?? []
@@ -75,7 +82,7 @@ enum VocabFixture {
     /// llama.cpp's test vectors: `.inp` inputs separated by "\n__ggml_vocab_test__\n", `.out` one
     /// line of ids per input (Hugging Face output without special tokens).
     static func testVectors(_ name: String) throws -> [(text: String, ids: [Int])] {
-        guard let url = vocabFile(name) else { return [] }
+        let url = try vocabFile(name)
         let inp = try String(contentsOf: URL(fileURLWithPath: url.path + ".inp"), encoding: .utf8)
             .components(separatedBy: "\n__ggml_vocab_test__\n").dropLast()
         let out = try String(contentsOf: URL(fileURLWithPath: url.path + ".out"), encoding: .utf8)

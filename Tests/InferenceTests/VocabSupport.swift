@@ -5,9 +5,6 @@ import TestSupport
 
 /// Locations and readers shared by the vocabulary tests.
 enum VocabTestData {
-    /// The local llama.cpp checkout (`SWIFT_GGUF_ORACLE`, default `../oracle/llama.cpp`), or nil.
-    static var oracle: URL? { TestPaths.oracle }
-
     static let fixtures = TestPaths.fixtures.appendingPathComponent("vocab")
 
     static func load(_ url: URL) throws -> GGUFVocabulary {

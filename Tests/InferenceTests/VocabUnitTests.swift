@@ -47,16 +47,16 @@ struct VocabUnitTests {
         #expect(Set(LlamaUnicode.byteToCodepoint).count == 256)
     }
 
-    @Test("pieces: byte tokens, control tokens with and without special, BPE alphabet decoding")
+    @Test("pieces: byte tokens, control tokens with and without special, BPE alphabet decoding", .golden)
     func pieces() throws {
-        let spm = try VocabTestData.load(try requireShared("reference/tokenizer/ggml-vocab-llama-spm.gguf"))
+        let spm = try VocabTestData.load(try Golden.require(shared: "reference/tokenizer/ggml-vocab-llama-spm.gguf"))
         #expect(spm.piece(for: 1, special: true) == Array("<s>".utf8))
         #expect(spm.piece(for: 1, special: false) == [])
         #expect(spm.piece(for: 0, special: false) == [])  // <unk> is an unknown-type token
         #expect(spm.piece(for: 258, special: false) == [0xFF])  // <0xFF>
         #expect(spm.piece(for: 15043, special: false) == Array(" Hello".utf8))
         #expect(spm.piece(for: 32000, special: true) == [])
-        let gpt2 = try VocabTestData.load(try requireShared("reference/tokenizer/ggml-vocab-gpt-2.gguf"))
+        let gpt2 = try VocabTestData.load(try Golden.require(shared: "reference/tokenizer/ggml-vocab-gpt-2.gguf"))
         #expect(gpt2.piece(for: 995, special: false) == Array(" world".utf8))
         #expect(gpt2.piece(for: 188, special: false) == [0x00])
         #expect(gpt2.piece(for: 50256, special: false) == [])
@@ -74,22 +74,22 @@ struct VocabUnitTests {
         #expect(esc(#"\x00x"#) == [0x00, 0x78])
     }
 
-    @Test("an empty id list prints as llama-tokenize does")
+    @Test("an empty id list prints as llama-tokenize does", .golden)
     func emptyOutput() throws {
-        let spm = try VocabTestData.load(try requireShared("reference/tokenizer/ggml-vocab-llama-spm.gguf"))
+        let spm = try VocabTestData.load(try Golden.require(shared: "reference/tokenizer/ggml-vocab-llama-spm.gguf"))
         #expect(TokenizeOutput.format(ids: [], vocab: spm, idsOnly: true) == "[]\n")
         #expect(TokenizeOutput.format(ids: [], vocab: spm, idsOnly: false, showCount: true) == "Total number of tokens: 0\n")
         #expect(TokenizeOutput.format(ids: [-1, 1234567], vocab: spm, idsOnly: false) == "    -1 -> ''\n1234567 -> ''\n")
     }
 
-    @Test("stdout of llama-tokenize -f prompt.txt, byte for byte", arguments: [
+    @Test("stdout of llama-tokenize -f prompt.txt, byte for byte", .golden, arguments: [
         ("ggml-vocab-llama-spm.gguf", "spm.stdout", false, false),
         ("ggml-vocab-llama-spm.gguf", "spm-ids-count.stdout", true, true),
         ("ggml-vocab-gpt-2.gguf", "gpt2.stdout", false, false),
         ("ggml-vocab-gpt-2.gguf", "gpt2-ids.stdout", true, false),
     ])
     func cliOutput(_ vocabName: String, _ stdout: String, _ idsOnly: Bool, _ showCount: Bool) throws {
-        let vocab = try VocabTestData.load(try requireShared("reference/tokenizer/\(vocabName)"))
+        let vocab = try VocabTestData.load(try Golden.require(shared: "reference/tokenizer/\(vocabName)"))
         let dir = VocabTestData.fixtures.appendingPathComponent("llama-tokenize")
         let prompt = TokenizeOutput.processEscapes([UInt8](try Data(contentsOf: dir.appendingPathComponent("prompt.txt"))))
         let ids = vocab.tokenize(bytes: prompt, addSpecial: vocab.addBOS, parseSpecial: true)

@@ -18,6 +18,10 @@ struct VocabVariantTests {
         var description: String { name }
     }
 
+    /// The variants on a vocabulary of ../shared (golden) and on one of llama.cpp's models/ (oracle).
+    static let sharedVariants = variants.filter { $0.base.hasPrefix("shared:") }
+    static let oracleVariants = variants.filter { !$0.base.hasPrefix("shared:") }
+
     static let variants: [Variant] = {
         let url = VocabTestData.fixtures.appendingPathComponent("variants.tsv")
         guard let text = try? String(contentsOf: url, encoding: .utf8) else { return [] }
@@ -28,14 +32,13 @@ struct VocabVariantTests {
     }()
 
     /// The base vocabulary's metadata with the overrides applied (`key=s:text`, `key=b:true`,
-    /// `key=u:7`, `key=DELETE`), or a skip when the base file is absent.
+    /// `key=u:7`, `key=DELETE`); a golden failure (CI) or a skip when the base file is absent.
     static func build(_ v: Variant) throws -> GGUFVocabulary {
         let url: URL
         if v.base.hasPrefix("shared:") {
-            url = try requireShared("reference/tokenizer/" + v.base.dropFirst("shared:".count))
+            url = try Golden.require(shared: "reference/tokenizer/" + v.base.dropFirst("shared:".count))
         } else {
-            guard let o = VocabTestData.oracle else { try skip("no llama.cpp oracle (SWIFT_GGUF_ORACLE, default ../oracle/llama.cpp)") }
-            url = o.appendingPathComponent("models/" + v.base.dropFirst("oracle:".count))
+            url = try Golden.requireOracle().appendingPathComponent("models/" + v.base.dropFirst("oracle:".count))
         }
         var metadata = try GGUFFile(path: url.path).metadata
         for o in v.overrides {
@@ -53,8 +56,13 @@ struct VocabVariantTests {
         return try GGUFVocabulary(metadata: metadata, file: url.lastPathComponent)
     }
 
-    @Test("add_special and parse_special on: ids equal llama.cpp's line by line", arguments: variants)
-    func special(_ v: Variant) throws {
+    @Test("add_special and parse_special on: ids equal llama.cpp's line by line", .golden, arguments: sharedVariants)
+    func special(_ v: Variant) throws { try Self.special(v) }
+
+    @Test("add_special and parse_special on, vocabularies of llama.cpp's models/", .oracle, arguments: oracleVariants)
+    func specialOracle(_ v: Variant) throws { try Self.special(v) }
+
+    static func special(_ v: Variant) throws {
         let vocab = try Self.build(v)
         let inputs = try VocabTestData.inputs(VocabTestData.fixtures.appendingPathComponent("inputs.inp"))
         let expected = try VocabTestData.outputs(VocabTestData.fixtures.appendingPathComponent("expected/\(v.name).out"))
@@ -65,8 +73,13 @@ struct VocabVariantTests {
         }
     }
 
-    @Test("add_special and parse_special off: digest of all lines equals llama.cpp's", arguments: variants)
-    func plain(_ v: Variant) throws {
+    @Test("add_special and parse_special off: digest of all lines equals llama.cpp's", .golden, arguments: sharedVariants)
+    func plain(_ v: Variant) throws { try Self.plain(v) }
+
+    @Test("add_special and parse_special off, vocabularies of llama.cpp's models/", .oracle, arguments: oracleVariants)
+    func plainOracle(_ v: Variant) throws { try Self.plain(v) }
+
+    static func plain(_ v: Variant) throws {
         let vocab = try Self.build(v)
         let inputs = try VocabTestData.inputs(VocabTestData.fixtures.appendingPathComponent("inputs.inp"))
         let table = try String(contentsOf: VocabTestData.fixtures.appendingPathComponent("plain-digests.tsv"), encoding: .utf8)
@@ -82,10 +95,15 @@ struct VocabVariantTests {
         #expect(SHA256.hexString(h.finalize()) == want)
     }
 
-    @Test("wiki.test.raw: count and sha256 equal llama-tokenize's",
-          arguments: ["gpt2-qwen2", "gpt2-llama-bpe", "gpt2-tekken", "spm-noprefix", "phi-3"])
-    func wiki(_ name: String) throws {
-        let text = try requireShared("data/wikitext-2-raw/wiki.test.raw")
+    @Test("wiki.test.raw: count and sha256 equal llama-tokenize's", .golden,
+          arguments: ["gpt2-qwen2", "gpt2-llama-bpe", "gpt2-tekken", "spm-noprefix"])
+    func wiki(_ name: String) throws { try Self.wiki(name) }
+
+    @Test("wiki.test.raw with a vocabulary of llama.cpp's models/", .oracle, arguments: ["phi-3"])
+    func wikiOracle(_ name: String) throws { try Self.wiki(name) }
+
+    static func wiki(_ name: String) throws {
+        let text = try Golden.require(shared: "data/wikitext-2-raw/wiki.test.raw")
         guard let v = Self.variants.first(where: { $0.name == name }) else {
             Issue.record("\(name) is not in variants.tsv")
             return

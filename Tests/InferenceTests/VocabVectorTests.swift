@@ -24,14 +24,13 @@ struct VocabVectorTests {
         }
     }
 
-    @Test("shared vocabularies reproduce every .out line", arguments: sharedVocabs)
+    @Test("shared vocabularies reproduce every .out line", .golden, arguments: sharedVocabs)
     func shared(_ name: String) throws {
-        try Self.check(try requireShared("reference/tokenizer/ggml-vocab-\(name).gguf"))
+        try Self.check(try Golden.require(shared: "reference/tokenizer/ggml-vocab-\(name).gguf"))
     }
 
-    @Test("llama.cpp models/ vocabularies reproduce every .out line", arguments: oracleVocabs)
+    @Test("llama.cpp models/ vocabularies reproduce every .out line", .oracle, arguments: oracleVocabs)
     func oracle(_ name: String) throws {
-        guard let o = VocabTestData.oracle else { try skip("no llama.cpp oracle (SWIFT_GGUF_ORACLE, default ../oracle/llama.cpp)") }
-        try Self.check(o.appendingPathComponent("models/ggml-vocab-\(name).gguf"))
+        try Self.check(try Golden.requireOracle().appendingPathComponent("models/ggml-vocab-\(name).gguf"))
     }
 }

@@ -12,7 +12,7 @@ struct VocabWikiTests {
     struct Row { let vocab: String; let count: Int; let sha: String }
 
     static func rows() throws -> [Row] {
-        let tsv = try requireShared("reference/tokenizer/wiki-test-ids.tsv")
+        let tsv = try Golden.require(shared: "reference/tokenizer/wiki-test-ids.tsv")
         return try String(contentsOf: tsv, encoding: .utf8).split(separator: "\n").dropFirst().map {
             let f = $0.split(separator: "\t").map(String.init)
             return Row(vocab: f[0], count: Int(f[1]) ?? -1, sha: f[2])
@@ -20,19 +20,15 @@ struct VocabWikiTests {
     }
 
     static func vocabURL(_ name: String) throws -> URL {
-        if name.hasPrefix("ggml-vocab-") { return try requireShared("reference/tokenizer/\(name)") }
-        guard let m = TestPaths.models?.appendingPathComponent(name),
-              FileManager.default.fileExists(atPath: m.path) else {
-            try skip("model cache has no \(name)")
-        }
-        return m
+        if name.hasPrefix("ggml-vocab-") { return try Golden.require(shared: "reference/tokenizer/\(name)") }
+        return try Golden.require(model: name)
     }
 
-    @Test("count and sha256 of the ids match for every listed vocabulary",
+    @Test("count and sha256 of the ids match for every listed vocabulary", .golden,
           arguments: ["smollm2-f32.gguf", "ggml-vocab-gpt-2.gguf", "ggml-vocab-llama-spm.gguf",
                       "ggml-vocab-falcon.gguf", "ggml-vocab-starcoder.gguf", "ggml-vocab-deepseek-coder.gguf"])
     func wiki(_ name: String) throws {
-        let text = try requireShared("data/wikitext-2-raw/wiki.test.raw")
+        let text = try Golden.require(shared: "data/wikitext-2-raw/wiki.test.raw")
         guard let row = try Self.rows().first(where: { $0.vocab == name }) else {
             Issue.record("\(name) is not in wiki-test-ids.tsv")
             return

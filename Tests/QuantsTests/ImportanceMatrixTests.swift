@@ -6,9 +6,9 @@ import GGUF
 
 @Suite("importance matrix (legacy .dat)")
 struct ImportanceMatrixTests {
-    @Test("llama-imatrix's file reads, and writes back byte for byte")
+    @Test("llama-imatrix's file reads, and writes back byte for byte", .golden)
     func reference() throws {
-        let url = try requireShared("reference/imatrix/imatrix.dat")
+        let url = try Golden.require(shared: "reference/imatrix/imatrix.dat")
         let m = try ImportanceMatrix(path: url.path)
         #expect(m.entries.count == 210)
         #expect(m.chunkCount == 168)

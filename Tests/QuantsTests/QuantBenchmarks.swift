@@ -81,12 +81,12 @@ struct QuantBenchmarks {
 
     @Test("SmolLM2-135M F32 → Q4_K_M kernel time (tensor types of the llama-quantize reference)")
     func smolLM2() throws {
-        let json = try requireShared("reference/quantize/smollm2-Q4_K_M.json")
-        guard let models = TestPaths.models else { try skip("model cache is absent") }
-        let path = models.appendingPathComponent("smollm2-f32.gguf").path
-        guard FileManager.default.fileExists(atPath: path) else { try skip("\(path) is absent") }
+        // A benchmark, not a golden test (SWIFT_GGUF_BENCH): it skips without its inputs.
+        guard let json = TestPaths.sharedFile("reference/quantize/smollm2-Q4_K_M.json"),
+              let imatrix = TestPaths.sharedFile("reference/imatrix/imatrix.dat") else { try skip("../shared is absent") }
+        guard let path = TestPaths.modelDir("smollm2-f32.gguf")?.path else { try skip("model cache has no smollm2-f32.gguf") }
         let file = try GGUFFile(path: path)
-        let imp = try ImportanceMatrix(path: try requireShared("reference/imatrix/imatrix.dat").path).importances()
+        let imp = try ImportanceMatrix(path: imatrix.path).importances()
         var cpu: [GGMLType: Double] = [:], cpuW: [GGMLType: Double] = [:], count: [GGMLType: Int] = [:]
         var wall2 = 0.0
         for e in try SmolLM2Tests.expected(json) where e.type.isQuantized {

@@ -30,12 +30,10 @@ struct SmolLM2Tests {
     }
 
     static func check(reference: String, imatrix: Bool) throws {
-        let json = try requireShared("reference/quantize/\(reference).json")
-        guard let models = TestPaths.models else { try skip("model cache is absent") }
-        let modelPath = models.appendingPathComponent("smollm2-f32.gguf").path
-        guard FileManager.default.fileExists(atPath: modelPath) else { try skip("\(modelPath) is absent") }
+        let json = try Golden.require(shared: "reference/quantize/\(reference).json")
+        let modelPath = try Golden.require(model: "smollm2-f32.gguf").path
         let importances = imatrix
-            ? try ImportanceMatrix(path: try requireShared("reference/imatrix/imatrix.dat").path).importances() : [:]
+            ? try ImportanceMatrix(path: try Golden.require(shared: "reference/imatrix/imatrix.dat").path).importances() : [:]
         let file = try GGUFFile(path: modelPath)
         var full = ProcessInfo.processInfo.environment["SWIFT_GGUF_FULL"] != nil
         #if !DEBUG
@@ -77,9 +75,9 @@ struct SmolLM2Tests {
         if full { print("\(reference): \(chosen.count) tensors quantized in \(Double(nanoseconds) / 1e6) ms (2 threads)") }
     }
 
-    @Test("Q4_K_M tensors equal llama-quantize's", .enabled(if: TestPaths.shared != nil))
+    @Test("Q4_K_M tensors equal llama-quantize's", .golden)
     func q4KM() throws { try Self.check(reference: "smollm2-Q4_K_M", imatrix: false) }
 
-    @Test("Q4_K_M tensors with the reference imatrix equal llama-quantize's", .enabled(if: TestPaths.shared != nil))
+    @Test("Q4_K_M tensors with the reference imatrix equal llama-quantize's", .golden)
     func q4KMImatrix() throws { try Self.check(reference: "smollm2-Q4_K_M-imatrix", imatrix: true) }
 }

@@ -50,15 +50,14 @@ struct TypePlanTests {
     ]
 
     @Test("the plan reproduces llama-quantize's tensor order and types on the reference models",
-          .enabled(if: TestPaths.shared != nil), arguments: referenceCases.indices)
+          .golden, arguments: referenceCases.indices)
     func reference(_ i: Int) throws {
         let c = TypePlanTests.referenceCases[i]
         let srcName = c.model == "tiny-llama-spm" ? "tiny-llama-spm-f16" : "\(c.model)-f32"
-        guard let src = TestPaths.sharedFile("reference/convert/\(srcName).json").flatMap(ReferenceDigest.init),
-              let ref = TestPaths.sharedFile("reference/quantize/\(c.model)-\(c.type).json").flatMap(ReferenceDigest.init) else {
-            Issue.record("reference digest missing")
-            return
-        }
+        let srcURL = try Golden.require(shared: "reference/convert/\(srcName).json")
+        let refURL = try Golden.require(shared: "reference/quantize/\(c.model)-\(c.type).json")
+        let src = try #require(ReferenceDigest(srcURL), "cannot read \(srcURL.path)")
+        let ref = try #require(ReferenceDigest(refURL), "cannot read \(refURL.path)")
         // The quantize references were made from the F32 conversions; for tiny-llama-spm only the F16
         // digest exists, so its source types are taken as F32 (shapes and names are what matter).
         let tensors = src.tensors.map { (name: $0.name, shape: $0.shape, type: GGMLType.f32) }

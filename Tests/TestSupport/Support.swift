@@ -18,18 +18,19 @@ public enum TestPaths {
         return FileManager.default.fileExists(atPath: u.appendingPathComponent("reference").path) ? u : nil
     }()
 
+    /// Where the model cache is looked for: `SWIFT_GGUF_MODELS`, else `~/.cache/swift-gguf/models`.
+    public static let modelsLocation: URL = {
+        if let m = ProcessInfo.processInfo.environment["SWIFT_GGUF_MODELS"], !m.isEmpty {
+            return URL(fileURLWithPath: m)
+        }
+        return FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".cache/swift-gguf/models")
+    }()
+
     /// The model cache built by `tools/prepare-models.sh` (SmolLM2-135M-Instruct-hf and the tiny
     /// checkpoints of ../shared/tools/make-tiny-fixtures.py), or nil when it was not built.
-    /// `SWIFT_GGUF_MODELS` overrides the default `~/.cache/swift-gguf/models`.
+    /// Golden tests read it through `Golden.require(model:)`.
     public static let models: URL? = {
-        let env = ProcessInfo.processInfo.environment
-        let u: URL
-        if let m = env["SWIFT_GGUF_MODELS"], !m.isEmpty {
-            u = URL(fileURLWithPath: m)
-        } else {
-            u = FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".cache/swift-gguf/models")
-        }
-        return FileManager.default.fileExists(atPath: u.path) ? u : nil
+        FileManager.default.fileExists(atPath: modelsLocation.path) ? modelsLocation : nil
     }()
 
     public static func sharedFile(_ relative: String) -> URL? {
@@ -113,21 +114,11 @@ public let pythonHasGGUF: Bool = {
 
 import Testing
 
-/// Skips the running test with a reason (Swift Testing's cancellation: shown as "cancelled", not failed).
-public func skip(_ reason: String) throws -> Never {
-    try Test.cancel(Comment(rawValue: reason))
-}
-
-/// The model folder from the cache, or skips the test.
-public func requireModel(_ name: String) throws -> URL {
-    guard let u = TestPaths.modelDir(name) else { try skip("model cache has no \(name) (run tools/prepare-models.sh)") }
-    return u
-}
-
-/// A file of ../shared, or skips the test.
-public func requireShared(_ relative: String) throws -> URL {
-    guard let u = TestPaths.sharedFile(relative) else { try skip("../shared/\(relative) is absent") }
-    return u
+/// Skips the running test with a reason (Swift Testing's cancellation: shown as "cancelled", not
+/// failed) when something the test needs is not there (a tool not built, a mount not permitted).
+/// Inside a `.golden` test this is `Golden.unavailable`: in CI the test fails instead.
+public func skip(_ reason: String, sourceLocation: SourceLocation = #_sourceLocation) throws -> Never {
+    try Golden.unavailable(reason, sourceLocation: sourceLocation)
 }
 
 extension TestPaths {
@@ -138,7 +129,7 @@ extension TestPaths {
     ///       build/bin/llama-*              its binaries (llama-tokenize, llama-quantize, llama-perplexity)
     ///
     /// `SWIFT_GGUF_ORACLE` names the directory and is used as given; without it the default is used
-    /// when it has a `models/` folder. nil otherwise (tests that need it skip).
+    /// when it has a `models/` folder. nil otherwise: `.oracle` tests (`Golden.requireOracle()`) skip.
     public static let oracle: URL? = {
         if let env = ProcessInfo.processInfo.environment["SWIFT_GGUF_ORACLE"], !env.isEmpty {
             return URL(fileURLWithPath: env)

@@ -29,13 +29,16 @@ PPL="$ROOT/.build/release/gguf-ppl"
 
 mkdir -p "$TMP/work"
 "$C" pipeline "$ROOT/Fixtures/tiny-bpe-llama" "$ROOT/Fixtures/text/sample.txt" "$TMP/work" > "$TMP/consumer.txt"
-"$PPL" -m "$TMP/work/consumer-Q4_K_M.gguf" -f "$ROOT/Fixtures/text/sample.txt" -c 128 -q > "$TMP/cli.txt" 2>/dev/null
+# gguf-ppl: the running figures on stdout, the final estimate on stderr (as llama-perplexity).
+cli() { "$PPL" "$@" -q > "$TMP/cli.out" 2> "$TMP/cli.err"; cat "$TMP/cli.out"; grep '^Final estimate' "$TMP/cli.err"; }
+cli -m "$TMP/work/consumer-Q4_K_M.gguf" -f "$ROOT/Fixtures/text/sample.txt" -c 128 > "$TMP/cli.txt"
 if ! diff "$TMP/consumer.txt" "$TMP/cli.txt" > "$TMP/diff.txt"; then
     echo "consumer: FAIL: the library's figures differ from gguf-ppl's:" >&2
     cat "$TMP/diff.txt" >&2
     exit 1
 fi
-echo "consumer: figures equal to gguf-ppl's ($(grep -c '\[' "$TMP/consumer.txt") lines): $(tail -n 1 "$TMP/consumer.txt")" >&2
+grep -q '^Final estimate' "$TMP/consumer.txt" || { echo "consumer: FAIL: no final estimate" >&2; exit 1; }
+echo "consumer: figures equal to gguf-ppl's: $(grep -o '\[[0-9]*\][0-9.]*' "$TMP/consumer.txt" | wc -l) running values; $(tail -n 1 "$TMP/consumer.txt")" >&2
 
 speed=${1:-}
 if [ -z "$speed" ] && [ -f "$MODELS/smollm2-f32.gguf" ]; then
@@ -54,8 +57,8 @@ lib=() cli=()
 for i in 1 2 3; do
     "$C" ppl "$speed" "$TEXT" 512 4 > "$TMP/c.out" 2> "$TMP/c.err"
     lib+=("$(rate "$TMP/c.err")")
-    "$PPL" -m "$speed" -f "$TEXT" -c 512 --chunks 4 -q > "$TMP/p.out" 2> "$TMP/p.err"
-    cli+=("$(rate "$TMP/p.err")")
+    cli -m "$speed" -f "$TEXT" -c 512 --chunks 4 > "$TMP/p.out"
+    cli+=("$(rate "$TMP/cli.err")")
     cmp -s "$TMP/c.out" "$TMP/p.out" || { echo "consumer: FAIL: figures differ on $speed" >&2; diff "$TMP/c.out" "$TMP/p.out" >&2; exit 1; }
 done
 median() { printf '%s\n' "$@" | sort -g | sed -n 2p; }

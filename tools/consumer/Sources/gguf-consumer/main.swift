@@ -4,7 +4,7 @@ import SwiftGGUF
 // A program that uses swift-gguf only through `import SwiftGGUF`:
 //   gguf-consumer pipeline MODEL_DIR TEXT WORK_DIR   convert → Q4_K_M → perplexity (-c 128)
 //   gguf-consumer ppl MODEL.gguf TEXT CTX CHUNKS      perplexity only
-// The figures go to stdout in llama-perplexity's format, as gguf-ppl prints them.
+// The figures (the running `[i]` values, then the final estimate) go to stdout in llama-perplexity's format.
 
 func perplexity(_ path: String, text: String, context: Int, chunks: Int) throws -> PerplexityResult {
     let model = try GGUFModel(path: path)
@@ -14,7 +14,7 @@ func perplexity(_ path: String, text: String, context: Int, chunks: Int) throws 
     options.threads = max(1, ProcessInfo.processInfo.activeProcessorCount)
     let bytes = Array(try Data(contentsOf: URL(fileURLWithPath: text)))
     let result = try model.perplexity(text: bytes, options: options) { line, stream in
-        if stream == .result { FileHandle.standardOutput.write(Data(line.utf8)) }
+        if stream == .result || line.hasPrefix("Final estimate") { FileHandle.standardOutput.write(Data(line.utf8)) }
     }
     FileHandle.standardError.write(Data(String(format: "perplexity: %.2f s, %.1f tokens/s\n",
                                                 result.seconds, result.tokensPerSecond).utf8))
