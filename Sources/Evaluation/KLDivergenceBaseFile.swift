@@ -26,17 +26,16 @@ enum KLDivergenceBaseFile {
 
         init(path: String, contextLength: Int, vocabulary: Int, chunks: Int, tokens: ArraySlice<Int32>) throws(EvaluationError) {
             self.path = path
-            guard FileManager.default.createFile(atPath: path, contents: nil),
-                  let h = FileHandle(forWritingAtPath: path) else {
-                throw EvaluationError(file: path, "cannot open for writing")
-            }
             var header = Data(magic)
             for (name, v) in [("n_ctx", contextLength), ("n_vocab", vocabulary), ("n_chunk", chunks)] {
                 guard let x = Int32(exactly: v), x > 0 else {
-                    try? h.close()
                     throw EvaluationError(file: path, "\(name) = \(v) does not fit the file's header (a positive int32)")
                 }
                 withUnsafeBytes(of: x.littleEndian) { header.append(contentsOf: $0) }
+            }
+            guard FileManager.default.createFile(atPath: path, contents: nil),
+                  let h = FileHandle(forWritingAtPath: path) else {
+                throw EvaluationError(file: path, "cannot open for writing")
             }
             handle = h
             for t in tokens { withUnsafeBytes(of: t.littleEndian) { header.append(contentsOf: $0) } }

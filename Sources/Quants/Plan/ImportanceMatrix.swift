@@ -56,9 +56,12 @@ public struct ImportanceMatrix: Equatable, Sendable {
         }
         let n = try i32("the entry count")
         // The smallest entry is 16 bytes: name length, (empty) name, ncall, nval... and one value.
-        guard n >= 1, n <= (bytes.count - 4) / 16 else {
-            throw fail(0, "the entry count", "is \(n), expected 1 ... \(max(0, (bytes.count - 4) / 16)) for a file of "
-                       + "\(bytes.count) bytes (at least 16 bytes per entry): not an imatrix file?")
+        let most = (bytes.count - 4) / 16
+        guard n >= 1, n <= most else {
+            throw fail(0, "the entry count", "is \(n), expected "
+                       + (most < 1 ? "at least 1, but a file of \(bytes.count) bytes has no room for an entry"
+                          : "1 ... \(most) for a file of \(bytes.count) bytes")
+                       + " (at least 16 bytes per entry): not an imatrix file?")
         }
         var entries: [Entry] = []
         var seen = Set<String>()
