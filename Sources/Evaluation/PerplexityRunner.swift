@@ -19,13 +19,18 @@ public final class PerplexityRunner {
     let output: (String, PerplexityStream) -> Void
     let progress: ((PerplexityProgress) -> Void)?
 
-    /// - Throws: `EvaluationError` when `-c` is not positive or `-b` is neither below nor a
+    /// - Throws: `EvaluationError` when `-c` is below 3 or `-b` is neither below nor a
     ///   multiple of `-c` (llama-perplexity asserts this).
     public init(model: LanguageModel, options: PerplexityOptions,
                 output: @escaping (String, PerplexityStream) -> Void,
                 progress: ((PerplexityProgress) -> Void)? = nil) throws(EvaluationError) {
         let nCtx = options.contextLength
         guard nCtx > 0 else { throw EvaluationError("perplexity tool requires '--ctx-size' > 0") }
+        // Positions n_ctx/2 ..< n_ctx-1 are scored: -c 1 and -c 2 score nothing (and the empty
+        // target ranges below would trap).
+        guard nCtx >= 3 else {
+            throw EvaluationError("a context of \(nCtx) scores no token (positions n_ctx/2 ..< n_ctx-1 are scored); use -c 3 or more")
+        }
         guard options.batchSize > 0 else { throw EvaluationError("batch size must be positive, got \(options.batchSize)") }
         let nSeq = max(1, options.batchSize / nCtx)
         let nBatch = min(options.batchSize, nSeq * nCtx)

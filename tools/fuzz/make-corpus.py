@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes fuzz seeds and the hand-made part of Fixtures/malformed/ (Python standard library only).
 
-    make-corpus.py seeds gguf|safetensors|index DIR   # valid inputs for tools/fuzz/run.sh
+    make-corpus.py seeds gguf|safetensors|index|kld|imatrix DIR   # valid inputs for tools/fuzz/run.sh
     make-corpus.py malformed [DIR]                    # Fixtures/malformed/ (default) and its README
 
 Every malformed file is described in the table MALFORMED below; the README is generated from it.
@@ -176,6 +176,57 @@ def seeds_index(d):
         json.dump(ok, f, indent=2)
 
 
+# ---------------------------------------------------------------- KL-divergence base files
+
+def kld(n_ctx, n_vocab, n_chunk, tokens=None, body=None):
+    """llama-perplexity's --kl-divergence-base file: '_logits_', n_ctx u32, n_vocab i32, n_chunk i32,
+    n_chunk*n_ctx i32 tokens, then per chunk (n_ctx - 1 - n_ctx//2) records of 2*((n_vocab+1)//2)+4 u16."""
+    head = b"_logits_" + struct.pack("<Iii", n_ctx, n_vocab, n_chunk)
+    if tokens is None:
+        tokens = [(7 * i + 1) % n_vocab for i in range(n_ctx * n_chunk)]
+    if body is None:
+        slots = 2 * ((n_vocab + 1) // 2) + 4
+        rec = []
+        for r in range(n_chunk * (n_ctx - 1 - n_ctx // 2)):
+            lp = [(r * 977 + j * 131) % 65536 for j in range(n_vocab)] + [0] * (slots - 4 - n_vocab)
+            rec.append(struct.pack("<ff", 16.0 / 65535, -17.5 - r) + struct.pack(f"<{slots - 4}H", *lp))
+        body = b"".join(rec)
+    return head + struct.pack(f"<{len(tokens)}i", *tokens) + body
+
+
+def seeds_kld(d):
+    files = {"c4-v3-x2.kld": kld(4, 3, 2), "c5-v8-x1.kld": kld(5, 8, 1), "c8-v10-x3.kld": kld(8, 10, 3),
+             "c16-v33-x2.kld": kld(16, 33, 2)}
+    for name, b in files.items():
+        with open(os.path.join(d, name), "wb") as f:
+            f.write(b)
+
+
+# ---------------------------------------------------------------- legacy imatrix files
+
+def imatrix(entries, chunks=None, dataset=b"", raw_entries=None):
+    """llama-imatrix's legacy .dat: n_entries, then per entry len, name, ncall, nval, nval f32;
+    optionally the chunk count and the dataset name (i32 length + bytes). entries: [(name, ncall, values)]."""
+    out = struct.pack("<i", len(entries) if raw_entries is None else raw_entries)
+    for name, ncall, values in entries:
+        nb = name.encode() if isinstance(name, str) else name
+        out += struct.pack("<i", len(nb)) + nb + struct.pack("<ii", ncall, len(values))
+        out += struct.pack(f"<{len(values)}f", *values)
+    if chunks is not None:
+        out += struct.pack("<ii", chunks, len(dataset)) + dataset
+    return out
+
+
+def seeds_imatrix(d):
+    two = [("blk.0.attn_q.weight", 2, [1.0, 2.0, 3.0, 4.0]), ("blk.0.ffn_down.weight", 1, [0.5] * 8)]
+    files = {"two.dat": imatrix(two, 2, b"wiki.calib.raw"), "old-format.dat": imatrix(two),
+             "one.dat": imatrix([("output.weight", 0, [0.0])], 0, b""),
+             "empty-name.dat": imatrix([("", 3, [1.0, 1.0])], 7, b"d")}
+    for name, b in files.items():
+        with open(os.path.join(d, name), "wb") as f:
+            f.write(b)
+
+
 # ---------------------------------------------------------------- the malformed corpus
 
 def tok_json(**changes):
@@ -259,6 +310,12 @@ def malformed():
     """(folder, file name, bytes, what it exercises)."""
     m = small_model()
     G, S, X, T, C, K, P = "gguf", "safetensors", "index", "tokenizer-json", "config-json", "tokenizer-config", "spm"
+    L, I = "kld", "imatrix"
+    k_ok = kld(4, 3, 2)          # 84 bytes: 20 header, 32 tokens, 2 chunks of one 16-byte record
+    k_head = len(k_ok) - 32 - 32
+    i_one = [("blk.0.attn_q.weight", 2, [1.0, 2.0, 3.0, 4.0])]
+    i_ok = imatrix(i_one, 2, b"d.txt")
+    i_entries = len(imatrix(i_one))
     two = pad(header(2, 0) + tinfo("a", [8], 0, 0) + tinfo("b", [8], 0, 0)) + b"\0" * 64
     mis = pad(header(2, 0) + tinfo("a", [4], 0, 0) + tinfo("b", [4], 0, 16)) + b"\0" * 64
     nan = gguf([("general.architecture", STR, "llama"), ("llama.block_count", U32, 1)],
@@ -402,6 +459,55 @@ def malformed():
         (P, "group-field.model", spm_model() + b"\x4b", "an unknown field 9 sent as a group (wire type 3)"),
         (P, "non-utf8-piece.model", spm_model() + spm_piece(b"\xc0\xaf"), "a piece that is overlong UTF-8"),
         (P, "long-varint.model", b"\x20" + b"\xff" * 11, "an unknown varint field 4 whose value runs over 10 bytes"),
+
+        (L, "issue-11.kld", b"_logits_" + struct.pack("<Iii", 1 << 24, (1 << 30) + 122, 512),
+         "the 20-byte header of issue 11: n_ctx 2^24, n_vocab 2^30+122, n_chunk 512 (the size sum overflowed: a trap before the fix)"),
+        (L, "empty.kld", b"", "a zero-byte file"),
+        (L, "truncated-magic.kld", b"_logi", "file ends inside the magic"),
+        (L, "bad-magic.kld", b"_LOGITS_" + k_ok[8:], "the magic is not _logits_"),
+        (L, "gguf.kld", header(0, 0), "a GGUF file"),
+        (L, "truncated-header.kld", k_ok[:14], "file ends inside n_vocab"),
+        (L, "ctx-zero.kld", kld(0, 3, 2, tokens=[], body=b""), "n_ctx 0"),
+        (L, "ctx-two.kld", kld(2, 3, 2, body=b""), "n_ctx 2 (no scored position per chunk)"),
+        (L, "ctx-huge.kld", b"_logits_" + struct.pack("<Iii", 0xFFFFFFFF, 3, 2), "n_ctx 2^32-1"),
+        (L, "ctx-too-long.kld", b"_logits_" + struct.pack("<Iii", 1 << 20, 3, 1) + b"\0" * 64, "n_ctx 2^20: one chunk is larger than the file"),
+        (L, "vocab-zero.kld", b"_logits_" + struct.pack("<Iii", 4, 0, 2), "n_vocab 0"),
+        (L, "vocab-negative.kld", b"_logits_" + struct.pack("<Iii", 4, -3, 2), "n_vocab below 0"),
+        (L, "vocab-huge.kld", b"_logits_" + struct.pack("<Iii", 4, 0x7FFFFFFF, 2) + b"\0" * 64, "n_vocab 2^31-1: one record is larger than the file"),
+        (L, "chunks-zero.kld", kld(4, 3, 0), "n_chunk 0"),
+        (L, "chunks-negative.kld", b"_logits_" + struct.pack("<Iii", 4, 3, -1), "n_chunk below 0"),
+        (L, "chunks-huge.kld", kld(4, 3, 2)[:16] + struct.pack("<i", 0x7FFFFFFF) + k_ok[20:], "n_chunk 2^31-1 in a file holding two chunks"),
+        (L, "truncated-tokens.kld", k_ok[:30], "file ends inside the tokens"),
+        (L, "truncated-records.kld", k_ok[:-1], "the last chunk's records are one byte short"),
+        (L, "token-negative.kld", kld(4, 3, 2, tokens=[1, 2, 0, -1, 0, 1, 2, 0]), "a token id below 0"),
+        (L, "token-past-vocab.kld", kld(4, 3, 2, tokens=[1, 2, 0, 1, 0, 1, 3, 0]), "a token id equal to n_vocab"),
+        (L, "trailing-bytes.kld", k_ok + b"\0" * 7, "VALID: bytes after the last chunk (llama-perplexity ignores them too)"),
+
+        (I, "empty.dat", b"", "a zero-byte file"),
+        (I, "gguf.dat", header(0, 0), "a GGUF file"),
+        (I, "truncated-count.dat", b"\x01\x00", "file ends inside the entry count"),
+        (I, "zero-entries.dat", struct.pack("<i", 0) + b"\0" * 16, "an entry count of 0"),
+        (I, "negative-entries.dat", struct.pack("<i", -1) + b"\0" * 16, "an entry count below 0"),
+        (I, "huge-entries.dat", imatrix(i_one, raw_entries=0x7FFFFFFF), "an entry count of 2^31-1"),
+        (I, "negative-name-length.dat", struct.pack("<ii", 1, -5) + b"\0" * 16, "a name length below 0"),
+        (I, "huge-name-length.dat", struct.pack("<ii", 1, 0x7FFFFFFF) + b"\0" * 16, "a name length of 2^31-1"),
+        (I, "name-past-end.dat", struct.pack("<ii", 1, 30) + b"blk.0.attn_q.weight" + b"\0" * 4, "a name that runs past the end"),
+        (I, "non-utf8-name.dat", imatrix([(b"blk.\xc0\xaf", 1, [1.0])]), "a name that is overlong UTF-8"),
+        (I, "truncated-ncall.dat", i_ok[:29], "file ends inside the call count"),
+        (I, "negative-ncall.dat", imatrix([("a", -3, [1.0])]), "a call count below 0"),
+        (I, "zero-nval.dat", imatrix([("a", 1, [])]) + b"\0" * 8, "a value count of 0"),
+        (I, "negative-nval.dat", struct.pack("<ii", 1, 1) + b"a" + struct.pack("<ii", 1, -4) + b"\0" * 16, "a value count below 0"),
+        (I, "huge-nval.dat", struct.pack("<ii", 1, 1) + b"a" + struct.pack("<ii", 1, 0x40000000) + b"\0" * 16, "a value count of 2^30 (4 GiB of values)"),
+        (I, "values-past-end.dat", i_ok[:40], "the values run past the end"),
+        (I, "nan-value.dat", imatrix([("a", 1, [1.0, float("nan")])]), "a NaN value"),
+        (I, "inf-value.dat", imatrix([("a", 1, [float("inf")])]), "an infinite value"),
+        (I, "duplicate-name.dat", imatrix([("a", 1, [1.0]), ("a", 1, [2.0])]), "an entry name written twice"),
+        (I, "truncated-chunks.dat", i_ok[:i_entries + 3], "file ends inside the chunk count"),
+        (I, "negative-chunks.dat", imatrix(i_one, -2, b"d.txt"), "a chunk count below 0"),
+        (I, "truncated-dataset-length.dat", i_ok[:i_entries + 6], "file ends inside the dataset name length"),
+        (I, "negative-dataset-length.dat", imatrix(i_one)[:] + struct.pack("<ii", 2, -1), "a dataset name length below 0"),
+        (I, "dataset-past-end.dat", i_ok[:-1], "the dataset name runs past the end"),
+        (I, "old-format.dat", imatrix(i_one), "VALID: no chunk count or dataset (files before b3000)"),
     ]
     return out
 
@@ -418,7 +524,9 @@ def write_malformed(root):
     lines = ["# Malformed inputs", "",
              "Small hostile files for the readers. Each one is checked by a test that asserts the exact error",
              "(Tests/GGUFTests/CorpusTests.swift, Tests/HFModelTests/CorpusTests.swift) and by",
-             "Tests/CommandsTests/CorpusCommandTests.swift, which runs `gguf-dump` and `hf2gguf` over them.",
+             "Tests/CommandsTests/CorpusCommandTests.swift, which runs `gguf-dump` and `hf2gguf` over them;",
+             "the kld/ and imatrix/ files by Tests/CommandsTests/KLDBaseFileTests.swift and",
+             "Tests/QuantsTests/ImportanceMatrixTests.swift.",
              "Generated by `python3 tools/fuzz/make-corpus.py malformed` (standard library only); the",
              "`found/` files are minimized fuzzer finds (tools/fuzz/run.sh), kept as they were found.", "",
              "| folder | file | bytes | what it exercises |", "|---|---|---|---|"]
@@ -446,7 +554,8 @@ def write_malformed(root):
 if __name__ == "__main__":
     if len(sys.argv) >= 4 and sys.argv[1] == "seeds":
         os.makedirs(sys.argv[3], exist_ok=True)
-        {"gguf": seeds_gguf, "safetensors": seeds_safetensors, "index": seeds_index}[sys.argv[2]](sys.argv[3])
+        {"gguf": seeds_gguf, "safetensors": seeds_safetensors, "index": seeds_index, "kld": seeds_kld,
+         "imatrix": seeds_imatrix}[sys.argv[2]](sys.argv[3])
     elif len(sys.argv) >= 2 and sys.argv[1] == "malformed":
         root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
         write_malformed(sys.argv[2] if len(sys.argv) > 2 else os.path.join(root, "Fixtures", "malformed"))

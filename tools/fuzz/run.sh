@@ -6,7 +6,8 @@
 #   tools/fuzz/run.sh build [TARGET|all]       # build only
 #
 # Each target is built with `swiftc -sanitize=fuzzer,address` from the module sources it needs
-# (GGUF, HFModel, and Quants + Convert for hf-config), into .build-fuzz/fuzz/ (FUZZ_BUILD
+# (GGUF, HFModel, and Quants + Convert for hf-config; the kld-base and imatrix-dat targets compile
+# their reader's few source files straight into the executable), into .build-fuzz/fuzz/ (FUZZ_BUILD
 # overrides). A run first replays the seeds and the matching Fixtures/malformed/ files, then
 # fuzzes for SECONDS with a working corpus kept in .build-fuzz/fuzz/corpus/TARGET. Findings are
 # written to .build-fuzz/fuzz/artifacts/TARGET/. The script exits non-zero when any target
@@ -25,7 +26,7 @@ SHARED=${SWIFT_GGUF_SHARED:-$ROOT/../shared}
 MODELS=${SWIFT_GGUF_MODELS:-$HOME/.cache/swift-gguf/models}
 FLAGS=(-O -g -sanitize=fuzzer,address -parse-as-library -swift-version 6 -enable-testing)
 
-ALL_TARGETS=(gguf safetensors safetensors-index json tokenizer-json hf-config sentencepiece)
+ALL_TARGETS=(gguf safetensors safetensors-index json tokenizer-json hf-config sentencepiece kld-base imatrix-dat)
 # The GGUF tokenizer target needs Sources/Inference/Vocab (see targets/gguf-tokenizer.swift).
 if [ -d "$ROOT/Sources/Inference/Vocab" ]; then ALL_TARGETS+=(gguf-tokenizer); fi
 
@@ -72,6 +73,11 @@ target_objects() {
         gguf) build_gguf; echo "$B/GGUF.o" ;;
         hf-config) build_convert; echo "$B/GGUF.o $B/HFModel.o $B/Quants.o $B/Convert.o -DWITH_CONVERT" ;;
         gguf-tokenizer) build_inference; echo "$B/GGUF.o $B/Inference.o -DHAVE_GGUF_TOKENIZER" ;;
+        # The base-file reader needs Foundation alone: its two files go into the executable,
+        # not the whole Evaluation module (which needs Inference and Quants).
+        kld-base) echo "$ROOT/Sources/Evaluation/KLDivergenceBaseFile.swift $ROOT/Sources/Evaluation/TokenScoring.swift" ;;
+        # Likewise the imatrix reader: two files of Quants over the GGUF module.
+        imatrix-dat) build_gguf; echo "$B/GGUF.o $ROOT/Sources/Quants/Plan/ImportanceMatrix.swift $ROOT/Sources/Quants/Plan/QuantizeError.swift" ;;
         *) build_hfmodel; echo "$B/GGUF.o $B/HFModel.o" ;;
     esac
 }
@@ -83,7 +89,7 @@ build_target() {
     local objs
     objs=$(target_objects "$t")
     local newest
-    newest=$(find "$T/$t.swift" "$T/common.swift" $(echo "$objs" | tr ' ' '\n' | grep '\.o$') -newer "$exe" 2>/dev/null | head -1 || true)
+    newest=$(find "$T/$t.swift" "$T/common.swift" $(echo "$objs" | tr ' ' '\n' | grep -E '\.(o|swift)$') -newer "$exe" 2>/dev/null | head -1 || true)
     if [ -f "$exe" ] && [ -z "$newest" ]; then return 0; fi
     log "linking fuzz-$t"
     # shellcheck disable=SC2086
@@ -121,6 +127,12 @@ copy_seeds() {
                 "$MODELS"/*/tokenizer_config.json ;;
         sentencepiece)
             add "$SHARED"/reference/tokenizer/llama-spm-tokenizer.model "$MODELS"/*/tokenizer.model ;;
+        kld-base)
+            python3 "$ROOT/tools/fuzz/make-corpus.py" seeds kld "$dir" >/dev/null 2>&1 || log "python3 missing: no kld seeds" ;;
+        imatrix-dat)
+            # llama-imatrix's reference file (cut to max_len by libFuzzer) and small generated ones.
+            add "$SHARED"/reference/imatrix/imatrix.dat
+            python3 "$ROOT/tools/fuzz/make-corpus.py" seeds imatrix "$dir" >/dev/null 2>&1 || log "python3 missing: no imatrix seeds" ;;
     esac
     echo "$dir"
 }
@@ -136,6 +148,8 @@ malformed_dirs() {
         tokenizer-json) d=("$M/tokenizer-json") ;;
         hf-config) d=("$M/config-json" "$M/tokenizer-config") ;;
         sentencepiece) d=("$M/spm") ;;
+        kld-base) d=("$M/kld") ;;
+        imatrix-dat) d=("$M/imatrix") ;;
     esac
     d+=("$M/found")   # minimized finds of every target: cheap to replay everywhere
     for x in "${d[@]}"; do [ -d "$x" ] && echo "$x"; done

@@ -37,56 +37,83 @@ public struct ImportanceMatrix: Equatable, Sendable {
         try self.init(bytes: map.bytes, file: path)
     }
 
+    /// The longest entry name read (ggml tensor names have at most 63 bytes).
+    static let maxNameLength = 4096
+
     public init(bytes: UnsafeRawBufferPointer, file: String) throws(QuantizeError) {
+        // Every field is an i32 (or f32) read through a bounds-checked cursor; every count is
+        // checked against the bytes left before anything is allocated from it.
         var r = ByteReader(bytes, file: file)
-        func i32(_ what: String) throws(QuantizeError) -> Int32 {
-            do { return try r.read(Int32.self, what) } catch { throw QuantizeError("\(error.description) (not an imatrix file?)") }
+        func fail(_ at: Int, _ what: String, _ why: String) -> QuantizeError {
+            QuantizeError("\(file): \(what) at offset \(at) \(why)")
+        }
+        func i32(_ what: String) throws(QuantizeError) -> Int {
+            let at = r.offset
+            guard r.remaining >= 4 else {
+                throw fail(at, what, "is cut off: the file has only \(bytes.count) bytes, expected at least \(at + 4)")
+            }
+            do { return Int(try r.read(Int32.self, what)) } catch { throw QuantizeError(error.description) }
         }
         let n = try i32("the entry count")
-        guard n >= 1, Int(n) <= bytes.count / 16 else {
-            throw QuantizeError("\(file): entry count \(n) is impossible for a file of \(bytes.count) bytes: not an imatrix file")
+        // The smallest entry is 16 bytes: name length, (empty) name, ncall, nval... and one value.
+        let most = (bytes.count - 4) / 16
+        guard n >= 1, n <= most else {
+            throw fail(0, "the entry count", "is \(n), expected "
+                       + (most < 1 ? "at least 1, but a file of \(bytes.count) bytes has no room for an entry"
+                          : "1 ... \(most) for a file of \(bytes.count) bytes")
+                       + " (at least 16 bytes per entry): not an imatrix file?")
         }
         var entries: [Entry] = []
         var seen = Set<String>()
-        for i in 0..<Int(n) {
+        for i in 0..<n {
             let at = r.offset
             let len = try i32("the name length of entry \(i)")
-            guard len >= 0, Int(len) <= r.remaining, len <= 4096 else {
-                throw QuantizeError("\(file): entry \(i) has a name of \(len) bytes at offset \(at): truncated or not an imatrix file")
+            guard len >= 0, len <= Self.maxNameLength, len <= r.remaining else {
+                throw fail(at, "the name length of entry \(i)", "is \(len), expected 0 ... "
+                           + "\(min(Self.maxNameLength, r.remaining)) (\(r.remaining) bytes remain): truncated or not an imatrix file")
             }
             let raw: UnsafeRawBufferPointer
-            do { raw = try r.readBytes(Int(len), "the name of entry \(i)") } catch { throw QuantizeError(error.description) }
+            do { raw = try r.readBytes(len, "the name of entry \(i)") } catch { throw QuantizeError(error.description) }
             guard let name = String(validating: raw, as: UTF8.self) else {
-                throw QuantizeError("\(file): the name of entry \(i) at offset \(at + 4) is not valid UTF-8")
+                throw fail(at + 4, "the name of entry \(i)", "is not valid UTF-8")
             }
-            let ncall = try i32("the call count of '\(name)'")
+            let entry = "entry \(i) '\(name)'"
+            let callAt = r.offset
+            let ncall = try i32("the call count (ncall) of \(entry)")
+            guard ncall >= 0 else { throw fail(callAt, "the call count (ncall) of \(entry)", "is \(ncall), expected at least 0") }
             let valsAt = r.offset
-            let nval = try i32("the value count of '\(name)'")
-            guard nval >= 1, Int(nval) <= r.remaining / 4 else {
-                throw QuantizeError("\(file): entry '\(name)' has \(nval) values at offset \(valsAt), but \(r.remaining) bytes remain")
+            let nval = try i32("the value count (nval) of \(entry)")
+            guard nval >= 1, nval <= r.remaining / 4 else {
+                throw fail(valsAt, "the value count (nval) of \(entry)", "is \(nval), expected 1 ... \(r.remaining / 4) "
+                           + "(\(r.remaining) bytes remain for its f32 values)")
             }
-            var values = [Float](repeating: 0, count: Int(nval))
-            for j in 0..<Int(nval) {
+            var values = [Float](repeating: 0, count: nval)
+            for j in 0..<nval {
+                let vAt = r.offset
                 let v: Float
-                do { v = try r.readFloat("value \(j) of '\(name)'") } catch { throw QuantizeError(error.description) }
+                do { v = try r.readFloat("value \(j) of \(entry)") } catch { throw QuantizeError(error.description) }
                 guard v.isFinite else {
-                    throw QuantizeError("\(file): entry '\(name)' value \(j) is \(v): the imatrix contains non-finite values")
+                    throw fail(vAt, "value \(j) of \(entry)", "is \(v): the imatrix contains non-finite values")
                 }
                 values[j] = v
             }
-            guard seen.insert(name).inserted else { throw QuantizeError("\(file): entry '\(name)' appears twice") }
-            entries.append(Entry(name: name, callCount: ncall, values: values))
+            guard seen.insert(name).inserted else { throw fail(at, entry, "repeats an earlier entry's name") }
+            entries.append(Entry(name: name, callCount: Int32(ncall), values: values))
         }
         var chunks: Int32?
         var dataset: String?
         if r.remaining > 0 {
-            chunks = try i32("the chunk count")
+            let chunksAt = r.offset
+            let c = try i32("the chunk count")
+            guard c >= 0 else { throw fail(chunksAt, "the chunk count", "is \(c), expected at least 0") }
+            let lenAt = r.offset
             let len = try i32("the dataset name length")
-            guard len >= 0, Int(len) <= r.remaining else {
-                throw QuantizeError("\(file): dataset name of \(len) bytes at offset \(r.offset - 4), but \(r.remaining) bytes remain")
+            guard len >= 0, len <= r.remaining else {
+                throw fail(lenAt, "the dataset name length", "is \(len), expected 0 ... \(r.remaining) (the bytes that remain)")
             }
             let raw: UnsafeRawBufferPointer
-            do { raw = try r.readBytes(Int(len), "the dataset name") } catch { throw QuantizeError(error.description) }
+            do { raw = try r.readBytes(len, "the dataset name") } catch { throw QuantizeError(error.description) }
+            chunks = Int32(c)
             dataset = String(decoding: raw, as: UTF8.self)
         }
         self.init(entries: entries, chunkCount: chunks, dataset: dataset)
