@@ -34,7 +34,7 @@ public enum QuantizeCommand {
 
     static func parseType(_ s: String, option: String) throws(ToolError) -> GGMLType {
         guard let t = GGMLType(name: s), Quantizer.canQuantize(t) else {
-            let valid = GGMLType.allCases.filter { Quantizer.canQuantize($0) && $0 != .q8_K && $0 != .q8_1 }.map(\.name)
+            let valid = GGMLType.allCases.filter { Quantizer.canQuantize($0) && Quantizer.canMultiply($0) }.map(\.name)
             throw ToolError.usage("unknown ggml type '\(s)' for --\(option); valid: \(valid.joined(separator: ", "))", command: spec.name)
         }
         return t
