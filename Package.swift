@@ -75,6 +75,7 @@ let package = Package(
 
         .target(name: "TestSupport", dependencies: ["GGUF"], path: "Tests/TestSupport", swiftSettings: settings),
         tests("GGUFTests", ["GGUF"]),
+        tests("ArchitecturesTests", ["Architectures"]),
         tests("QuantsTests", ["Quants"]),
         tests("HFModelTests", ["HFModel"]),
         tests("InferenceTests", ["Inference"]),
