@@ -171,7 +171,11 @@ run_target() {
     build_target "$t"
     local exe=$B/fuzz-$t corpus=$B/corpus/$t art=$B/artifacts/$t scratch
     mkdir -p "$corpus" "$art"
-    scratch=$(mktemp -d "${TMPDIR:-/tmp}/swift-gguf-fuzz-$t.XXXXXX")
+    # Targets that write their input to a file (kld-base, imatrix-dat, safetensors-index) run
+    # far faster on tmpfs than on a disk-backed /tmp (kld-base: ~30 000 inputs/s against 30-300).
+    local tmp=${TMPDIR:-/tmp}
+    [ -z "${TMPDIR:-}" ] && [ -d /dev/shm ] && [ -w /dev/shm ] && tmp=/dev/shm
+    scratch=$(mktemp -d "$tmp/swift-gguf-fuzz-$t.XXXXXX")
     local seeds
     seeds=$(copy_seeds "$t")
     local dirs
