@@ -185,7 +185,7 @@ func makeQPQuants(_ n: Int, _ nmax: Int32, _ x: UnsafePointer<Float>, _ L: Unsaf
                   _ qw: UnsafePointer<Float>) -> Float {
     var max: Float = 0
     for i in 0..<n { max = max > x[i] ? max : x[i] }  // C's MAX(max, x[i])
-    if max == 0 {
+    if max < groupMaxEps {  // b10572 (b4748: max == 0)
         for i in 0..<n { L[i] = 0 }
         return 0
     }
@@ -246,5 +246,5 @@ func makeQPQuants(_ n: Int, _ nmax: Int32, _ x: UnsafePointer<Float>, _ L: Unsaf
         }
         if changed == 0 { break }
     }
-    return sumlx / suml2
+    return suml2 > 0 ? sumlx / suml2 : 0  // b10572 (b4748 divided unconditionally)
 }

@@ -4,8 +4,8 @@ import Testing
 import TestSupport
 @testable import Quants
 
-/// One line of Fixtures/quants/quant-digests.tsv: a type, an importance kind and a row length, with
-/// the digests of ggml's bytes and of ggml's dequantization of them for every row kind.
+/// One line of Fixtures/quants/quant-digests.tsv (llama.cpp b10572): a type, an importance kind and a
+/// row length, with the digests of ggml's bytes and of ggml's dequantization of them for every row kind.
 struct DigestLine: Sendable, CustomTestStringConvertible {
     let type: GGMLType
     let importance: String
@@ -15,7 +15,8 @@ struct DigestLine: Sendable, CustomTestStringConvertible {
 
     static let rows = 3
 
-    static func load() -> [DigestLine] {
+    /// The lines of every type that has a block family (`BlockFormats`); `all: true` gives every line.
+    static func load(all: Bool = false) -> [DigestLine] {
         let url = TestPaths.fixtures.appendingPathComponent("quants/quant-digests.tsv")
         guard let text = try? String(contentsOf: url, encoding: .utf8) else { return [] }
         var lines = text.split(separator: "\n").map { $0.split(separator: "\t", omittingEmptySubsequences: false).map(String.init) }
@@ -28,21 +29,28 @@ struct DigestLine: Sendable, CustomTestStringConvertible {
                 let p = v.split(separator: ":").map(String.init)
                 return (k, p[0], p.count > 1 ? p[1] : "-")
             }
+            guard all || BlockFormats.format(t) != nil else { return nil }
             return DigestLine(type: t, importance: f[1], n: n, expected: exp)
         }
     }
 }
 
-@Suite("Golden bytes from llama.cpp b4748")
+@Suite("Golden bytes from llama.cpp b10572")
 struct GoldenQuantTests {
-    static let lines = DigestLine.load()
+    static let lines = DigestLine.load(all: true)
 
     @Test("the digest fixture covers every type, importance kind and row length")
     func fixtureCoverage() {
-        #expect(Self.lines.count == 120)
+        #expect(Self.lines.count == 285)
         let types = Set(Self.lines.map(\.type))
-        #expect(types == [.q8_0, .q4_0, .q4_1, .q5_0, .q5_1, .q8_1, .q4_K, .q5_K, .q6_K, .q8_K, .f16, .bf16])
+        #expect(types == [.q8_0, .q4_0, .q4_1, .q5_0, .q5_1, .q8_1, .q4_K, .q5_K, .q6_K, .q8_K, .f16, .bf16,
+                          .q2_K, .q3_K, .iq4_NL, .iq4_XS, .mxfp4, .nvfp4, .tq1_0, .tq2_0, .q1_0, .q2_0,
+                          .iq2_XXS, .iq2_XS, .iq2_S, .iq3_XXS, .iq3_S, .iq1_S, .iq1_M])
         #expect(Self.lines.allSatisfy { $0.expected.count == GoldenInputs.kinds.count })
+        // Every quantized family the module registers is checked against ggml's bytes.
+        for f in BlockFormats.all where f.type != .f32 {
+            #expect(types.contains(f.type), "\(f.type.name) has a block family but no golden digests")
+        }
     }
 
     @Test("fast quantizer and ggml dequantization match ggml byte for byte", arguments: DigestLine.load())
