@@ -130,15 +130,40 @@ public struct ConverterRules: Sendable {
     public let generatesLlama3RopeFreqs: Bool
     /// The tensor families; anything else in the checkpoint is an error (except ignored names).
     public let tensors: [TensorRule]
+    /// The defaults transformers' config class fills in for keys config.json leaves out, by
+    /// `model_type` (b10572 reads config.json through `AutoConfig(...).to_dict()`, so these reach
+    /// the GGUF: e.g. `head_dim`, hence `attention.key_length`, for a Llama config without one).
+    public let configDefaults: [String: [ConfigDefault]]
 
     public init(vocabSources: [VocabSource], writesVocabSizeAndRopeDims: Bool, copiesAddPrefixSpace: Bool,
-                noBOSForVocabSize: Int?, generatesLlama3RopeFreqs: Bool, tensors: [TensorRule]) {
+                noBOSForVocabSize: Int?, generatesLlama3RopeFreqs: Bool, tensors: [TensorRule],
+                configDefaults: [String: [ConfigDefault]] = [:]) {
         self.vocabSources = vocabSources
         self.writesVocabSizeAndRopeDims = writesVocabSizeAndRopeDims
         self.copiesAddPrefixSpace = copiesAddPrefixSpace
         self.noBOSForVocabSize = noBOSForVocabSize
         self.generatesLlama3RopeFreqs = generatesLlama3RopeFreqs
         self.tensors = tensors
+        self.configDefaults = configDefaults
+    }
+}
+
+/// One config key's default in a transformers config class (used only when config.json has no
+/// such key).
+public enum ConfigDefault: Sendable, Equatable {
+    case int(String, Int)
+    case double(String, Double)
+    /// The value of another key (e.g. `num_key_value_heads` = `num_attention_heads`).
+    case copy(String, from: String)
+    /// `head_dim` = `hidden_size / num_attention_heads` (integer division).
+    case headDimFromHeads
+
+    /// The key this default fills.
+    public var key: String {
+        switch self {
+        case .int(let k, _), .double(let k, _), .copy(let k, _): return k
+        case .headDimFromHeads: return "head_dim"
+        }
     }
 }
 

@@ -54,6 +54,9 @@ public enum GGUFKey {
         public static func valueLength(_ a: String) -> String { "\(a).attention.value_length" }
         public static func ropeDimensionCount(_ a: String) -> String { "\(a).rope.dimension_count" }
         public static func ropeFreqBase(_ a: String) -> String { "\(a).rope.freq_base" }
+        public static func ropeFreqBaseSWA(_ a: String) -> String { "\(a).rope.freq_base_swa" }
+        public static func expertGroupCount(_ a: String) -> String { "\(a).expert_group_count" }
+        public static func expertGroupUsedCount(_ a: String) -> String { "\(a).expert_group_used_count" }
         public static func ropeScalingType(_ a: String) -> String { "\(a).rope.scaling.type" }
         public static func ropeScalingFactor(_ a: String) -> String { "\(a).rope.scaling.factor" }
         public static func ropeScalingOrigContext(_ a: String) -> String { "\(a).rope.scaling.original_context_length" }
