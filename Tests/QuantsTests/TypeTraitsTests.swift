@@ -10,9 +10,10 @@ struct TypeTraitsTests {
     static let dotTypes: [GGMLType: GGMLType] = [
         .f32: .f32, .f16: .f16, .bf16: .bf16, .q4_0: .q8_0, .q5_0: .q8_0, .q8_0: .q8_0,
         .q4_1: .q8_1, .q5_1: .q8_1, .q4_K: .q8_K, .q5_K: .q8_K, .q6_K: .q8_K,
+        .tq1_0: .q8_K, .tq2_0: .q8_K, .q1_0: .q8_0, .q2_0: .q8_0,
     ]
     static let families: Set<GGMLType> = [.f32, .f16, .bf16, .q4_0, .q4_1, .q5_0, .q5_1, .q8_0, .q8_1,
-                                          .q4_K, .q5_K, .q6_K, .q8_K]
+                                          .q4_K, .q5_K, .q6_K, .q8_K, .tq1_0, .tq2_0, .q1_0, .q2_0]
 
     @Test("dot types, rounding blocks, quantizers and LaneGEMM layouts for every type")
     func everyType() {
@@ -48,6 +49,7 @@ struct TypeTraitsTests {
     @Test("the engine's list of multipliable types keeps its order")
     func multipliable() {
         #expect(Quantizer.multipliableTypes.map(\.name)
-            == ["f32", "f16", "bf16", "q4_0", "q4_1", "q5_0", "q5_1", "q8_0", "q4_K", "q5_K", "q6_K"])
+            == ["f32", "f16", "bf16", "q4_0", "q4_1", "q5_0", "q5_1", "q8_0", "q4_K", "q5_K", "q6_K",
+                "tq1_0", "tq2_0", "q1_0", "q2_0"])
     }
 }
