@@ -19,11 +19,16 @@ enum IQ4_XS: BlockFormat {
     static let lanes: LaneGEMM.Layout? = nil
 
     static func quantize(_ x: UnsafePointer<Float>, _ y: UnsafeMutableRawPointer, count: Int, importance: UnsafePointer<Float>?) {
-        quantizeReference(x, y, count: count, importance: importance)
+        IQ4Search.withScratch { L, scales, weight, v, s in
+            for b in 0..<(count / 256) {
+                IQ4Search.quantizeFast(256, x + 256 * b, y + blockBytes * b, qsOffset: 8,
+                                       importance.map { $0 + 256 * b }, L, scales, weight, v, s)
+            }
+        }
     }
 
     static func quantizeReference(_ x: UnsafePointer<Float>, _ y: UnsafeMutableRawPointer, count: Int, importance: UnsafePointer<Float>?) {
-        IQ4Search.withScratch { L, scales, weight, v in
+        IQ4Search.withScratch { L, scales, weight, v, _ in
             for b in 0..<(count / 256) {
                 IQ4Search.quantizeReference(256, x + 256 * b, y + blockBytes * b, qsOffset: 8,
                                             importance.map { $0 + 256 * b }, L, scales, weight, v)
