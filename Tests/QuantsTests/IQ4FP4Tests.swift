@@ -100,6 +100,41 @@ struct IQ4FP4Tests {
         #expect(floatToUE4M3(1.0 + 1.0 / 16) == 0x39)  // half a mantissa step rounds up
     }
 
+    @Test("levels by midpoint counts equal best_index_int8's bisection")
+    func levelCounts() {
+        var xs: [Float] = [0, -0.0, .infinity, -.infinity, .nan, 1e-40, -1e-40, 3e38, -3e38, 200, -200]
+        let v = iq4Values.map { Float($0) }
+        for k in 0..<16 {
+            var points = [v[k]]
+            if k < 15 { points.append((v[k] + v[k + 1]) / 2) }
+            for p in points {
+                var up = p, down = p
+                for _ in 0..<300 {
+                    xs += [up, down]
+                    up = up.nextUp
+                    down = down.nextDown
+                }
+            }
+        }
+        var g = SplitMix64(seed: 42)
+        for _ in 0..<20000 { xs.append(g.nextSignedUnit() * 140) }
+        while xs.count % 8 != 0 { xs.append(0) }
+        IQ4Search.withScratch { _, _, _, vp, s in
+            var wrong = 0
+            for c in stride(from: 0, to: xs.count, by: 8) {
+                let al = Lanes(xs[c], xs[c + 1], xs[c + 2], xs[c + 3], xs[c + 4], xs[c + 5], xs[c + 6], xs[c + 7])
+                let l = IQ4Search.levelIndices(al, s)
+                let q = IQ4Search.levelValues(al, s)
+                for i in 0..<8 {
+                    let want = nearestLevelIndex(vp, al[i])
+                    if Int(l[i]) != want { wrong += 1 }
+                    if al[i].isFinite && q[i] != v[want] { wrong += 1 }
+                }
+            }
+            #expect(wrong == 0)
+        }
+    }
+
     /// Row lengths for the twin comparisons.
     static func lengths(_ t: GGMLType) -> [Int] {
         switch t.blockSize {
