@@ -40,6 +40,38 @@ func nearestFP4(_ x: Float, _ d: Float) -> UInt8 {
     }
 }
 
+/// The sixteen scaled code values `fp4Values[i]·d` as lane vectors, for `fp4Codes`.
+@inline(__always)
+func fp4Candidates(_ d: Float, _ v: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Lanes>) {
+    for i in 0..<16 { c[i] = Lanes(repeating: v[i] * d) }
+}
+
+/// `nearestFP4` on every lane: the same errors |v·d − x| compared in the same order.
+@inline(__always)
+func fp4Codes(_ x: Lanes, _ c: UnsafePointer<Lanes>) -> LaneInts {
+    var best = LaneInts(repeating: 0)
+    var bestErr = absLanes(c[0] - x)
+    for i in 1..<16 {
+        let err = absLanes(c[i] - x)
+        let better = err .< bestErr
+        best = laneSelect(better, LaneInts(repeating: Int32(i)), best)
+        bestErr = laneSelect(better, err, bestErr)
+    }
+    return best
+}
+
+/// The largest |x| of four lane vectors, NaNs skipped (C's `if (amax < fabsf(v)) amax = fabsf(v)`).
+@inline(__always)
+func largestMagnitude(_ a: Lanes, _ b: Lanes, _ c: Lanes, _ d: Lanes) -> Float {
+    var m = Lanes(repeating: 0)
+    @inline(__always) func fold(_ v: Lanes) {
+        let t = absLanes(v)
+        m = laneSelect(t .> m, t, m)
+    }
+    fold(a); fold(b); fold(c); fold(d)
+    return horizontalMax(m)
+}
+
 /// MXFP4: 32 weights per block, `e: E8M0, qs: [16]` (low nibbles elements 0–15, high nibbles
 /// 16–31) (17 bytes); y = fp4Values[q]·2^(e − 128).
 ///
@@ -67,35 +99,24 @@ enum MXFP4: BlockFormat {
     }
 
     static func quantize(_ x: UnsafePointer<Float>, _ y: UnsafeMutableRawPointer, count: Int, importance: UnsafePointer<Float>?) {
-        fp4ValuesF.withUnsafeBufferPointer { vb in
-            let v = vb.baseAddress!
+        withUnsafeTemporaryAllocation(of: Lanes.self, capacity: 16) { cb in
+          fp4ValuesF.withUnsafeBufferPointer { vb in
+            let c = cb.baseAddress!, v = vb.baseAddress!
             for b in 0..<(count / 32) {
                 let xb = x + 32 * b, yb = y + blockBytes * b
-                var amax: Float = 0
-                for j in 0..<32 where amax < abs(xb[j]) { amax = abs(xb[j]) }
-                let e = exponent(amax)
-                let d = e8m0Half(e)
+                let x0 = loadLanes(xb), x1 = loadLanes(xb + 8), x2 = loadLanes(xb + 16), x3 = loadLanes(xb + 24)
+                let e = exponent(largestMagnitude(x0, x1, x2, x3))
                 yb.storeBytes(of: e, as: UInt8.self)
+                fp4Candidates(e8m0Half(e), v, c)
+                let q0 = fp4Codes(x0, c), q1 = fp4Codes(x1, c), q2 = fp4Codes(x2, c), q3 = fp4Codes(x3, c)
                 let q = (yb + 1).assumingMemoryBound(to: UInt8.self)
-                for j in 0..<16 {
-                    q[j] = fp4Code(xb[j], d, v) | (fp4Code(xb[16 + j], d, v) << 4)
+                for i in 0..<8 {
+                    q[i] = UInt8(truncatingIfNeeded: q0[i] | (q2[i] << 4))
+                    q[8 + i] = UInt8(truncatingIfNeeded: q1[i] | (q3[i] << 4))
                 }
             }
+          }
         }
-    }
-
-    /// `nearestFP4` without the closure, for the fast loops.
-    @inline(__always)
-    static func fp4Code(_ x: Float, _ d: Float, _ v: UnsafePointer<Float>) -> UInt8 {
-        var best: UInt8 = 0
-        var bestErr = abs(v[0] * d - x)
-        for i in 1..<16 {
-            let err = abs(v[i] * d - x)
-            let better = err < bestErr
-            best = better ? UInt8(i) : best
-            bestErr = better ? err : bestErr
-        }
-        return best
     }
 
     static func quantizeReference(_ x: UnsafePointer<Float>, _ y: UnsafeMutableRawPointer, count: Int, importance: UnsafePointer<Float>?) {

@@ -61,23 +61,24 @@ enum NVFP4: BlockFormat {
     static let lanes: LaneGEMM.Layout? = nil
 
     static func quantize(_ x: UnsafePointer<Float>, _ y: UnsafeMutableRawPointer, count: Int, importance: UnsafePointer<Float>?) {
-        fp4ValuesF.withUnsafeBufferPointer { vb in
-            let v = vb.baseAddress!
+        withUnsafeTemporaryAllocation(of: Lanes.self, capacity: 16) { cb in
+          fp4ValuesF.withUnsafeBufferPointer { vb in
+            let c = cb.baseAddress!, v = vb.baseAddress!
+            let zero = Lanes(repeating: 0)
             for b in 0..<(count / 64) {
                 let yb = y + blockBytes * b
                 let q = (yb + 4).assumingMemoryBound(to: UInt8.self)
                 for s in 0..<4 {
                     let xs = x + 64 * b + 16 * s
-                    var amax: Float = 0
-                    for j in 0..<16 where amax < abs(xs[j]) { amax = abs(xs[j]) }
-                    let ue = floatToUE4M3(amax / 6)
+                    let lo = loadLanes(xs), hi = loadLanes(xs + 8)
+                    let ue = floatToUE4M3(largestMagnitude(lo, hi, zero, zero) / 6)
                     yb.storeBytes(of: ue, toByteOffset: s, as: UInt8.self)
-                    let d = ue4m3ToFloat(ue)
-                    for j in 0..<8 {
-                        q[8 * s + j] = MXFP4.fp4Code(xs[j], d, v) | (MXFP4.fp4Code(xs[8 + j], d, v) << 4)
-                    }
+                    fp4Candidates(ue4m3ToFloat(ue), v, c)
+                    let q0 = fp4Codes(lo, c), q1 = fp4Codes(hi, c)
+                    for j in 0..<8 { q[8 * s + j] = UInt8(truncatingIfNeeded: q0[j] | (q1[j] << 4)) }
                 }
             }
+          }
         }
     }
 
