@@ -184,6 +184,27 @@ struct IQ4FP4Tests {
         }
     }
 
+    @Test("the engine multiplies the four types like the scalar reference product",
+          arguments: [(GGMLType.iq4_NL, 96), (.iq4_XS, 512), (.mxfp4, 96), (.nvfp4, 192)])
+    func matrixProduct(_ t: GGMLType, _ k: Int) throws {
+        let m = 29, n = 45
+        let a = KernelMatMulTests.gaussian(m * k, seed: 5)
+        let wf = KernelMatMulTests.gaussian(n * k, seed: 6, scale: 0.1)
+        var wq = [UInt8](repeating: 0, count: try #require(t.rowSize(k)) * n)
+        Quantizer.quantize(t, wf, &wq, rows: n, rowLength: k)
+        #expect(Quantizer.canMultiply(t))
+        wq.withUnsafeBytes { wb in
+            let w = WeightMatrix(type: t, rows: n, columns: k, data: wb.baseAddress!)
+            var fast = [Float](repeating: .nan, count: m * n)
+            var ref = fast
+            MatMul.linear(a, lda: k, rows: m, weights: w, into: &fast, ldc: n, threads: 2, workspace: MatMulWorkspace())
+            MatMul.linearReference(a, lda: k, rows: m, weights: w, into: &ref, ldc: n)
+            var worst: Float = 0
+            for i in 0..<(m * n) { worst = max(worst, abs(fast[i] - ref[i]) / max(1, abs(ref[i]))) }
+            #expect(worst < 1e-5, "\(t): worst relative difference \(worst)")
+        }
+    }
+
     @Test("the importance matrix changes IQ4 bytes and is ignored by the fp4 formats", arguments: types)
     func importanceUse(_ t: GGMLType) {
         let n = 512
