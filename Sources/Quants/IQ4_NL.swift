@@ -26,13 +26,13 @@ func nearestLevelIndex(_ v: UnsafePointer<Float>, _ x: Float) -> Int {
 /// blocks of 32), as ggml-quants.c `quantize_row_iq4_nl_impl` does it with `ntry` 7 (the only
 /// setting `quantize_iq4_nl` / `quantize_iq4_xs` use, with or without an importance matrix).
 ///
-/// Per block of 32: weights qw·sqrt(σ² + x²) (σ² = 2·Σx²/superBlock) or x²; a first scale from the
-/// extreme value against the level −127, refined to the least-squares scale, then 15 trial scales
+/// Per block of 32: weights qw·sqrt(σ² + x²) (σ² = 2·Σx²/superBlock) or x²; a first scale
+/// max/127 (the extreme value), refined to the least-squares scale, then 15 trial scales
 /// (itry −7…7: (itry − 127)/max) keeping the best Σqx²/Σq². For IQ4_XS the block scales become
 /// 6-bit multiples of d = −maxScale/32 and every block is requantized against its d·l; for IQ4_NL
 /// the block is requantized against its own scale (fp16 d is stored, the float one is used).
 ///
-/// Writes the fp16 d at `dOffset` of `yb`, the packed levels at `qsOffset`, and for IQ4_XS the
+/// Writes the fp16 d at offset 0 of `yb`, the packed levels at `qsOffset`, and for IQ4_XS the
 /// scales (`scales_h` at 2, `scales_l` at 4). `L` holds `superBlock` bytes, `scales` eight floats,
 /// `weight` 32 floats.
 enum IQ4Search {
