@@ -51,6 +51,7 @@ public enum Converter {
 
         var outType = options.outType
         var tensors: [PlannedTensor] = []
+        var longRopeAttnFactor: Float?
         if !options.vocabOnly {
             let st: SafetensorsModel
             if let model { st = model } else {
@@ -71,6 +72,13 @@ public enum Converter {
                 extra.append(PlannedTensor(ggufName: TensorName.ropeFreqs.weight(), hfName: nil, hfShape: [factors.count],
                                            sourceDType: .f32, type: .f32, permuteHeads: nil, generated: factors))
             }
+            if spec.converter.parameters == .phi3, let lr = try Hyperparameters.phi3LongRope(config: config, dims: dims) {
+                longRopeAttnFactor = lr.attnFactor
+                for (name, values) in [(TensorName.ropeFactorsLong, lr.long), (.ropeFactorsShort, lr.short)] {
+                    extra.append(PlannedTensor(ggufName: name.weight(), hfName: nil, hfShape: [values.count],
+                                               sourceDType: .f32, type: .f32, permuteHeads: nil, generated: values))
+                }
+            }
             tensors = try TensorPlanning.plan(model: st, spec: spec, dims: dims, outType: outType,
                                               configPath: config.path, extra: extra)
         } else if outType == .auto {
@@ -86,6 +94,8 @@ public enum Converter {
 
         var md = GGUFMetadata()
         md.set(GGUFKey.General.architecture, .string(spec.arch))
+        // Phi-3 writes this key while generating its extra tensors, before any other metadata.
+        if let f = longRopeAttnFactor { md.set(GGUFKey.LLM.ropeScalingAttnFactors(spec.arch), .float32(f)) }
         md.set(GGUFKey.General.type, .string("model"))
         for kv in general.keyValues() { md.set(kv.key, kv.value) }
         for kv in try Hyperparameters.metadata(config: config, spec: spec, fileType: outType.fileType) { md.set(kv.key, kv.value) }

@@ -17,6 +17,7 @@ enum Hyperparameters {
 
     /// Keys from `set_gguf_parameters`, ending with `general.file_type`, plus the LlamaModel extras.
     static func metadata(config: ModelConfig, spec: ArchitectureSpec, fileType: Int) throws(ConvertError) -> [GGUFKeyValue] {
+        if spec.converter.parameters == .phi3 { return try phi3(config: config, arch: spec.arch, fileType: fileType) }
         let a = spec.arch
         var out: [GGUFKeyValue] = []
         func int(_ keys: [String]) throws(ConvertError) -> (String, Int)? {
@@ -179,6 +180,8 @@ struct ModelDims {
         case .headDim: return headDim
         case .qDim: return heads * headDim
         case .kvDim: return headsKV * headDim
+        case .qkvDim: return (heads + 2 * headsKV) * headDim
+        case .ffnPair: return 2 * ffn
         }
     }
 }

@@ -35,6 +35,15 @@ struct VocabBuilder {
             case .llamaHF:
                 guard let tj = try tokenizerJSON(), isLlamaHF(tj) else { continue }
                 kvs = try llamaHF(tj)
+            case .phi3:
+                if let tc = try tokenizerConfig(), tc.json["tokenizer_class"]?.string == "GPT2Tokenizer" {
+                    guard let tj = try tokenizerJSON() else {
+                        throw ConvertError("\(directory): tokenizer_config names GPT2Tokenizer but \(HFModelFiles.tokenizer) is missing")
+                    }
+                    kvs = try gpt2(tj)
+                } else {
+                    kvs = try phi3SentencePiece()
+                }
             case .gpt2:
                 guard let tj = try tokenizerJSON() else {
                     throw ConvertError("\(directory): no tokenizer found: expected \(HFModelFiles.sentencePieceModel) or \(HFModelFiles.tokenizer)")

@@ -68,6 +68,7 @@ public enum GGUFKey {
         public static func ropeScalingYarnBetaFast(_ a: String) -> String { "\(a).rope.scaling.yarn_beta_fast" }
         public static func ropeScalingYarnBetaSlow(_ a: String) -> String { "\(a).rope.scaling.yarn_beta_slow" }
         public static func slidingWindow(_ a: String) -> String { "\(a).attention.sliding_window" }
+        public static func ropeScalingAttnFactors(_ a: String) -> String { "\(a).rope.scaling.attn_factor" }
     }
 
     public enum Tokenizer {
@@ -135,6 +136,9 @@ public enum TensorName: String, CaseIterable, Sendable {
     case outputNorm = "output_norm"
     case output = "output"
     case ropeFreqs = "rope_freqs"
+    /// Phi-3 long-context RoPE divisors (`rope_factors_long` / `rope_factors_short`).
+    case ropeFactorsLong = "rope_factors_long"
+    case ropeFactorsShort = "rope_factors_short"
     case attnNorm = "blk.{bid}.attn_norm"
     case attnQ = "blk.{bid}.attn_q"
     case attnK = "blk.{bid}.attn_k"

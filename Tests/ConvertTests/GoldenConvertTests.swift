@@ -19,7 +19,8 @@ struct GoldenConvertTests {
     static let cases: [Case] = {
         var c: [Case] = []
         for (folder, prefix) in [("tiny-llama", "tiny-llama"), ("tiny-mistral", "tiny-mistral"), ("tiny-qwen3", "tiny-qwen3"),
-                                 ("tiny-llama-spm", "tiny-llama-spm"), ("SmolLM2-135M-Instruct-hf", "smollm2")] {
+                                 ("tiny-llama-spm", "tiny-llama-spm"), ("SmolLM2-135M-Instruct-hf", "smollm2"),
+                                 ("tiny-phi3", "tiny-phi3")] {
             for t in [OutType.f32, .f16, .bf16, .q8_0, .auto] { c.append(Case(folder: folder, digest: "\(prefix)-\(t.rawValue)", outType: t)) }
         }
         return c
