@@ -35,6 +35,10 @@ enum Q2_K: BlockFormat {
         withScratch(floats: 64, bytes: 304) { f, bytes in
             let scales = f, mins = f + 16, sw = f + 32, weights = f + 48
             let L = bytes, laux = bytes + 256, Ls = bytes + 272, Lm = bytes + 288
+            if fast {
+                quantizeLanes(x, y, count: count, importance: importance, scales, mins, sw, L, Ls, Lm)
+                return
+            }
             for b in 0..<(count / 256) {
                 let xb = x + 256 * b, yb = y + blockBytes * b
                 if let importance {
@@ -47,6 +51,66 @@ enum Q2_K: BlockFormat {
                 }
                 requantize(xb, yb, L)
                 pack(L, yb)
+            }
+        }
+    }
+
+    /// The fast path: the sixteen sub-block searches as two groups of eight lanes (same bytes).
+    static func quantizeLanes(_ x: UnsafePointer<Float>, _ y: UnsafeMutableRawPointer, count: Int,
+                              importance: UnsafePointer<Float>?,
+                              _ scales: UnsafeMutablePointer<Float>, _ mins: UnsafeMutablePointer<Float>,
+                              _ sw: UnsafeMutablePointer<Float>, _ L: UnsafeMutablePointer<UInt8>,
+                              _ Ls: UnsafeMutablePointer<UInt8>, _ Lm: UnsafeMutablePointer<UInt8>) {
+        // Lanes: xT[16], wT[16], laux[16], result[2]; LaneInts: the levels of both groups, LT[32].
+        withUnsafeTemporaryAllocation(of: Lanes.self, capacity: 50) { v in
+            withUnsafeTemporaryAllocation(of: LaneInts.self, capacity: 32) { li in
+                let xT = v.baseAddress!, wT = xT + 16, laux = xT + 32, result = xT + 48, LT = li.baseAddress!
+                for b in 0..<(count / 256) {
+                    let xb = x + 256 * b, yb = y + blockBytes * b
+                    if let importance {
+                        let qw = importance + 256 * b
+                        var sumX2: Float = 0
+                        for l in 0..<256 { sumX2 += xb[l] * xb[l] }
+                        let sigma2 = sumX2 / 256
+                        for g in 0..<2 {
+                            transposeLanes(xb + 128 * g, stride: 16, n: 16, into: xT)
+                            transposeLanes(qw + 128 * g, stride: 16, n: 16, into: wT)
+                            var sumw = Lanes()
+                            for l in 0..<16 {
+                                let xl = xT[l]
+                                let wl = wT[l] * (sigma2 + xl * xl).squareRoot()
+                                wT[l] = wl
+                                sumw += wl
+                            }
+                            makeQKXQuantsLanes(Q2KWeightedSearch.self, xT, wT, LT + 16 * g, laux, result)
+                            for j in 0..<8 {
+                                sw[8 * g + j] = sumw[j]
+                                scales[8 * g + j] = result[0][j]
+                                mins[8 * g + j] = result[1][j]
+                            }
+                        }
+                        headerWeighted(scales, mins, sw, Ls, Lm, yb)
+                    } else {
+                        for g in 0..<2 {
+                            transposeLanes(xb + 128 * g, stride: 16, n: 16, into: xT)
+                            for l in 0..<16 { wT[l] = absLanes(xT[l]) }
+                            makeQKXQuantsLanes(Q2KReferenceSearch.self, xT, wT, LT + 16 * g, laux, result)
+                            for j in 0..<8 {
+                                scales[8 * g + j] = result[0][j]
+                                mins[8 * g + j] = result[1][j]
+                            }
+                        }
+                        headerReference(scales, mins, yb)
+                    }
+                    let skipped = requantize(xb, yb, L)
+                    if skipped != 0 {
+                        for j in 0..<16 where (skipped >> UInt16(j)) & 1 != 0 {
+                            let Lg = LT + 16 * (j / 8), lane = j % 8
+                            for i in 0..<16 { L[16 * j + i] = UInt8(truncatingIfNeeded: Lg[i][lane]) }
+                        }
+                    }
+                    pack(L, yb)
+                }
             }
         }
     }
@@ -126,15 +190,19 @@ enum Q2_K: BlockFormat {
     }
 
     /// Levels against the fp16-rounded d·(sc & 15) and dmin·(sc >> 4). Sub-blocks whose d·sc is 0
-    /// keep the levels of the search.
-    @inline(__always)
-    static func requantize(_ x: UnsafePointer<Float>, _ yb: UnsafeMutableRawPointer, _ L: UnsafeMutablePointer<UInt8>) {
+    /// keep the levels of the search; their bits are returned.
+    @inline(__always) @discardableResult
+    static func requantize(_ x: UnsafePointer<Float>, _ yb: UnsafeMutableRawPointer, _ L: UnsafeMutablePointer<UInt8>) -> UInt16 {
         let sc = UnsafeRawPointer(yb + scalesOffset).assumingMemoryBound(to: UInt8.self)
         let d0 = UnsafeRawPointer(yb).loadHalf(at: dOffset)
         let m0 = UnsafeRawPointer(yb).loadHalf(at: dminOffset)
+        var skipped: UInt16 = 0
         for j in 0..<16 {
             let d = d0 * Float(sc[j] & 0xF)
-            if d == 0 { continue }
+            if d == 0 {
+                skipped |= UInt16(1) << UInt16(j)
+                continue
+            }
             let dm = m0 * Float(sc[j] >> 4)
             let xs = x + 16 * j, Ls = L + 16 * j
             for i in 0..<16 {
@@ -142,6 +210,7 @@ enum Q2_K: BlockFormat {
                 Ls[i] = UInt8(truncatingIfNeeded: Swift.max(0, Swift.min(3, l)))
             }
         }
+        return skipped
     }
 
     /// Per half of 128: qs[l] holds the levels l, l+32, l+64, l+96 in bit pairs 0, 2, 4, 6.
@@ -177,4 +246,25 @@ enum Q2_K: BlockFormat {
             }
         }
     }
+}
+
+/// make_qkx2_quants(16, 3, …, −0.5, 0.1, 15, use_mad) of quantize_row_q2_K_ref.
+enum Q2KReferenceSearch: QKXSearch {
+    static var n: Int { 16 }
+    static var nmax: Int32 { 3 }
+    static var rmin: Float { -0.5 }
+    static var rdelta: Float { 0.1 }
+    static var nstep: Int { 15 }
+    static var qkx3: Bool { false }
+    static var useMad: Bool { true }
+}
+
+/// make_qkx3_quants(16, 3, …, −0.9, 0.05, 36) of quantize_row_q2_K_impl.
+enum Q2KWeightedSearch: QKXSearch {
+    static var n: Int { 16 }
+    static var nmax: Int32 { 3 }
+    static var rmin: Float { -0.9 }
+    static var rdelta: Float { 0.05 }
+    static var nstep: Int { 36 }
+    static var qkx3: Bool { true }
 }

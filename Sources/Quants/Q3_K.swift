@@ -35,6 +35,10 @@ enum Q3_K: BlockFormat {
         withScratch(floats: 48, bytes: 272) { f, bytes in
             let scales = f, sw = f + 16, weights = f + 32
             let L = UnsafeMutableRawPointer(bytes).assumingMemoryBound(to: Int8.self), Ls = L + 256
+            if fast {
+                quantizeLanes(x, y, count: count, importance: importance, scales, sw, L, Ls)
+                return
+            }
             for b in 0..<(count / 256) {
                 let xb = x + 256 * b, yb = y + blockBytes * b
                 if let importance {
@@ -46,6 +50,60 @@ enum Q3_K: BlockFormat {
                 }
                 requantize(xb, yb, L)
                 pack(L, yb)
+            }
+        }
+    }
+
+    /// The fast path: the sixteen sub-block searches as two groups of eight lanes (same bytes).
+    static func quantizeLanes(_ x: UnsafePointer<Float>, _ y: UnsafeMutableRawPointer, count: Int,
+                              importance: UnsafePointer<Float>?,
+                              _ scales: UnsafeMutablePointer<Float>, _ sw: UnsafeMutablePointer<Float>,
+                              _ L: UnsafeMutablePointer<Int8>, _ Ls: UnsafeMutablePointer<Int8>) {
+        // Lanes: xT[16], wT[16], result[1]; LaneInts: the levels of both groups, LT[32].
+        withUnsafeTemporaryAllocation(of: Lanes.self, capacity: 33) { v in
+            withUnsafeTemporaryAllocation(of: LaneInts.self, capacity: 32) { li in
+                let xT = v.baseAddress!, wT = xT + 16, result = xT + 32, LT = li.baseAddress!
+                for b in 0..<(count / 256) {
+                    let xb = x + 256 * b, yb = y + blockBytes * b
+                    if let importance {
+                        let qw = importance + 256 * b
+                        var sumX2: Float = 0
+                        for l in 0..<256 { sumX2 += xb[l] * xb[l] }
+                        let sigma2 = 2 * sumX2 / 256
+                        for g in 0..<2 {
+                            transposeLanes(xb + 128 * g, stride: 16, n: 16, into: xT)
+                            transposeLanes(qw + 128 * g, stride: 16, n: 16, into: wT)
+                            var sumw = Lanes()
+                            for l in 0..<16 {
+                                let xl = xT[l]
+                                let wl = wT[l] * (sigma2 + xl * xl).squareRoot()
+                                wT[l] = wl
+                                sumw += wl
+                            }
+                            makeQXQuantsLanes(Q3KSearch.self, xT, wT, LT + 16 * g, result)
+                            for j in 0..<8 {
+                                sw[8 * g + j] = sumw[j]
+                                scales[8 * g + j] = result[0][j]
+                            }
+                        }
+                        headerWeighted(scales, sw, Ls, yb)
+                    } else {
+                        for g in 0..<2 {
+                            transposeLanes(xb + 128 * g, stride: 16, n: 16, into: xT)
+                            makeQ3QuantsLanes(xT, LT + 16 * g, result)
+                            for j in 0..<8 { scales[8 * g + j] = result[0][j] }
+                        }
+                        headerReference(scales, yb)
+                    }
+                    let skipped = requantize(xb, yb, L)
+                    if skipped != 0 {
+                        for j in 0..<16 where (skipped >> UInt16(j)) & 1 != 0 {
+                            let Lg = LT + 16 * (j / 8), lane = j % 8
+                            for i in 0..<16 { L[16 * j + i] = Int8(truncatingIfNeeded: Lg[i][lane]) }
+                        }
+                    }
+                    pack(L, yb)
+                }
             }
         }
     }
@@ -128,20 +186,25 @@ enum Q3_K: BlockFormat {
     }
 
     /// Levels (offset by 4) against the fp16-rounded d·sc. Sub-blocks whose d·sc is 0 keep the
-    /// levels of the search.
-    @inline(__always)
-    static func requantize(_ x: UnsafePointer<Float>, _ yb: UnsafeMutableRawPointer, _ L: UnsafeMutablePointer<Int8>) {
+    /// levels of the search; their bits are returned.
+    @inline(__always) @discardableResult
+    static func requantize(_ x: UnsafePointer<Float>, _ yb: UnsafeMutableRawPointer, _ L: UnsafeMutablePointer<Int8>) -> UInt16 {
         let sc = UnsafeRawPointer(yb + scalesOffset).assumingMemoryBound(to: UInt8.self)
         let d0 = UnsafeRawPointer(yb).loadHalf(at: dOffset)
+        var skipped: UInt16 = 0
         for j in 0..<16 {
             let d = d0 * Float(scale(j, sc))
-            if d == 0 { continue }
+            if d == 0 {
+                skipped |= UInt16(1) << UInt16(j)
+                continue
+            }
             let xs = x + 16 * j, Ls = L + 16 * j
             for i in 0..<16 {
                 let l = Swift.max(-4, Swift.min(3, nearestInt(xs[i] / d)))
                 Ls[i] = Int8(truncatingIfNeeded: l + 4)
             }
         }
+        return skipped
     }
 
     /// The high bit of level j goes to bit j/32 of hmask[j%32]; the low two bits to qs as in Q2_K
@@ -241,4 +304,60 @@ func makeQ3Quants(_ n: Int, _ nmax: Int32, _ x: UnsafePointer<Float>, _ L: Unsaf
     }
     for i in 0..<n { L[i] = L[i] &+ Int8(truncatingIfNeeded: nmax) }
     return suml2 > 0 ? sumlx / suml2 : 0
+}
+
+/// make_qx_quants(16, 4, …) of quantize_row_q3_K_impl.
+enum Q3KSearch: QXSearch {
+    static var n: Int { 16 }
+    static var nmax: Int32 { 4 }
+}
+
+/// Lane-parallel `makeQ3Quants(16, 4, …)` over 16 transposed elements: levels (offset by 4) to `L`,
+/// scales to `out[0]`. Each lane follows the scalar refinement exactly; a pass in which no lane
+/// moves a level ends the loop (a lane that did not move would not move in a later pass either).
+func makeQ3QuantsLanes(_ x: UnsafePointer<Lanes>, _ L: UnsafeMutablePointer<LaneInts>, _ out: UnsafeMutablePointer<Lanes>) {
+    let n = 16, nmax: Int32 = 4
+    var amax = Lanes(), mx = Lanes()
+    for i in 0..<n {
+        let ax = absLanes(x[i])
+        let bigger = ax .> amax
+        amax = laneSelect(bigger, ax, amax)
+        mx = laneSelect(bigger, x[i], mx)
+    }
+    let allZero = amax .< groupMaxEps
+    let iscale = Float(-nmax) / mx
+    var sumlx = Lanes(), suml2 = Lanes()
+    for i in 0..<n {
+        let l = laneClamp(nearestInt(iscale * x[i]), -nmax, nmax - 1)
+        L[i] = l
+        let w = x[i] * x[i]
+        let fl = laneFloats(l)
+        sumlx += w * x[i] * fl
+        suml2 += w * fl * fl
+    }
+    let zero = LaneInts()
+    for _ in 0..<5 {
+        var moved = LaneMask(repeating: false)
+        for i in 0..<n {
+            let xi = x[i]
+            let w = xi * xi
+            let li = L[i]
+            let fli = laneFloats(li)
+            var slx = sumlx - w * xi * fli
+            let positive = slx .> 0
+            var sl2 = suml2 - w * fli * fli
+            let newL = laneClamp(nearestInt(xi * sl2 / slx), -nmax, nmax - 1)
+            let fn = laneFloats(newL)
+            slx += w * xi * fn
+            sl2 += w * fn * fn
+            let adopt = positive .& (newL .!= li) .& (sl2 .> 0) .& (slx * slx * suml2 .> sumlx * sumlx * sl2)
+            L[i] = laneSelect(adopt, newL, li)
+            sumlx = laneSelect(adopt, slx, sumlx)
+            suml2 = laneSelect(adopt, sl2, suml2)
+            moved = moved .| adopt
+        }
+        if !any(moved) { break }
+    }
+    for i in 0..<n { L[i] = laneSelect(allZero, zero, L[i] &+ nmax) }
+    out[0] = laneSelect(allZero, Lanes(), laneSelect(suml2 .> 0, sumlx / suml2, Lanes()))
 }

@@ -29,18 +29,30 @@ struct Q2KQ3KTests {
         #expect(err(.q4_K) < err(.q3_K))
     }
 
-    @Test("fast and reference quantizers agree on Gaussian rows with and without importance")
-    func twins() {
-        var g = SplitMix64(seed: 23)
-        let n = 1024, rows = 24
-        let x = (0..<(n * rows)).map { i in g.nextGaussian() * (i % 7 == 0 ? 0.2 : 0.02) }
-        let w = (0..<n).map { i in i % 11 == 3 ? 0 : abs(g.nextGaussian()) + 0.01 }
+    @Test("fast and reference quantizers agree on random and adversarial rows (±0, inf, NaN, huge, tiny)")
+    func twins() throws {
         for t in [GGMLType.q2_K, .q3_K] {
-            for imp in [nil, w] {
-                let fast = Q.quantize(t, x, rowLength: n, importance: imp)
-                let ref = Q.quantize(t, x, rowLength: n, importance: imp, reference: true)
-                #expect(fast == ref, "\(t.name) importance \(imp != nil)")
-                #expect(Q.quantize(t, x, rowLength: n, importance: imp, threads: 3) == fast)
+            for (k, n) in [256, 768, 1536].enumerated() {
+                for special in [false, true] {
+                    let x = TwinInputs.rows(seed: UInt64(100 * k + (special ? 7 : 0)) &+ UInt64(t.rawValue), n: n, rows: 6, special: special)
+                    let rowBytes = try #require(t.rowSize(n))
+                    let imp = TwinInputs.importance(seed: UInt64(n) &+ 99, n: n)
+                    for w in [nil, imp] {
+                        let fast = Q.quantize(t, x, rowLength: n, importance: w)
+                        let ref = Q.quantize(t, x, rowLength: n, importance: w, reference: true)
+                        #expect(fast == ref, "\(t.name) n=\(n) special=\(special) imatrix=\(w != nil): \(TwinTests.firstDifference(fast, ref, rowBytes: rowBytes))")
+                        #expect(Q.quantize(t, x, rowLength: n, importance: w, threads: 3) == fast)
+                    }
+                }
+            }
+            // The golden rows with every importance kind, at a length the fixture does not have.
+            for kind in GoldenInputs.kinds {
+                let x = GoldenInputs.rows(kind, n: 1024, rows: 3)
+                for imp in ["none", "random", "sparse"] {
+                    let w = GoldenInputs.importance(imp, n: 1024)
+                    #expect(Q.quantize(t, x, rowLength: 1024, importance: w)
+                        == Q.quantize(t, x, rowLength: 1024, importance: w, reference: true), "\(t.name) \(kind) \(imp)")
+                }
             }
         }
     }
