@@ -1,3 +1,4 @@
+import Foundation
 import GGUF
 import Testing
 import TestSupport
@@ -100,6 +101,39 @@ struct Q2KQ3KTests {
                     Q3_K.packScale(j, level, sc)
                     #expect(Q3_K.scale(j, UnsafePointer(sc)) == level - 32)
                     for other in 0..<16 where other != j { #expect(Q3_K.scale(other, UnsafePointer(sc)) == -32) }
+                }
+            }
+        }
+    }
+}
+
+/// Timings, run only on request (release build):
+/// `SWIFT_GGUF_BENCH=1 swift test -c release --scratch-path .build-quants --filter Q2KQ3KBenchmarks`.
+/// Prints ms of this thread's CPU time (best of five) for a 576 × 1536 matrix of the golden "random" rows.
+@Suite("Q2_K and Q3_K benchmarks", .enabled(if: ProcessInfo.processInfo.environment["SWIFT_GGUF_BENCH"] != nil))
+struct Q2KQ3KBenchmarks {
+    @Test("ms per 576 × 1536 matrix, fast and reference, with and without importance")
+    func kernels() {
+        let n = 1536, rows = 576
+        let x = GoldenInputs.rows("random", n: n, rows: rows)
+        let imp = GoldenInputs.importance("random", n: n)!
+        var out = [UInt8](repeating: 0, count: n * rows)
+        print("type  importance  fast ms  reference ms")
+        for type in [GGMLType.q2_K, .q3_K, .q4_K] {
+            for weighted in [false, true] {
+                x.withUnsafeBufferPointer { xp in
+                    imp.withUnsafeBufferPointer { ip in
+                        out.withUnsafeMutableBytes { op in
+                            func run(_ reference: Bool) -> Double {
+                                QuantBenchmarks.time {
+                                    Quantizer.quantize(type, xp.baseAddress!, op.baseAddress!, rows: rows, rowLength: n,
+                                                       importance: weighted ? ip.baseAddress : nil, threads: 1, reference: reference)
+                                } / 1e6
+                            }
+                            let fast = run(false), ref = run(true)
+                            print("\(type.name)  \(weighted ? "yes" : "no ")  \(String(format: "%8.1f  %8.1f", fast, ref))")
+                        }
+                    }
                 }
             }
         }
