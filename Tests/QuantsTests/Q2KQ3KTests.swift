@@ -91,6 +91,27 @@ struct Q2KQ3KTests {
         #expect(y3[16] == 0.5 * -32 * -4)
     }
 
+    @Test("the engine multiplies Q2_K and Q3_K weights (threaded product equals the scalar reference)")
+    func engine() {
+        #expect(Quantizer.canMultiply(.q2_K) && Quantizer.canMultiply(.q3_K))
+        let m = 29, n = 45, k = 512
+        let a = KernelMatMulTests.gaussian(m * k, seed: 5)
+        let wf = KernelMatMulTests.gaussian(n * k, seed: 6, scale: 0.1)
+        for type in [GGMLType.q2_K, .q3_K] {
+            var wq = [UInt8](repeating: 0, count: type.rowSize(k)! * n)
+            Quantizer.quantize(type, wf, &wq, rows: n, rowLength: k)
+            wq.withUnsafeBytes { wb in
+                let w = WeightMatrix(type: type, rows: n, columns: k, data: wb.baseAddress!)
+                var fast = [Float](repeating: .nan, count: m * n), ref = fast
+                MatMul.linear(a, lda: k, rows: m, weights: w, into: &fast, ldc: n, threads: 3, workspace: MatMulWorkspace())
+                MatMul.linearReference(a, lda: k, rows: m, weights: w, into: &ref, ldc: n)
+                var worst: Float = 0
+                for i in 0..<(m * n) { worst = max(worst, abs(fast[i] - ref[i]) / max(1, abs(ref[i]))) }
+                #expect(worst < 1e-5, "\(type.name): worst relative difference \(worst)")
+            }
+        }
+    }
+
     @Test("Q3_K scale packing round-trips every 6-bit level in every position")
     func scalePacking() {
         withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 12) { b in
