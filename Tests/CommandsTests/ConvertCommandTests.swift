@@ -2,6 +2,7 @@ import Testing
 import Foundation
 import TestSupport
 import GGUF
+import Architectures
 @testable import ToolSupport
 
 /// Runs a command in-process; returns (error text or nil, captured console).
@@ -93,7 +94,7 @@ struct ConvertCommandTests {
     func unknownArchitecture() throws {
         let m = try ModelCopy()
         try m.editConfig { $0["architectures"] = ["GPTJForCausalLM"] }
-        expectFailure(m, [], "\(m.dir)/config.json: architecture 'GPTJForCausalLM' is not supported; supported: LlamaForCausalLM, LLaMAForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM")
+        expectFailure(m, [], "\(m.dir)/config.json: architecture 'GPTJForCausalLM' is not supported; supported: \(ArchitectureSpec.supportedNames.joined(separator: ", "))")
     }
 
     @Test("shapes that contradict config.json")
