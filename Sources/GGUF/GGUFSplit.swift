@@ -43,7 +43,13 @@ extension GGUFFile {
     /// - Throws: `GGUFError` naming the file when a split file is missing, out of order, not the
     ///   first one, or when the tensor count does not match `split.tensors.count`.
     public static func openModel(path: String) throws(GGUFError) -> GGUFFile {
-        let first = try GGUFFile(path: path)
+        try model(joining: GGUFFile(path: path))
+    }
+
+    /// `first` itself when it is not split, else the view of the whole split model (the other
+    /// files are opened next to `first.path`). See `openModel(path:)`.
+    public static func model(joining first: GGUFFile) throws(GGUFError) -> GGUFFile {
+        let path = first.path
         guard let countValue = first.metadata[GGUFKey.Split.count] else { return first }
         guard let count = countValue.intValue, count >= 0, count <= Int(UInt16.max) else {
             throw GGUFError(.invalid, file: path, "key '\(GGUFKey.Split.count)' has an invalid value")
