@@ -2,12 +2,16 @@ import Foundation
 import SwiftGGUF
 
 /// `hf2gguf MODEL_DIR [--outfile F] [--outtype f32|f16|bf16|q8_0|auto] ...`: convert_hf_to_gguf.py's job.
+/// MODEL_DIR may also be a model id (`ORG/NAME`, not an existing folder) found in the local Hugging
+/// Face cache (`HubCache`; `--revision`); then, as with convert_hf_to_gguf.py --remote, general.name
+/// is the id and the default output is `./ORG-NAME-{ftype}.gguf`.
 public enum ConvertCommand {
     public static let spec = CommandSpec(
         name: "hf2gguf",
-        synopsis: "MODEL_DIR [--outfile F] [--outtype f32|f16|bf16|q8_0|auto] [--vocab-only] [--dry-run] [--force]",
+        synopsis: "MODEL_DIR|ORG/NAME [--revision REV] [--outfile F] [--outtype f32|f16|bf16|q8_0|auto] [--vocab-only] [--dry-run] [--force]",
         summary: "Convert a Hugging Face model folder (safetensors, config.json, tokenizer) to GGUF v3, as llama.cpp's convert_hf_to_gguf.py does.",
         options: [
+            .option("revision", value: "REV", "with a model id: the branch, tag or commit in the Hugging Face cache (default main)"),
             .option("outfile", value: "F", "output file (default: <name>-<size>-<TYPE>.gguf in MODEL_DIR); {ftype} is replaced by the type"),
             .option("outtype", value: "T", "f32, f16, bf16, q8_0 or auto (default f16; auto: f16 for f16 checkpoints, else bf16)"),
             .flag("vocab-only", "write only the vocabulary and metadata"),
@@ -22,7 +26,7 @@ public enum ConvertCommand {
 
     public static func run(_ args: [String], console: any Console) throws {
         let a = try spec.parse(args)
-        let dir = a.positionals[0]
+        var dir = a.positionals[0]
         var o = ConvertOptions()
         if let t = a.value("outtype") {
             guard let ot = OutType(rawValue: t.lowercased()) else {
@@ -35,6 +39,13 @@ public enum ConvertCommand {
         o.modelName = a.value("model-name")
         o.force = a.has("force")
         o.threads = try a.int("threads", default: max(1, ProcessInfo.processInfo.activeProcessorCount), range: 1...1024)
+        if let snapshot = try hubSnapshot(dir, revision: a.value("revision"), console: console) {
+            // As convert_hf_to_gguf.py --remote: general.name is the model id, the output
+            // ./ORG-NAME-{ftype}.gguf (the snapshot folder is named by its commit hash).
+            if o.outFile == nil { o.outFile = "./" + dir.replacingOccurrences(of: "/", with: "-") + "-{ftype}.gguf" }
+            if o.modelName == nil { o.modelName = dir }
+            dir = snapshot
+        }
 
         let printNotes = { (plan: ConversionPlan) in
             if a.has("verbose") || a.has("dry-run") {
@@ -57,6 +68,20 @@ public enum ConvertCommand {
         let mb = Double(plan.outputBytes) / 1_048_576
         console.err(String(format: "hf2gguf: wrote %@ (%d tensors, %.1f MiB, %@) in %.2f s\n",
                            plan.outputPath, plan.tensors.count, mb, plan.outType.rawValue, Date().timeIntervalSince(start)))
+    }
+
+    /// The cached snapshot folder when `arg` is a model id and not a folder; nil for a folder.
+    static func hubSnapshot(_ arg: String, revision: String?, console: any Console) throws -> String? {
+        var isDir: ObjCBool = false
+        guard !FileManager.default.fileExists(atPath: arg, isDirectory: &isDir), HubCache.looksLikeModelID(arg) else {
+            if revision != nil { throw ToolError.usage("--revision applies to a model id (ORG/NAME), not to the folder '\(arg)'", command: spec.name) }
+            return nil
+        }
+        do {
+            let folder = try HubCache.snapshot(of: arg, revision: revision ?? "main")
+            console.err("hf2gguf: \(arg) -> \(folder)\n")
+            return folder
+        } catch { throw ToolError.failure(error.description) }
     }
 
     static func planText(_ p: ConversionPlan) -> String {
