@@ -106,6 +106,9 @@ public struct GGUFSplitPart: Sendable {
     public var metadata: GGUFMetadata
     /// The tensors to copy, as they are in the source (`GGUFFile.data` finds them).
     public var tensors: [GGUFTensorInfo]
+    /// Shapes written as ggml writes them (trailing 1s dropped: gguf-split, llama-quantize) or as
+    /// stored (gguf-py's writer: convert_hf_to_gguf.py).
+    public var ggmlShapes = true
     /// Bytes of the header (up to the data section), as written.
     public var headerBytes: Int
     /// Bytes of tensor data without padding (gguf-split's `total_size` adds this to the header).
@@ -167,6 +170,48 @@ public enum GGUFSplitter {
         }
     }
 
+    /// The files convert_hf_to_gguf.py (gguf-py's GGUFWriter) writes for the same tensors with
+    /// `--split-max-tensors` / `--split-max-size` (0 = no limit) and `--no-tensor-first-split`: a new
+    /// file starts when the current one holds `maxTensors` tensors or the next tensor would take its
+    /// unpadded data past `maxBytes`; the first file keeps every key and gets `split.no`,
+    /// `split.count`, `split.tensors.count` appended, the others have only these three. One file
+    /// means no split: the caller keeps the single file as it is.
+    public static func planLikeGGUFPy(_ file: GGUFFile, maxTensors: Int, maxBytes: Int, smallFirstShard: Bool) -> [GGUFSplitPart] {
+        var groups: [[GGUFTensorInfo]] = smallFirstShard ? [[], []] : [[]]
+        var bytes = 0
+        for t in file.tensors {
+            let last = groups[groups.count - 1]
+            if !last.isEmpty && ((maxTensors > 0 && last.count >= maxTensors) || (maxBytes > 0 && bytes + t.byteCount > maxBytes)) {
+                groups.append([])
+                bytes = 0
+            }
+            groups[groups.count - 1].append(t)
+            bytes += t.byteCount
+        }
+        guard groups.count > 1 else {
+            return [GGUFSplitPart(metadata: file.metadata, tensors: file.tensors, ggmlShapes: false,
+                                  headerBytes: headerBytes(file.metadata, file.tensors, ggmlShapes: false))]
+        }
+        return groups.enumerated().map { i, ts in
+            var md = i == 0 ? file.metadata : GGUFMetadata()
+            md.set(GGUFKey.Split.no, .uint16(UInt16(truncatingIfNeeded: i)))
+            md.set(GGUFKey.Split.count, .uint16(UInt16(truncatingIfNeeded: groups.count)))
+            md.set(GGUFKey.Split.tensorsCount, .int32(Int32(truncatingIfNeeded: file.tensors.count)))
+            return GGUFSplitPart(metadata: md, tensors: ts, ggmlShapes: false, headerBytes: headerBytes(md, ts, ggmlShapes: false))
+        }
+    }
+
+    /// gguf-py's shard names: `DIR/STEM-00001-of-00003.gguf` where STEM is the file name without
+    /// its last extension; the path itself for one file.
+    public static func ggufPyShardPaths(_ path: String, count: Int) -> [String] {
+        guard count > 1 else { return [path] }
+        let slash = path.lastIndex(of: "/")
+        let dir = slash.map { String(path[...$0]) } ?? ""
+        let name = slash.map { String(path[path.index(after: $0)...]) } ?? path
+        let stem = name.lastIndex(of: ".").map { $0 == name.startIndex ? name : String(name[..<$0]) } ?? name
+        return (0..<count).map { dir + GGUFSplitNaming.path(prefix: stem, index: $0, count: count) }
+    }
+
     /// The single file a merge of `model` (a split model opened with `GGUFFile.openModel`, or
     /// several files joined with `GGUFFile(first:otherSplits:)`) would write.
     public static func mergePlan(_ model: GGUFFile) throws(GGUFError) -> GGUFSplitPart {
@@ -200,7 +245,7 @@ public enum GGUFSplitter {
     /// Writes one planned file: header, then each tensor's bytes from `source`, padded to 32 bytes.
     /// Pages of the source are released as tensors are copied. The file appears only when complete.
     public static func write(_ part: GGUFSplitPart, from source: GGUFFile, to path: String, replace: Bool) throws(GGUFError) {
-        let infos = part.tensors.map { GGUFTensorInfo(name: $0.name, shape: writtenShape($0), type: $0.type) }
+        let infos = part.tensors.map { GGUFTensorInfo(name: $0.name, shape: part.ggmlShapes ? writtenShape($0) : $0.shape, type: $0.type) }
         let w = try GGUFWriter(path: path, metadata: part.metadata, tensors: infos)
         do {
             for t in part.tensors {
@@ -221,7 +266,7 @@ public enum GGUFSplitter {
     }
 
     /// Bytes of the header GGUFWriter writes for these keys and tensors (data section start).
-    public static func headerBytes(_ metadata: GGUFMetadata, _ tensors: [GGUFTensorInfo]) -> Int {
+    public static func headerBytes(_ metadata: GGUFMetadata, _ tensors: [GGUFTensorInfo], ggmlShapes: Bool = true) -> Int {
         var enc = GGUFEncoder()
         enc.append(contentsOf: GGUFLimits.magic)
         enc.append(UInt32(3))
@@ -229,7 +274,7 @@ public enum GGUFSplitter {
         enc.append(UInt64(metadata.count))
         for kv in metadata { enc.append(key: kv.key, value: kv.value) }
         var n = enc.bytes.count
-        for t in tensors { n += 8 + t.name.utf8.count + 4 + 8 * writtenShape(t).count + 4 + 8 }
+        for t in tensors { n += 8 + t.name.utf8.count + 4 + 8 * (ggmlShapes ? writtenShape(t).count : t.shape.count) + 4 + 8 }
         return GGUFParser.pad(n, alignment)
     }
 

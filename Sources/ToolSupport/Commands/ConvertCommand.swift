@@ -11,6 +11,9 @@ public enum ConvertCommand {
         synopsis: "MODEL_DIR|ORG/NAME [--revision REV] [--outfile F] [--outtype f32|f16|bf16|q8_0|auto] [--vocab-only] [--dry-run] [--force]",
         summary: "Convert a Hugging Face model folder (safetensors, config.json, tokenizer) to GGUF v3, as llama.cpp's convert_hf_to_gguf.py does.",
         options: [
+            .option("split-max-tensors", value: "N", "split the output: at most N tensors per file (as convert_hf_to_gguf.py)"),
+            .option("split-max-size", value: "N[K|M|G]", "split the output: at most N bytes (K/M/G: 10^3/10^6/10^9) of tensor data per file"),
+            .flag("no-tensor-first-split", "with a split: the first file holds only the metadata"),
             .option("revision", value: "REV", "with a model id: the branch, tag or commit in the Hugging Face cache (default main)"),
             .option("outfile", value: "F", "output file (default: <name>-<size>-<TYPE>.gguf in MODEL_DIR); {ftype} is replaced by the type"),
             .option("outtype", value: "T", "f32, f16, bf16, q8_0 or auto (default f16; auto: f16 for f16 checkpoints, else bf16)"),
@@ -52,6 +55,7 @@ public enum ConvertCommand {
                 for n in plan.notes { console.err("hf2gguf: \(n)\n") }
             }
         }
+        let split = try splitLimits(a)
         if a.has("dry-run") {
             let plan = try Conversion.plan(modelDirectory: dir, options: o)
             printNotes(plan)
@@ -68,6 +72,51 @@ public enum ConvertCommand {
         let mb = Double(plan.outputBytes) / 1_048_576
         console.err(String(format: "hf2gguf: wrote %@ (%d tensors, %.1f MiB, %@) in %.2f s\n",
                            plan.outputPath, plan.tensors.count, mb, plan.outType.rawValue, Date().timeIntervalSince(start)))
+        if let split { try splitOutput(plan.outputPath, split, replace: o.force, console: console) }
+    }
+
+    /// `--split-max-tensors`, `--split-max-size`, `--no-tensor-first-split`; nil when not splitting.
+    static func splitLimits(_ a: ParsedArguments) throws -> (tensors: Int, bytes: Int, smallFirst: Bool)? {
+        let n = try a.int("split-max-tensors", default: 0, range: 0...Int(Int32.max))
+        var bytes = 0
+        if let s = a.value("split-max-size") {
+            guard let b = parseSplitSize(s) else {
+                throw ToolError.usage("invalid --split-max-size '\(s)': a number, optionally followed by K, M or G", command: spec.name)
+            }
+            bytes = b
+        }
+        guard n > 0 || bytes > 0 || a.has("no-tensor-first-split") else { return nil }
+        return (n, bytes, a.has("no-tensor-first-split"))
+    }
+
+    /// convert_hf_to_gguf.py's sizes: `N`, `NK`, `NM`, `NG` (powers of 1000).
+    static func parseSplitSize(_ s: String) -> Int? {
+        let units: [Character: Int] = ["K": 1000, "M": 1_000_000, "G": 1_000_000_000]
+        let (digits, unit) = s.last.flatMap { units[$0] }.map { (s.dropLast(), $0) } ?? (Substring(s), 1)
+        guard !digits.isEmpty, digits.allSatisfy(\.isASCII), let n = Int(digits), n >= 0 else { return nil }
+        let (v, o) = n.multipliedReportingOverflow(by: unit)
+        return o ? nil : v
+    }
+
+    /// Splits the converted file into the files convert_hf_to_gguf.py would have written (same
+    /// names and bytes), then removes it. One file: the output stays as it is.
+    static func splitOutput(_ path: String, _ limits: (tensors: Int, bytes: Int, smallFirst: Bool), replace: Bool, console: any Console) throws {
+        do {
+            let file = try GGUFFile(path: path)
+            let parts = GGUFSplitter.planLikeGGUFPy(file, maxTensors: limits.tensors, maxBytes: limits.bytes, smallFirstShard: limits.smallFirst)
+            guard parts.count > 1 else {
+                console.err("hf2gguf: the model fits the split limits: one file\n")
+                return
+            }
+            let paths = GGUFSplitter.ggufPyShardPaths(path, count: parts.count)
+            for (p, part) in zip(paths, parts) {
+                try GGUFSplitter.write(part, from: file, to: p, replace: replace)
+                console.err("hf2gguf: \(p): \(part.tensors.count) tensors\n")
+            }
+        } catch { throw ToolError.failure(error.description) }
+        do { try FileManager.default.removeItem(atPath: path) } catch {
+            throw ToolError.failure("\(path): cannot remove the unsplit file: \(error.localizedDescription)")
+        }
     }
 
     /// The cached snapshot folder when `arg` is a model id and not a folder; nil for a folder.
