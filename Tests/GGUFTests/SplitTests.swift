@@ -38,7 +38,7 @@ func writeSplitTestModel(_ path: String) throws {
 
 func sha256(file path: String) throws -> String {
     let m = try MappedFile(path: path)
-    return SHA256.hex(m.bytes)
+    return withExtendedLifetime(m) { SHA256.hex(m.bytes) }
 }
 
 @Suite("gguf-split files")
@@ -138,8 +138,9 @@ struct SplitTests {
         #expect(merged.otherSplits.isEmpty)
         #expect(Array(merged.metadata.keys.dropLast(3)) == file.metadata.keys)
         #expect(merged.metadata[GGUFKey.Split.count] == .uint16(0))
-        let a = file.mapping.bytes, b = merged.mapping.bytes
-        #expect(Array(a[file.dataOffset...]) == Array(b[merged.dataOffset...]))
+        withExtendedLifetime((file, merged)) {
+            #expect(Array(file.mapping.bytes[file.dataOffset...]) == Array(merged.mapping.bytes[merged.dataOffset...]))
+        }
     }
 
     @Test("opening errors name the file: a later file, a missing file, a wrong split.no")
