@@ -99,21 +99,24 @@ public enum ConvertCommand {
     }
 
     /// Splits the converted file into the files convert_hf_to_gguf.py would have written (same
-    /// names and bytes), then removes it. One file: the output stays as it is.
+    /// names and bytes), then removes it. One file: the output stays as it is. (The whole model is
+    /// on disk twice until the split is done.)
     static func splitOutput(_ path: String, _ limits: (tensors: Int, bytes: Int, smallFirst: Bool), replace: Bool, console: any Console) throws {
-        do {
-            let file = try GGUFFile(path: path)
-            let parts = GGUFSplitter.planLikeGGUFPy(file, maxTensors: limits.tensors, maxBytes: limits.bytes, smallFirstShard: limits.smallFirst)
-            guard parts.count > 1 else {
-                console.err("hf2gguf: the model fits the split limits: one file\n")
-                return
-            }
-            let paths = GGUFSplitter.ggufPyShardPaths(path, count: parts.count)
-            for (p, part) in zip(paths, parts) {
-                try GGUFSplitter.write(part, from: file, to: p, replace: replace)
-                console.err("hf2gguf: \(p): \(part.tensors.count) tensors\n")
-            }
-        } catch { throw ToolError.failure(error.description) }
+        let file: GGUFFile
+        do { file = try GGUFFile(path: path) } catch { throw ToolError.failure(error.description) }
+        let parts = GGUFSplitter.planLikeGGUFPy(file, maxTensors: limits.tensors, maxBytes: limits.bytes, smallFirstShard: limits.smallFirst)
+        guard parts.count > 1 else {
+            console.err("hf2gguf: the model fits the split limits: one file\n")
+            return
+        }
+        let paths = GGUFSplitter.ggufPyShardPaths(path, count: parts.count)
+        if !replace, let p = paths.first(where: { FileManager.default.fileExists(atPath: $0) }) {
+            throw ToolError.failure("\(p): output file already exists (use --force to replace it); the unsplit model is \(path)")
+        }
+        for (p, part) in zip(paths, parts) {
+            do { try GGUFSplitter.write(part, from: file, to: p, replace: replace) } catch { throw ToolError.failure(error.description) }
+            console.err("hf2gguf: \(p): \(part.tensors.count) tensors\n")
+        }
         do { try FileManager.default.removeItem(atPath: path) } catch {
             throw ToolError.failure("\(path): cannot remove the unsplit file: \(error.localizedDescription)")
         }
