@@ -4,7 +4,7 @@
 // No third-party packages: Foundation, Dispatch, Glibc and the standard library only.
 //
 // Products: the `SwiftGGUF` library (one module to import: the front door `Conversion`,
-// `Quantization`, `GGUFModel` and the building blocks it re-exports) and the six executables.
+// `Quantization`, `GGUFModel` and the building blocks it re-exports) and the seven executables.
 //
 // Build flavour: like llama.cpp (GGML_NATIVE=ON) the default build targets the host CPU
 // (`-target-cpu native`: AVX2/FMA/F16C or AVX-512 on the machines here, which roughly doubles
@@ -44,6 +44,7 @@ let package = Package(
         .executable(name: "gguf-tokenize", targets: ["gguf-tokenize"]),
         .executable(name: "gguf-dump", targets: ["gguf-dump"]),
         .executable(name: "gguf-imatrix", targets: ["gguf-imatrix"]),
+        .executable(name: "gguf-split", targets: ["gguf-split"]),
     ],
     targets: [
         // Format: values, the ggml type table, keys and tensor names, reader, writer.
@@ -72,6 +73,7 @@ let package = Package(
         exe("gguf-tokenize"),
         exe("gguf-dump"),
         exe("gguf-imatrix"),
+        exe("gguf-split"),
 
         .target(name: "TestSupport", dependencies: ["GGUF"], path: "Tests/TestSupport", swiftSettings: settings),
         tests("GGUFTests", ["GGUF"]),

@@ -59,6 +59,11 @@ public final class GGUFFile: Sendable {
     public let keyOffsets: [Int]
     public let tensorInfoOffsets: [Int]
     private let tensorIndex: [UTF8Key: Int]
+    /// A model split over several files (gguf-split): the files after this one, in order. Empty for
+    /// a single file. See `GGUFFile.openModel(path:)` (GGUFSplit.swift).
+    public let otherSplits: [GGUFFile]
+    /// For a split model, the file holding each tensor (0 = this file, i = `otherSplits[i - 1]`).
+    private let tensorSplit: [Int]
 
     /// Opens and validates `path`.
     /// - Throws: `GGUFError` naming the file, the offending key or tensor, and the offset.
@@ -80,6 +85,49 @@ public final class GGUFFile: Sendable {
         var idx: [UTF8Key: Int] = [:]
         for (i, t) in parsed.tensors.enumerated() { idx[UTF8Key(t.name)] = i }
         tensorIndex = idx
+        otherSplits = []
+        tensorSplit = []
+    }
+
+    /// One view of a split model: the metadata of `first`, the tensors of all files in order.
+    /// Each tensor keeps the offset inside its own file's data section; `data(_:)` and
+    /// `release(_:)` read the right file. `tensorInfoOffsets` are offsets in each tensor's own file.
+    /// - Throws: `GGUFError(.duplicate)` when two files hold a tensor of the same name.
+    public init(first: GGUFFile, otherSplits: [GGUFFile]) throws(GGUFError) {
+        mapping = first.mapping
+        path = first.path
+        version = first.version
+        metadata = first.metadata
+        alignment = first.alignment
+        dataOffset = first.dataOffset
+        keyOffsets = first.keyOffsets
+        var all = first.tensors, infoOffsets = first.tensorInfoOffsets
+        var split = [Int](repeating: 0, count: first.tensors.count)
+        var idx: [UTF8Key: Int] = [:]
+        for (i, t) in first.tensors.enumerated() { idx[UTF8Key(t.name)] = i }
+        for (k, f) in otherSplits.enumerated() {
+            for (j, t) in f.tensors.enumerated() {
+                guard idx[UTF8Key(t.name)] == nil else {
+                    throw GGUFError(.duplicate, file: f.path, offset: f.tensorInfoOffsets[j],
+                                    "tensor '\(t.name)' is also in an earlier file of the split model")
+                }
+                idx[UTF8Key(t.name)] = all.count
+                all.append(t)
+                infoOffsets.append(f.tensorInfoOffsets[j])
+                split.append(k + 1)
+            }
+        }
+        tensors = all
+        tensorInfoOffsets = infoOffsets
+        tensorIndex = idx
+        tensorSplit = split
+        self.otherSplits = otherSplits
+    }
+
+    /// The file that holds tensor `t` (this one unless the model is split).
+    public func file(holding t: GGUFTensorInfo) -> GGUFFile {
+        guard !otherSplits.isEmpty, let i = tensorIndex[UTF8Key(t.name)], tensorSplit[i] > 0 else { return self }
+        return otherSplits[tensorSplit[i] - 1]
     }
 
     public func tensor(named name: String) -> GGUFTensorInfo? {
@@ -88,11 +136,13 @@ public final class GGUFFile: Sendable {
 
     /// The bytes of a tensor (validated at open).
     public func data(_ t: GGUFTensorInfo) -> UnsafeRawBufferPointer {
-        mapping.slice(offset: dataOffset + t.offset, length: t.byteCount) ?? UnsafeRawBufferPointer(start: nil, count: 0)
+        if case let f = file(holding: t), f !== self { return f.data(t) }
+        return mapping.slice(offset: dataOffset + t.offset, length: t.byteCount) ?? UnsafeRawBufferPointer(start: nil, count: 0)
     }
 
     /// Drops the tensor's pages from the resident set.
     public func release(_ t: GGUFTensorInfo) {
+        if case let f = file(holding: t), f !== self { return f.release(t) }
         mapping.release((dataOffset + t.offset)..<(dataOffset + t.offset + t.byteCount))
     }
 

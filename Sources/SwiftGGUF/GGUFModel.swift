@@ -25,7 +25,7 @@ public final class GGUFModel {
     /// - Throws: `SwiftGGUFError` (`.invalidInput` for a malformed file or vocabulary).
     public init(path: String) throws(SwiftGGUFError) {
         self.path = path
-        let f = try wrapped { try GGUFFile(path: path) }
+        let f = try wrapped { try GGUFFile.openModel(path: path) }
         file = f
         vocabulary = try wrapped { try GGUFVocabulary(file: f) }
     }

@@ -128,7 +128,7 @@ public enum Quantization {
     /// calibrating: `gguf-quantize --dry-run`.
     public static func plan(_ request: QuantizationRequest,
                             events: ((QuantizationEvent) -> Void)? = nil) throws(SwiftGGUFError) -> QuantizeSummary {
-        let file = try wrapped { try GGUFFile(path: request.input) }
+        let file = try wrapped { try GGUFFile.openModel(path: request.input) }
         let job = try prepare(request, file: file, events: events)
         return try wrapped { try ModelQuantizer.plan(file, job: job) }
     }
@@ -136,8 +136,8 @@ public enum Quantization {
     /// Calibrates (with AWQ), quantizes and writes `request.output`.
     public static func run(_ request: QuantizationRequest,
                            events: ((QuantizationEvent) -> Void)? = nil) throws(SwiftGGUFError) -> QuantizationReport {
-        let file = try wrapped { try GGUFFile(path: request.input) }
-        try OutputPath.check(request.output, inputs: [request.input], force: request.replaceExisting)
+        let file = try wrapped { try GGUFFile.openModel(path: request.input) }
+        try OutputPath.check(request.output, inputs: file.splitPaths, force: request.replaceExisting)
         var job = try prepare(request, file: file, events: events)
         var calibrationSeconds = 0.0
         if case .awq(let awq) = request.weighting {

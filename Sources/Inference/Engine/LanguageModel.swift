@@ -29,7 +29,7 @@ public final class LanguageModel {
     public convenience init(path: String) throws(InferenceError) {
         let f: GGUFFile
         do {
-            f = try GGUFFile(path: path)
+            f = try GGUFFile.openModel(path: path)
         } catch {
             throw InferenceError(.unreadable, file: "", error.description)
         }

@@ -2,12 +2,19 @@ import Foundation
 import SwiftGGUF
 
 /// `hf2gguf MODEL_DIR [--outfile F] [--outtype f32|f16|bf16|q8_0|auto] ...`: convert_hf_to_gguf.py's job.
+/// MODEL_DIR may also be a model id (`ORG/NAME`, not an existing folder) found in the local Hugging
+/// Face cache (`HubCache`; `--revision`); then, as with convert_hf_to_gguf.py --remote, general.name
+/// is the id and the default output is `./ORG-NAME-{ftype}.gguf`.
 public enum ConvertCommand {
     public static let spec = CommandSpec(
         name: "hf2gguf",
-        synopsis: "MODEL_DIR [--outfile F] [--outtype f32|f16|bf16|q8_0|auto] [--vocab-only] [--dry-run] [--force]",
+        synopsis: "MODEL_DIR|ORG/NAME [--revision REV] [--outfile F] [--outtype f32|f16|bf16|q8_0|auto] [--vocab-only] [--dry-run] [--force]",
         summary: "Convert a Hugging Face model folder (safetensors, config.json, tokenizer) to GGUF v3, as llama.cpp's convert_hf_to_gguf.py does.",
         options: [
+            .option("split-max-tensors", value: "N", "split the output: at most N tensors per file (as convert_hf_to_gguf.py)"),
+            .option("split-max-size", value: "N[K|M|G]", "split the output: at most N bytes (K/M/G: 10^3/10^6/10^9) of tensor data per file"),
+            .flag("no-tensor-first-split", "with a split: the first file holds only the metadata"),
+            .option("revision", value: "REV", "with a model id: the branch, tag or commit in the Hugging Face cache (default main)"),
             .option("outfile", value: "F", "output file (default: <name>-<size>-<TYPE>.gguf in MODEL_DIR); {ftype} is replaced by the type"),
             .option("outtype", value: "T", "f32, f16, bf16, q8_0 or auto (default f16; auto: f16 for f16 checkpoints, else bf16)"),
             .flag("vocab-only", "write only the vocabulary and metadata"),
@@ -22,7 +29,7 @@ public enum ConvertCommand {
 
     public static func run(_ args: [String], console: any Console) throws {
         let a = try spec.parse(args)
-        let dir = a.positionals[0]
+        var dir = a.positionals[0]
         var o = ConvertOptions()
         if let t = a.value("outtype") {
             guard let ot = OutType(rawValue: t.lowercased()) else {
@@ -35,12 +42,20 @@ public enum ConvertCommand {
         o.modelName = a.value("model-name")
         o.force = a.has("force")
         o.threads = try a.int("threads", default: max(1, ProcessInfo.processInfo.activeProcessorCount), range: 1...1024)
+        if let snapshot = try hubSnapshot(dir, revision: a.value("revision"), console: console) {
+            // As convert_hf_to_gguf.py --remote: general.name is the model id, the output
+            // ./ORG-NAME-{ftype}.gguf (the snapshot folder is named by its commit hash).
+            if o.outFile == nil { o.outFile = "./" + dir.replacingOccurrences(of: "/", with: "-") + "-{ftype}.gguf" }
+            if o.modelName == nil { o.modelName = dir }
+            dir = snapshot
+        }
 
         let printNotes = { (plan: ConversionPlan) in
             if a.has("verbose") || a.has("dry-run") {
                 for n in plan.notes { console.err("hf2gguf: \(n)\n") }
             }
         }
+        let split = try splitLimits(a)
         if a.has("dry-run") {
             let plan = try Conversion.plan(modelDirectory: dir, options: o)
             printNotes(plan)
@@ -57,6 +72,68 @@ public enum ConvertCommand {
         let mb = Double(plan.outputBytes) / 1_048_576
         console.err(String(format: "hf2gguf: wrote %@ (%d tensors, %.1f MiB, %@) in %.2f s\n",
                            plan.outputPath, plan.tensors.count, mb, plan.outType.rawValue, Date().timeIntervalSince(start)))
+        if let split { try splitOutput(plan.outputPath, split, replace: o.force, console: console) }
+    }
+
+    /// `--split-max-tensors`, `--split-max-size`, `--no-tensor-first-split`; nil when not splitting.
+    static func splitLimits(_ a: ParsedArguments) throws -> (tensors: Int, bytes: Int, smallFirst: Bool)? {
+        let n = try a.int("split-max-tensors", default: 0, range: 0...Int(Int32.max))
+        var bytes = 0
+        if let s = a.value("split-max-size") {
+            guard let b = parseSplitSize(s) else {
+                throw ToolError.usage("invalid --split-max-size '\(s)': a number, optionally followed by K, M or G", command: spec.name)
+            }
+            bytes = b
+        }
+        guard n > 0 || bytes > 0 || a.has("no-tensor-first-split") else { return nil }
+        return (n, bytes, a.has("no-tensor-first-split"))
+    }
+
+    /// convert_hf_to_gguf.py's sizes: `N`, `NK`, `NM`, `NG` (powers of 1000).
+    static func parseSplitSize(_ s: String) -> Int? {
+        let units: [Character: Int] = ["K": 1000, "M": 1_000_000, "G": 1_000_000_000]
+        let (digits, unit) = s.last.flatMap { units[$0] }.map { (s.dropLast(), $0) } ?? (Substring(s), 1)
+        guard !digits.isEmpty, digits.allSatisfy(\.isASCII), let n = Int(digits), n >= 0 else { return nil }
+        let (v, o) = n.multipliedReportingOverflow(by: unit)
+        return o ? nil : v
+    }
+
+    /// Splits the converted file into the files convert_hf_to_gguf.py would have written (same
+    /// names and bytes), then removes it. One file: the output stays as it is. (The whole model is
+    /// on disk twice until the split is done.)
+    static func splitOutput(_ path: String, _ limits: (tensors: Int, bytes: Int, smallFirst: Bool), replace: Bool, console: any Console) throws {
+        let file: GGUFFile
+        do { file = try GGUFFile(path: path) } catch { throw ToolError.failure(error.description) }
+        let parts = GGUFSplitter.planLikeGGUFPy(file, maxTensors: limits.tensors, maxBytes: limits.bytes, smallFirstShard: limits.smallFirst)
+        guard parts.count > 1 else {
+            console.err("hf2gguf: the model fits the split limits: one file\n")
+            return
+        }
+        let paths = GGUFSplitter.ggufPyShardPaths(path, count: parts.count)
+        if !replace, let p = paths.first(where: { FileManager.default.fileExists(atPath: $0) }) {
+            throw ToolError.failure("\(p): output file already exists (use --force to replace it); the unsplit model is \(path)")
+        }
+        for (p, part) in zip(paths, parts) {
+            do { try GGUFSplitter.write(part, from: file, to: p, replace: replace) } catch { throw ToolError.failure(error.description) }
+            console.err("hf2gguf: \(p): \(part.tensors.count) tensors\n")
+        }
+        do { try FileManager.default.removeItem(atPath: path) } catch {
+            throw ToolError.failure("\(path): cannot remove the unsplit file: \(error.localizedDescription)")
+        }
+    }
+
+    /// The cached snapshot folder when `arg` is a model id and not a folder; nil for a folder.
+    static func hubSnapshot(_ arg: String, revision: String?, console: any Console) throws -> String? {
+        var isDir: ObjCBool = false
+        guard !FileManager.default.fileExists(atPath: arg, isDirectory: &isDir), HubCache.looksLikeModelID(arg) else {
+            if revision != nil { throw ToolError.usage("--revision applies to a model id (ORG/NAME), not to the folder '\(arg)'", command: spec.name) }
+            return nil
+        }
+        do {
+            let folder = try HubCache.snapshot(of: arg, revision: revision ?? "main")
+            console.err("hf2gguf: \(arg) -> \(folder)\n")
+            return folder
+        } catch { throw ToolError.failure(error.description) }
     }
 
     static func planText(_ p: ConversionPlan) -> String {

@@ -2,15 +2,18 @@ import SwiftGGUF
 
 /// `gguf-dump FILE [--json] [--json-array] [--no-tensors]`: the metadata and tensor table of a
 /// GGUF file, laid out like gguf-py's `gguf-dump` (including its three `GGUF.*` header pseudo-keys).
+/// Given the first file of a split model, the tensor table lists the tensors of every file (JSON
+/// names the file of each tensor that is not in the first); `--single-file` dumps only that file.
 public enum DumpCommand {
     public static let spec = CommandSpec(
         name: "gguf-dump",
-        synopsis: "FILE [--json] [--json-array] [--no-tensors]",
+        synopsis: "FILE [--json] [--json-array] [--no-tensors] [--single-file]",
         summary: "Print the metadata and tensor table of a GGUF file.",
         options: [
             .flag("json", "print JSON instead of text (arrays summarised unless --json-array)"),
             .flag("json-array", "with --json, include the elements of arrays"),
             .flag("no-tensors", "do not list tensors"),
+            .flag("single-file", "for a split model, list only the tensors of FILE, not of the whole model"),
         ],
         positionals: ["FILE"], minPositionals: 1, maxPositionals: 1)
 
@@ -18,7 +21,12 @@ public enum DumpCommand {
         let a = try spec.parse(args)
         let path = a.positionals[0]
         let file: GGUFFile
-        do { file = try GGUFFile(path: path) } catch { throw ToolError.failure(error.description) }
+        do {
+            // A later file of a split model is dumped on its own; the first one stands for the model.
+            let single = try GGUFFile(path: path)
+            let later = (single.metadata[GGUFKey.Split.no]?.intValue ?? 0) != 0
+            file = a.has("single-file") || later ? single : try GGUFFile.model(joining: single)
+        } catch { throw ToolError.failure(error.description) }
         if a.has("json") {
             console.out(json(file, arrays: a.has("json-array"), tensors: !a.has("no-tensors")) + "\n")
         } else {
@@ -107,9 +115,11 @@ public enum DumpCommand {
         var ts: [String] = []
         if tensors {
             for (i, t) in f.tensors.enumerated() {
+                let holder = f.file(holding: t)
+                let inFile = holder === f ? "" : "\"file\": \(TextFormat.jsonString(holder.path)), "
                 ts.append(TextFormat.jsonString(t.name) + ": {\"index\": \(i), \"shape\": [" +
-                          t.shape.map(String.init).joined(separator: ", ") + "], \"type\": \"\(t.type.upperName)\", " +
-                          "\"offset\": \(f.tensorInfoOffsets[i]), \"data_offset\": \(f.dataOffset + t.offset), \"n_bytes\": \(t.byteCount)}")
+                          t.shape.map(String.init).joined(separator: ", ") + "], \"type\": \"\(t.type.upperName)\", " + inFile +
+                          "\"offset\": \(f.tensorInfoOffsets[i]), \"data_offset\": \(holder.dataOffset + t.offset), \"n_bytes\": \(t.byteCount)}")
             }
         }
         return "{\"filename\": \(TextFormat.jsonString(f.path)), \"endian\": \"LITTLE\", \"metadata\": {" +
