@@ -158,7 +158,8 @@ public struct ImportanceMatrix: Equatable, Sendable {
         return out
     }
 
-    /// The `quantize.imatrix.*` keys llama-quantize b4748 appends (strings cut to 127 bytes, counts as INT32).
+    /// The `quantize.imatrix.*` keys llama-quantize b10572 appends (strings cut to 127 bytes; the
+    /// counts go through its int metadata overrides, so they are UINT32).
     public func metadata(fileArgument: String, entryCount: Int) -> [GGUFKeyValue] {
         func cut(_ s: String) -> String {
             var b = Array(s.utf8.prefix(127))
@@ -167,8 +168,8 @@ public struct ImportanceMatrix: Equatable, Sendable {
         }
         var out = [GGUFKeyValue(GGUFKey.Quantize.imatrixFile, .string(cut(fileArgument)))]
         if let d = dataset, !d.isEmpty { out.append(GGUFKeyValue(GGUFKey.Quantize.imatrixDataset, .string(cut(d)))) }
-        out.append(GGUFKeyValue(GGUFKey.Quantize.imatrixEntriesCount, .int32(Int32(entryCount))))
-        if let c = chunkCount, c > 0 { out.append(GGUFKeyValue(GGUFKey.Quantize.imatrixChunksCount, .int32(c))) }
+        out.append(GGUFKeyValue(GGUFKey.Quantize.imatrixEntriesCount, .uint32(UInt32(clamping: entryCount))))
+        if let c = chunkCount, c > 0 { out.append(GGUFKeyValue(GGUFKey.Quantize.imatrixChunksCount, .uint32(UInt32(c)))) }
         return out
     }
 }
