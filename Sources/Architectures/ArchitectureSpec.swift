@@ -42,7 +42,7 @@ public struct ArchitectureSpec: Sendable {
 
 extension ArchitectureSpec {
     /// Every supported architecture. Adding one: a new file with its `static let`, and a line here.
-    public static let all: [ArchitectureSpec] = [llama, qwen2, qwen3]
+    public static let all: [ArchitectureSpec] = [llama, qwen2, qwen3, phi3]
 
     /// The description for a config.json `architectures[0]` value, or nil.
     public static func named(_ hfName: String) -> ArchitectureSpec? {
@@ -70,6 +70,10 @@ public enum Dim: Sendable, Equatable {
     case qDim
     /// n_head_kv * head_dim (rows of k_proj / v_proj)
     case kvDim
+    /// qDim + 2 · kvDim (rows of a fused qkv_proj)
+    case qkvDim
+    /// 2 · ffn (rows of a fused gate_up_proj)
+    case ffnPair
 }
 
 /// Which rows to reorder for llama.cpp's rope layout (llama.py `LlamaModel.permute`).
@@ -115,6 +119,19 @@ public enum VocabSource: Sendable, Equatable {
     case llamaHF
     /// tokenizer.json byte-level BPE: `_set_vocab_gpt2`.
     case gpt2
+    /// `Phi3MiniModel.set_vocab`: GPT-2 BPE when tokenizer_config names `GPT2Tokenizer` (Phi-4),
+    /// otherwise its own SentencePiece reading (added tokens from added_tokens.json, tokenizer_config
+    /// and tokenizer.json, all user-defined or control).
+    case phi3
+}
+
+/// Which `set_gguf_parameters` writes the `{arch}.*` keys.
+public enum ParameterStyle: Sendable, Equatable {
+    /// `TextModel.set_gguf_parameters` (plus LlamaModel's extras when `writesVocabSizeAndRopeDims`).
+    case textModel
+    /// `Phi3MiniModel.set_gguf_parameters`: its own keys and order, the sliding window, and the
+    /// long-context RoPE factor tensors.
+    case phi3
 }
 
 /// What the converter class of an architecture writes beyond the common keys.
@@ -130,15 +147,43 @@ public struct ConverterRules: Sendable {
     public let generatesLlama3RopeFreqs: Bool
     /// The tensor families; anything else in the checkpoint is an error (except ignored names).
     public let tensors: [TensorRule]
+    /// The defaults transformers' config class fills in for keys config.json leaves out, by
+    /// `model_type` (b10572 reads config.json through `AutoConfig(...).to_dict()`, so these reach
+    /// the GGUF: e.g. `head_dim`, hence `attention.key_length`, for a Llama config without one).
+    public let configDefaults: [String: [ConfigDefault]]
+    /// Which `set_gguf_parameters` the converter class uses.
+    public let parameters: ParameterStyle
 
     public init(vocabSources: [VocabSource], writesVocabSizeAndRopeDims: Bool, copiesAddPrefixSpace: Bool,
-                noBOSForVocabSize: Int?, generatesLlama3RopeFreqs: Bool, tensors: [TensorRule]) {
+                noBOSForVocabSize: Int?, generatesLlama3RopeFreqs: Bool, tensors: [TensorRule],
+                configDefaults: [String: [ConfigDefault]] = [:], parameters: ParameterStyle = .textModel) {
+        self.parameters = parameters
         self.vocabSources = vocabSources
         self.writesVocabSizeAndRopeDims = writesVocabSizeAndRopeDims
         self.copiesAddPrefixSpace = copiesAddPrefixSpace
         self.noBOSForVocabSize = noBOSForVocabSize
         self.generatesLlama3RopeFreqs = generatesLlama3RopeFreqs
         self.tensors = tensors
+        self.configDefaults = configDefaults
+    }
+}
+
+/// One config key's default in a transformers config class (used only when config.json has no
+/// such key).
+public enum ConfigDefault: Sendable, Equatable {
+    case int(String, Int)
+    case double(String, Double)
+    /// The value of another key (e.g. `num_key_value_heads` = `num_attention_heads`).
+    case copy(String, from: String)
+    /// `head_dim` = `hidden_size / num_attention_heads` (integer division).
+    case headDimFromHeads
+
+    /// The key this default fills.
+    public var key: String {
+        switch self {
+        case .int(let k, _), .double(let k, _), .copy(let k, _): return k
+        case .headDimFromHeads: return "head_dim"
+        }
     }
 }
 
@@ -186,9 +231,21 @@ public struct EngineWiring: Sendable, Equatable {
     public let ropeFreqs: Bool
     /// `output.weight` may be absent, in which case the token embedding is used (tied output).
     public let tiedOutputAllowed: Bool
+    /// Q and K/V come from one fused `attn_qkv` and gate/up from one `ffn_up` of 2·ffn rows
+    /// (gate first), as Phi-3 stores them; the engine reads them as row ranges of those tensors.
+    public let fusedProjections: Bool
+    /// Q is multiplied by 1/√head_dim after RoPE and the scores are not scaled again (Phi-3's
+    /// `ggml_scale(Qcur)` with `kq_scale = 1`), which rounds differently from scaling the scores.
+    public let scalesQueryBeforeAttention: Bool
+    /// Phi-3's `rope_factors_long` / `rope_factors_short` are read when present.
+    public let longContextRopeFactors: Bool
 
     public init(layout: BlockLayout, feedForward: FeedForwardKind, rope: RopeStyle, qkvBias: TensorPresence,
-                qkNorm: TensorPresence, ropeFreqs: Bool, tiedOutputAllowed: Bool) {
+                qkNorm: TensorPresence, ropeFreqs: Bool, tiedOutputAllowed: Bool, fusedProjections: Bool = false,
+                scalesQueryBeforeAttention: Bool = false, longContextRopeFactors: Bool = false) {
+        self.fusedProjections = fusedProjections
+        self.scalesQueryBeforeAttention = scalesQueryBeforeAttention
+        self.longContextRopeFactors = longContextRopeFactors
         self.layout = layout
         self.feedForward = feedForward
         self.rope = rope

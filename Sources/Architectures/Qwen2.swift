@@ -11,7 +11,12 @@ extension ArchitectureSpec {
             noBOSForVocabSize: nil,
             generatesLlama3RopeFreqs: false,
             tensors: ConverterRules.llamaStyleGlobal
-                + ConverterRules.llamaStyleLayer(qkvBias: true, permute: false, qkNorm: false)),
+                + ConverterRules.llamaStyleLayer(qkvBias: true, permute: false, qkNorm: false),
+            configDefaults: [
+                // transformers Qwen2Config
+                "qwen2": [.int("max_position_embeddings", 32768), .double("rms_norm_eps", 1e-6),
+                          .double("rope_theta", 10000), .int("num_key_value_heads", 32)],
+            ]),
         engine: EngineWiring(layout: .preNorm, feedForward: .swiGLU, rope: .neox, qkvBias: .required,
                              qkNorm: .optional, ropeFreqs: false, tiedOutputAllowed: true),
         awqGroups: [.attention, .valueOutput, .feedForward, .down],

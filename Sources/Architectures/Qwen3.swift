@@ -11,7 +11,12 @@ extension ArchitectureSpec {
             noBOSForVocabSize: nil,
             generatesLlama3RopeFreqs: false,
             tensors: ConverterRules.llamaStyleGlobal
-                + ConverterRules.llamaStyleLayer(qkvBias: false, permute: false, qkNorm: true)),
+                + ConverterRules.llamaStyleLayer(qkvBias: false, permute: false, qkNorm: true),
+            configDefaults: [
+                // transformers Qwen3Config
+                "qwen3": [.int("max_position_embeddings", 32768), .double("rms_norm_eps", 1e-6),
+                          .double("rope_theta", 10000), .int("num_key_value_heads", 32), .int("head_dim", 128)],
+            ]),
         engine: EngineWiring(layout: .preNorm, feedForward: .swiGLU, rope: .neox, qkvBias: .optional,
                              qkNorm: .required, ropeFreqs: false, tiedOutputAllowed: true),
         awqGroups: [.attention, .valueOutput, .feedForward, .down],

@@ -36,7 +36,7 @@ public enum Converter {
     /// Reads config.json, the checkpoint's headers and the tokenizer, and decides everything:
     /// architecture table, tensor names/types/order, metadata in order, output path.
     public static func plan(directory: String, options: ConvertOptions, model: SafetensorsModel? = nil) throws(ConvertError) -> ConversionPlan {
-        let config: ModelConfig
+        var config: ModelConfig
         do { config = try ModelConfig(directory: directory) } catch { throw ConvertError(error.description) }
         let hfArch: String
         do {
@@ -46,24 +46,38 @@ public enum Converter {
         guard let spec = ArchitectureSpec.named(hfArch) else {
             throw ConvertError("\(config.path): architecture '\(hfArch)' is not supported; supported: \(ArchitectureSpec.supportedNames.joined(separator: ", "))")
         }
+        config = try ConfigDefaults.apply(spec.converter.configDefaults, to: config)
         let dims = try ModelDims(config: config)
 
         var outType = options.outType
         var tensors: [PlannedTensor] = []
+        var longRopeAttnFactor: Float?
         if !options.vocabOnly {
             let st: SafetensorsModel
             if let model { st = model } else {
                 do { st = try SafetensorsModel(directory: directory) } catch { throw ConvertError(error.description) }
             }
             if outType == .auto {
-                // b4748: an f16 first tensor gives F16, anything else BF16.
-                let first = st.tensors.first.flatMap { try? st.dtype(of: $0) }
-                outType = first == .f16 ? .f16 : .bf16
+                // b10572's heuristic: the first tensor of two or more dimensions stored as bf16 or
+                // f16 decides; when every such tensor is f32 (or another dtype), F16.
+                outType = .f16
+                for t in st.tensors where t.shape.count >= 2 {
+                    let d = try? st.dtype(of: t)
+                    if d == .bf16 { outType = .bf16; break }
+                    if d == .f16 { outType = .f16; break }
+                }
             }
             var extra: [PlannedTensor] = []
             if spec.converter.generatesLlama3RopeFreqs, let factors = try TensorPlanning.llama3RopeFactors(config: config, dims: dims) {
                 extra.append(PlannedTensor(ggufName: TensorName.ropeFreqs.weight(), hfName: nil, hfShape: [factors.count],
                                            sourceDType: .f32, type: .f32, permuteHeads: nil, generated: factors))
+            }
+            if spec.converter.parameters == .phi3, let lr = try Hyperparameters.phi3LongRope(config: config, dims: dims) {
+                longRopeAttnFactor = lr.attnFactor
+                for (name, values) in [(TensorName.ropeFactorsLong, lr.long), (.ropeFactorsShort, lr.short)] {
+                    extra.append(PlannedTensor(ggufName: name.weight(), hfName: nil, hfShape: [values.count],
+                                               sourceDType: .f32, type: .f32, permuteHeads: nil, generated: values))
+                }
             }
             tensors = try TensorPlanning.plan(model: st, spec: spec, dims: dims, outType: outType,
                                               configPath: config.path, extra: extra)
@@ -80,13 +94,17 @@ public enum Converter {
 
         var md = GGUFMetadata()
         md.set(GGUFKey.General.architecture, .string(spec.arch))
+        // Phi-3 writes this key while generating its extra tensors, before any other metadata.
+        if let f = longRopeAttnFactor { md.set(GGUFKey.LLM.ropeScalingAttnFactors(spec.arch), .float32(f)) }
         md.set(GGUFKey.General.type, .string("model"))
         for kv in general.keyValues() { md.set(kv.key, kv.value) }
         for kv in try Hyperparameters.metadata(config: config, spec: spec, fileType: outType.fileType) { md.set(kv.key, kv.value) }
+        // b10572: `prepare_metadata` writes the quantization version right after the parameters;
+        // the vocabulary follows (b4748 wrote it last).
+        md.set(GGUFKey.General.quantizationVersion, .uint32(2))
         var vocab = VocabBuilder(directory: directory, config: config, spec: spec)
         for kv in try vocab.build() { md.set(kv.key, kv.value) }
         notes += vocab.notes
-        md.set(GGUFKey.General.quantizationVersion, .uint32(2))
 
         let output = outputPath(directory: directory, options: options, outType: outType, general: general)
         return ConversionPlan(architecture: spec.arch, outType: outType, outputPath: output, metadata: md,

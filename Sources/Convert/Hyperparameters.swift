@@ -2,9 +2,11 @@ import Architectures
 import GGUF
 import HFModel
 
-/// The `{arch}.*` hyper-parameter keys, in llama.cpp's order and with its value types
-/// (b4748 `Model.set_gguf_parameters`, then `LlamaModel.set_gguf_parameters`). All integers are
-/// UINT32 and all floats FLOAT32, like gguf-py's `add_*` helpers.
+/// The `{arch}.*` hyper-parameter keys, in llama.cpp b10572's order and with its value types
+/// (`TextModel.set_gguf_parameters` in conversion/base.py, then the architecture's extras, e.g.
+/// `LlamaModel.set_gguf_parameters`). All integers are UINT32 and all floats FLOAT32, like gguf-py's
+/// `add_*` helpers. `config` has the architecture's transformers defaults applied
+/// (`ConfigDefaults`), as b10572 reads config.json through `AutoConfig`.
 enum Hyperparameters {
     static func u32(_ key: String, _ v: Int, config: ModelConfig, from: String) throws(ConvertError) -> GGUFKeyValue {
         guard let x = UInt32(exactly: v) else {
@@ -13,9 +15,9 @@ enum Hyperparameters {
         return GGUFKeyValue(key, .uint32(x))
     }
 
-    /// Keys from `set_gguf_parameters`, ending with `general.file_type`, plus the LlamaModel extras and
-    /// rope scaling.
+    /// Keys from `set_gguf_parameters`, ending with `general.file_type`, plus the LlamaModel extras.
     static func metadata(config: ModelConfig, spec: ArchitectureSpec, fileType: Int) throws(ConvertError) -> [GGUFKeyValue] {
+        if spec.converter.parameters == .phi3 { return try phi3(config: config, arch: spec.arch, fileType: fileType) }
         let a = spec.arch
         var out: [GGUFKeyValue] = []
         func int(_ keys: [String]) throws(ConvertError) -> (String, Int)? {
@@ -27,23 +29,35 @@ enum Hyperparameters {
         func dbl(_ keys: [String]) throws(ConvertError) -> Double? {
             do { return try config.double(keys) } catch { throw ConvertError(error.description) }
         }
+        func addInt(_ key: String, _ names: [String]) throws(ConvertError) {
+            if let v = try int(names) { out.append(try u32(key, v.1, config: config, from: v.0)) }
+        }
         let layerKeys = ["n_layers", "num_hidden_layers", "n_layer", "num_layers"]
         guard let blocks = try int(layerKeys) else {
             throw ConvertError("\(config.path): none of \(layerKeys.joined(separator: ", ")) is present (the number of layers)")
         }
         out.append(try u32(GGUFKey.LLM.blockCount(a), blocks.1, config: config, from: blocks.0))
-        if let v = try int(["max_position_embeddings", "n_ctx"]) { out.append(try u32(GGUFKey.LLM.contextLength(a), v.1, config: config, from: v.0)) }
-        if let v = try int(["hidden_size", "n_embd"]) { out.append(try u32(GGUFKey.LLM.embeddingLength(a), v.1, config: config, from: v.0)) }
-        if let v = try int(["intermediate_size", "n_inner"]) { out.append(try u32(GGUFKey.LLM.feedForwardLength(a), v.1, config: config, from: v.0)) }
-        if let v = try int(["num_attention_heads", "n_head"]) { out.append(try u32(GGUFKey.LLM.headCount(a), v.1, config: config, from: v.0)) }
-        if let v = try int(["num_key_value_heads"]) { out.append(try u32(GGUFKey.LLM.headCountKV(a), v.1, config: config, from: v.0)) }
-        if let v = try dbl(["rope_theta"]) { out.append(GGUFKeyValue(GGUFKey.LLM.ropeFreqBase(a), .float32(Float(v)))) }
-        if let v = try dbl(["rms_norm_eps"]) { out.append(GGUFKeyValue(GGUFKey.LLM.layerNormRMSEpsilon(a), .float32(Float(v)))) }
+        try addInt(GGUFKey.LLM.contextLength(a), ["max_position_embeddings", "n_ctx", "n_positions", "max_length",
+                                                  "max_sequence_length", "model_max_length"])
+        try addInt(GGUFKey.LLM.embeddingLength(a), ["hidden_size", "n_embd", "dim"])
+        try addInt(GGUFKey.LLM.feedForwardLength(a), ["prefix_dense_intermediate_size", "dense_intermediate_size",
+                                                      "intermediate_size", "n_inner", "hidden_dim"])
+        try addInt(GGUFKey.LLM.headCount(a), ["num_attention_heads", "n_head", "n_heads"])
+        try addInt(GGUFKey.LLM.headCountKV(a), ["num_key_value_heads", "n_kv_heads"])
+        let rope = try RopeParameters(config: config)
+        out += try ropeScaling(rope, config: config, arch: a)
+        if let theta = rope.theta { out.append(GGUFKeyValue(GGUFKey.LLM.ropeFreqBase(a), .float32(Float(theta)))) }
+        if let local = rope.localTheta { out.append(GGUFKeyValue(GGUFKey.LLM.ropeFreqBaseSWA(a), .float32(Float(local)))) }
+        if let v = try dbl(["rms_norm_eps", "norm_eps"]) {
+            out.append(GGUFKeyValue(GGUFKey.LLM.layerNormRMSEpsilon(a), .float32(Float(v))))
+        }
         if let v = try dbl(["layer_norm_eps", "layer_norm_epsilon", "norm_epsilon"]) {
             out.append(GGUFKeyValue(GGUFKey.LLM.layerNormEpsilon(a), .float32(Float(v))))
         }
-        if let v = try int(["num_local_experts"]) { out.append(try u32(GGUFKey.LLM.expertCount(a), v.1, config: config, from: v.0)) }
-        if let v = try int(["num_experts_per_tok"]) { out.append(try u32(GGUFKey.LLM.expertUsedCount(a), v.1, config: config, from: v.0)) }
+        try addInt(GGUFKey.LLM.expertCount(a), ["num_local_experts", "num_experts", "n_routed_experts"])
+        try addInt(GGUFKey.LLM.expertUsedCount(a), ["num_experts_per_tok", "num_experts_per_token", "top_k_experts"])
+        try addInt(GGUFKey.LLM.expertGroupCount(a), ["n_group"])
+        try addInt(GGUFKey.LLM.expertGroupUsedCount(a), ["topk_group"])
         if let v = try int(["head_dim"]) {
             out.append(try u32(GGUFKey.LLM.keyLength(a), v.1, config: config, from: v.0))
             out.append(try u32(GGUFKey.LLM.valueLength(a), v.1, config: config, from: v.0))
@@ -55,33 +69,72 @@ enum Hyperparameters {
             let dims = try ModelDims(config: config)
             out.append(try u32(GGUFKey.LLM.ropeDimensionCount(a), dims.headDim, config: config, from: "head_dim"))
         }
-        out += try ropeScaling(config: config, arch: a)
         return out
     }
 
-    /// `rope_scaling` (or `rope_parameters`) with a factor: linear → type + factor; yarn → type, factor and
-    /// original context length; llama3 is handled by the `rope_freqs` tensor instead (no keys).
-    static func ropeScaling(config: ModelConfig, arch a: String) throws(ConvertError) -> [GGUFKeyValue] {
-        let rope: JSONObject?
-        do throws(HFModelError) {
-            if let scaling = try config.ropeScaling() { rope = scaling } else { rope = try config.ropeParameters() }
-        } catch { throw ConvertError(error.description) }
-        guard let rope, let factor = rope["factor"]?.double else { return [] }
-        let type = (rope["type"]?.string ?? rope["rope_type"]?.string ?? "").lowercased()
+    /// The rope scaling keys of `rope_parameters` (or the legacy `rope_scaling`; Gemma 3's
+    /// `full_attention` entry when it has one): linear → type + factor; yarn → type, factor, original
+    /// context length and the optional yarn factors; longrope → type; llama3 is handled by the
+    /// `rope_freqs` tensor instead (no keys); "default" and unknown types write nothing.
+    static func ropeScaling(_ rope: RopeParameters, config: ModelConfig, arch a: String) throws(ConvertError) -> [GGUFKeyValue] {
+        guard let p = rope.scaling, let type = p["rope_type"]?.string ?? p["type"]?.string else { return [] }
+        let factor = p["factor"]?.double
         switch type {
         case "linear":
+            guard let factor else { return [] }
             return [GGUFKeyValue(GGUFKey.LLM.ropeScalingType(a), .string("linear")),
                     GGUFKeyValue(GGUFKey.LLM.ropeScalingFactor(a), .float32(Float(factor)))]
         case "yarn":
-            var out = [GGUFKeyValue(GGUFKey.LLM.ropeScalingType(a), .string("yarn")),
-                       GGUFKeyValue(GGUFKey.LLM.ropeScalingFactor(a), .float32(Float(factor)))]
-            if let orig = rope["original_max_position_embeddings"]?.int, let o = UInt32(exactly: orig) {
-                out.append(GGUFKeyValue(GGUFKey.LLM.ropeScalingOrigContext(a), .uint32(o)))
+            guard let factor else { return [] }
+            guard let orig = p["original_max_position_embeddings"]?.int ?? rope.originalContext else {
+                throw ConvertError("\(config.path): rope scaling 'yarn' needs 'original_max_position_embeddings'")
             }
+            var out = [GGUFKeyValue(GGUFKey.LLM.ropeScalingType(a), .string("yarn")),
+                       GGUFKeyValue(GGUFKey.LLM.ropeScalingFactor(a), .float32(Float(factor))),
+                       try u32(GGUFKey.LLM.ropeScalingOrigContext(a), orig, config: config, from: "original_max_position_embeddings")]
+            if let v = p["extrapolation_factor"]?.double { out.append(GGUFKeyValue(GGUFKey.LLM.ropeScalingYarnExtFactor(a), .float32(Float(v)))) }
+            if let v = (p["attention_factor"] ?? p["attn_factor"])?.double {
+                out.append(GGUFKeyValue(GGUFKey.LLM.ropeScalingYarnAttnFactor(a), .float32(Float(v))))
+            }
+            if let v = p["beta_fast"]?.double { out.append(GGUFKeyValue(GGUFKey.LLM.ropeScalingYarnBetaFast(a), .float32(Float(v)))) }
+            if let v = p["beta_slow"]?.double { out.append(GGUFKeyValue(GGUFKey.LLM.ropeScalingYarnBetaSlow(a), .float32(Float(v)))) }
             return out
+        case "su", "longrope":
+            return [GGUFKeyValue(GGUFKey.LLM.ropeScalingType(a), .string("longrope"))]
         default:
             return []
         }
+    }
+}
+
+/// b10572's `TextModel.__init__` view of RoPE: `rope_parameters` (or `rope_scaling`), its
+/// `full_attention` entry when split by attention kind, and the global/local thetas found under
+/// any of their names (`find_hparam`).
+struct RopeParameters {
+    /// The parameters that scaling keys are read from.
+    var scaling: JSONObject?
+    var theta: Double?
+    var localTheta: Double?
+    var originalContext: Int?
+
+    init(config: ModelConfig) throws(ConvertError) {
+        do throws(HFModelError) {
+            var all = try config.ropeParameters()
+            if all == nil { all = try config.ropeScaling() }
+            let full = all?["full_attention"]?.object
+            let sliding = all?["sliding_attention"]?.object
+            scaling = full ?? all
+            let globalNames = ["global_rope_theta", "rope_global_theta", "rope_theta_global", "rope_theta", "rotary_emb_base"]
+            let localNames = ["local_rope_theta", "rope_local_theta", "rope_theta_local", "swa_rope_theta", "rope_local_base_freq"]
+            if full != nil || sliding != nil {
+                theta = full?["rope_theta"]?.double
+                localTheta = sliding?["rope_theta"]?.double
+            } else {
+                if let t = all?["rope_theta"]?.double { theta = t } else { theta = try config.double(globalNames) }
+                localTheta = try config.double(localNames)
+            }
+            originalContext = try config.int(["original_max_position_embeddings"])
+        } catch { throw ConvertError(error.description) }
     }
 }
 
@@ -127,6 +180,8 @@ struct ModelDims {
         case .headDim: return headDim
         case .qDim: return heads * headDim
         case .kvDim: return headsKV * headDim
+        case .qkvDim: return (heads + 2 * headsKV) * headDim
+        case .ffnPair: return 2 * ffn
         }
     }
 }

@@ -25,6 +25,7 @@ struct VocabBuilder {
 
     /// Builds the metadata, trying the architecture's vocabulary sources in order.
     mutating func build() throws(ConvertError) -> [GGUFKeyValue] {
+        let head = try architecturePrefix()
         var kvs: [GGUFKeyValue]?
         for source in spec.vocabSources {
             switch source {
@@ -34,6 +35,15 @@ struct VocabBuilder {
             case .llamaHF:
                 guard let tj = try tokenizerJSON(), isLlamaHF(tj) else { continue }
                 kvs = try llamaHF(tj)
+            case .phi3:
+                if let tc = try tokenizerConfig(), tc.json["tokenizer_class"]?.string == "GPT2Tokenizer" {
+                    guard let tj = try tokenizerJSON() else {
+                        throw ConvertError("\(directory): tokenizer_config names GPT2Tokenizer but \(HFModelFiles.tokenizer) is missing")
+                    }
+                    kvs = try gpt2(tj)
+                } else {
+                    kvs = try phi3SentencePiece()
+                }
             case .gpt2:
                 guard let tj = try tokenizerJSON() else {
                     throw ConvertError("\(directory): no tokenizer found: expected \(HFModelFiles.sentencePieceModel) or \(HFModelFiles.tokenizer)")
@@ -46,7 +56,7 @@ struct VocabBuilder {
             throw ConvertError("\(directory): no tokenizer found: expected \(HFModelFiles.sentencePieceModel) or \(HFModelFiles.tokenizer)")
         }
         try appendArchitectureExtras(&out)
-        return out
+        return head.filter { h in !out.contains { $0.key == h.key } } + out
     }
 
     // MARK: helpers
@@ -93,15 +103,20 @@ struct VocabBuilder {
 
     // MARK: LlamaModel extras
 
-    /// LlamaModel.set_vocab's tail: `add_space_prefix` from tokenizer_config `add_prefix_space`, and
-    /// `add_bos_token = false` for 49152-token vocabularies (llama.cpp's Granite rule, which also hits SmolLM).
+    /// LlamaModel.set_vocab's head (b10572: before the vocabulary): `add_space_prefix` from
+    /// tokenizer_config `add_prefix_space`.
+    func architecturePrefix() throws(ConvertError) -> [GGUFKeyValue] {
+        guard spec.converter.copiesAddPrefixSpace, let tc = try tokenizerConfig(), let v = tc.json["add_prefix_space"],
+              !v.isNull else { return [] }
+        guard let b = v.bool else { throw ConvertError("\(tc.path): 'add_prefix_space' is \(v.typeDescription), expected a boolean") }
+        return [GGUFKeyValue(GGUFKey.Tokenizer.addSpacePrefix, .bool(b))]
+    }
+
+    /// LlamaModel.set_vocab's tail: `add_bos_token = false` for 49152-token vocabularies (llama.cpp's
+    /// Granite rule, which also hits SmolLM).
     func appendArchitectureExtras(_ out: inout [GGUFKeyValue]) throws(ConvertError) {
         func set(_ key: String, _ v: GGUFValue) {
             if let i = out.firstIndex(where: { $0.key == key }) { out[i].value = v } else { out.append(GGUFKeyValue(key, v)) }
-        }
-        if spec.converter.copiesAddPrefixSpace, let tc = try tokenizerConfig(), let v = tc.json["add_prefix_space"] {
-            guard let b = v.bool else { throw ConvertError("\(tc.path): 'add_prefix_space' is \(v.typeDescription), expected a boolean") }
-            set(GGUFKey.Tokenizer.addSpacePrefix, .bool(b))
         }
         if let n = spec.converter.noBOSForVocabSize, (try configVocabSize() ?? 32000) == n {
             set(GGUFKey.Tokenizer.addBOS, .bool(false))

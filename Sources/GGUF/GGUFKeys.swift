@@ -54,6 +54,9 @@ public enum GGUFKey {
         public static func valueLength(_ a: String) -> String { "\(a).attention.value_length" }
         public static func ropeDimensionCount(_ a: String) -> String { "\(a).rope.dimension_count" }
         public static func ropeFreqBase(_ a: String) -> String { "\(a).rope.freq_base" }
+        public static func ropeFreqBaseSWA(_ a: String) -> String { "\(a).rope.freq_base_swa" }
+        public static func expertGroupCount(_ a: String) -> String { "\(a).expert_group_count" }
+        public static func expertGroupUsedCount(_ a: String) -> String { "\(a).expert_group_used_count" }
         public static func ropeScalingType(_ a: String) -> String { "\(a).rope.scaling.type" }
         public static func ropeScalingFactor(_ a: String) -> String { "\(a).rope.scaling.factor" }
         public static func ropeScalingOrigContext(_ a: String) -> String { "\(a).rope.scaling.original_context_length" }
@@ -65,6 +68,7 @@ public enum GGUFKey {
         public static func ropeScalingYarnBetaFast(_ a: String) -> String { "\(a).rope.scaling.yarn_beta_fast" }
         public static func ropeScalingYarnBetaSlow(_ a: String) -> String { "\(a).rope.scaling.yarn_beta_slow" }
         public static func slidingWindow(_ a: String) -> String { "\(a).attention.sliding_window" }
+        public static func ropeScalingAttnFactors(_ a: String) -> String { "\(a).rope.scaling.attn_factor" }
     }
 
     public enum Tokenizer {
@@ -132,6 +136,9 @@ public enum TensorName: String, CaseIterable, Sendable {
     case outputNorm = "output_norm"
     case output = "output"
     case ropeFreqs = "rope_freqs"
+    /// Phi-3 long-context RoPE divisors (`rope_factors_long` / `rope_factors_short`).
+    case ropeFactorsLong = "rope_factors_long"
+    case ropeFactorsShort = "rope_factors_short"
     case attnNorm = "blk.{bid}.attn_norm"
     case attnQ = "blk.{bid}.attn_q"
     case attnK = "blk.{bid}.attn_k"

@@ -11,7 +11,9 @@ enum BlockFormats {
     static let all: [any BlockFormat.Type] = [
         F32Format.self, F16Format.self, BF16Format.self,
         Q4_0.self, Q4_1.self, Q5_0.self, Q5_1.self, Q8_0.self, Q8_1.self,
-        Q4_K.self, Q5_K.self, Q6_K.self, Q8_K.self,
+        Q2_K.self, Q3_K.self, Q4_K.self, Q5_K.self, Q6_K.self, Q8_K.self,
+        TQ1_0.self, TQ2_0.self, Q1_0.self, Q2_0.self,
+        IQ4_NL.self, IQ4_XS.self, MXFP4.self, NVFP4.self,
     ]
 
     /// One slot per ggml type id.

@@ -100,6 +100,12 @@ protocol QKXSearch {
     static var nstep: Int { get }
     /// make_qkx3's degenerate test (max ≤ min) instead of make_qkx2's (max == min).
     static var qkx3: Bool { get }
+    /// make_qkx2's use_mad: weighted absolute instead of squared error (Q2_K's reference search).
+    static var useMad: Bool { get }
+}
+
+extension QKXSearch {
+    static var useMad: Bool { false }
 }
 
 /// make_qkx2_quants(32, 15, …, −1, 0.1, 20) of quantize_row_q4_K_ref.
@@ -142,7 +148,7 @@ enum Weighted5BitSearch: QKXSearch {
     static var qkx3: Bool { true }
 }
 
-/// Lane-parallel `make_qkx2_quants` / `make_qkx3_quants` (use_mad false, nstep ≥ 1) over `S.n`
+/// Lane-parallel `make_qkx2_quants` / `make_qkx3_quants` (nstep ≥ 1) over `S.n`
 /// transposed elements with weights `w`. Writes the levels to `L` (lane vectors of 0…nmax), the
 /// scales to `out[0]` and the `-min` offsets to `out[1]`. `laux` is scratch of `S.n` vectors.
 /// (Results go through memory: SIMD8 values crossing a call are split in halves by the calling
@@ -174,7 +180,7 @@ func makeQKXQuantsLanes<S: QKXSearch>(_ search: S.Type, _ x: UnsafePointer<Lanes
     for i in 0..<n {
         let l = laneFloats(laneClamp(nearestInt(iscale * (x[i] - min)), 0, nmax))
         var diff = scale * l + min - x[i]
-        diff = diff * diff
+        diff = S.useMad ? absLanes(diff) : diff * diff
         bestMad += w[i] * diff
     }
     for step in 0...nstep {
@@ -197,7 +203,7 @@ func makeQKXQuantsLanes<S: QKXSearch>(_ search: S.Type, _ x: UnsafePointer<Lanes
         var mad = Lanes()
         for i in 0..<n {
             var diff = thisScale * laux[i] + thisMin - x[i]
-            diff = diff * diff
+            diff = S.useMad ? absLanes(diff) : diff * diff
             mad += w[i] * diff
         }
         let adopt = (D .> 0) .& (mad .< bestMad)

@@ -83,12 +83,14 @@ func makeQXQuants(_ n: Int, _ nmax: Int32, _ x: UnsafePointer<Float>, _ L: Unsaf
     return scale
 }
 
-/// `make_qkx2_quants` (use_mad false): asymmetric weighted fit of `n` values to levels 0…nmax.
+/// `make_qkx2_quants`: asymmetric weighted fit of `n` values to levels 0…nmax. The error is the
+/// weighted squared difference, or with `useMad` (Q2_K's reference quantizer) the weighted absolute one.
 /// Returns the scale and stores `-min` (a non-negative offset) in `theMin`.
 func makeQKX2Quants(_ n: Int, _ nmax: Int32, _ x: UnsafePointer<Float>, _ weights: UnsafePointer<Float>,
                     _ L: UnsafeMutablePointer<UInt8>, _ theMin: inout Float, _ Laux: UnsafeMutablePointer<UInt8>,
-                    rmin: Float, rdelta: Float, nstep: Int) -> Float {
-    makeQKXQuants(n, nmax, x, weights, L, &theMin, Laux, rmin: rmin, rdelta: rdelta, nstep: nstep, qkx3: false)
+                    rmin: Float, rdelta: Float, nstep: Int, useMad: Bool = false) -> Float {
+    makeQKXQuants(n, nmax, x, weights, L, &theMin, Laux, rmin: rmin, rdelta: rdelta, nstep: nstep, qkx3: false,
+                  useMad: useMad)
 }
 
 /// `make_qkx3_quants` (use_mad false): as make_qkx2, but weights default to x² and a group whose
@@ -108,7 +110,7 @@ func makeQKX3Quants(_ n: Int, _ nmax: Int32, _ x: UnsafePointer<Float>, _ weight
 /// The body shared by make_qkx2 and make_qkx3 (they differ only in the degenerate test).
 private func makeQKXQuants(_ n: Int, _ nmax: Int32, _ x: UnsafePointer<Float>, _ weights: UnsafePointer<Float>,
                            _ L: UnsafeMutablePointer<UInt8>, _ theMin: inout Float, _ Laux: UnsafeMutablePointer<UInt8>,
-                           rmin: Float, rdelta: Float, nstep: Int, qkx3: Bool) -> Float {
+                           rmin: Float, rdelta: Float, nstep: Int, qkx3: Bool, useMad: Bool = false) -> Float {
     var min = x[0]
     var max = x[0]
     var sumW = weights[0]
@@ -133,7 +135,7 @@ private func makeQKXQuants(_ n: Int, _ nmax: Int32, _ x: UnsafePointer<Float>, _
     for i in 0..<n {
         L[i] = UInt8(truncatingIfNeeded: level(iscale * (x[i] - min)))
         var diff = scale * Float(L[i]) + min - x[i]
-        diff = diff * diff
+        diff = useMad ? abs(diff) : diff * diff
         bestMad += weights[i] * diff
     }
     if nstep < 1 {
@@ -163,7 +165,7 @@ private func makeQKXQuants(_ n: Int, _ nmax: Int32, _ x: UnsafePointer<Float>, _
             var mad: Float = 0
             for i in 0..<n {
                 var diff = thisScale * Float(Laux[i]) + thisMin - x[i]
-                diff = diff * diff
+                diff = useMad ? abs(diff) : diff * diff
                 mad += weights[i] * diff
             }
             if mad < bestMad {

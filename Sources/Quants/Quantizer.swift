@@ -21,8 +21,8 @@ public enum Quantizer {
     /// The block family of `t` (from the `BlockFormats` registry), or nil.
     static func format(_ t: GGMLType) -> (any BlockFormat.Type)? { BlockFormats.format(t) }
 
-    /// Whether `quantize` can produce `type`: f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q4_K,
-    /// q5_K, q6_K, and the activation formats q8_K and q8_1 (every registered family).
+    /// Whether `quantize` can produce `type`: every family registered in `BlockFormats.all`, the
+    /// activation formats q8_K and q8_1 included.
     public static func canQuantize(_ type: GGMLType) -> Bool { format(type) != nil }
 
     /// Whether `dequantize` can read `type` (the same set as `canQuantize`).
@@ -32,8 +32,8 @@ public enum Quantizer {
     /// type (`ActivationRounding.dotType(for:)`).
     public static func canMultiply(_ type: GGMLType) -> Bool { format(type)?.dotType != nil }
 
-    /// The types `canMultiply` accepts, in registration order: f32, f16, bf16, q4_0, q4_1, q5_0,
-    /// q5_1, q8_0, q4_K, q5_K, q6_K.
+    /// The types `canMultiply` accepts, in the registration order of `BlockFormats.all` (every
+    /// family with a dot type).
     public static var multipliableTypes: [GGMLType] {
         BlockFormats.all.compactMap { f in f.dotType == nil ? nil : f.type }
     }
@@ -43,8 +43,8 @@ public enum Quantizer {
     ///
     /// Without `importance` the bytes equal ggml's `quantize_row_*_ref` (ggml-quants.c); with it (one
     /// value per column, `rowLength` of them) they equal `quantize_*(src, dst, rows, rowLength, imatrix)`,
-    /// the call llama-quantize makes: the weighted search for q4_0, q4_1, q5_0, q5_1, q4_K, q5_K and
-    /// q6_K; q8_0 and the float types ignore it. Rows are split over `threads` threads (about eight
+    /// the call llama-quantize makes: the weighted search of the families with `usesImportance`
+    /// (q4_0 … q6_K, q2_K, q3_K, the IQ types); the others ignore it. Rows are split over `threads` threads (about eight
     /// chunks per thread); the bytes do not depend on the thread count.
     /// - Precondition: `type` is quantizable and `rowLength` is a multiple of its block size.
     public static func quantize(_ type: GGMLType, _ src: UnsafePointer<Float>, _ dst: UnsafeMutableRawPointer,

@@ -7,11 +7,12 @@ import TestSupport
 
 @Suite("gguf-imatrix and gguf-quantize --imatrix")
 struct ImatrixCommandTests {
-    /// `llama-quantize --imatrix imatrix.dat smollm2-f32.gguf OUT Q4_K_M 2`, run from the folder of
-    /// imatrix.dat (the metadata keeps the path as given): the whole file must match the digest.
+    /// b10572's `llama-quantize --imatrix imatrix.dat smollm2-f32.gguf OUT Q4_K_M 2`, run from the folder
+    /// of imatrix.dat (the metadata keeps the path as given): the whole file must match the digest
+    /// (Fixtures/reference-b10572).
     @Test("--imatrix with llama.cpp's reference imatrix: the digest of llama-quantize's output", .golden)
     func quantizeDigest() throws {
-        let digestURL = try Golden.require(shared: "reference/quantize/smollm2-Q4_K_M-imatrix.json")
+        let digestURL = TestPaths.fixtures.appendingPathComponent("reference-b10572/quantize/smollm2-Q4_K_M-imatrix.json")
         let imatrix = try Golden.require(shared: "reference/imatrix/imatrix.dat")
         let model = try Golden.require(model: "smollm2-f32.gguf")
         let quantize = try Tool.require("gguf-quantize")

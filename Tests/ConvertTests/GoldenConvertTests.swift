@@ -5,9 +5,10 @@ import GGUF
 import HFModel
 @testable import Convert
 
-/// Golden parity with llama.cpp b4748's convert_hf_to_gguf.py on the reference models
-/// (`../shared/reference/convert/*.json`): same metadata keys, order, types and values, same tensor
-/// names, order, types, shapes and bytes.
+/// Golden parity with llama.cpp b10572's convert_hf_to_gguf.py on the reference models
+/// (`../shared/reference/b10572/convert/*.json` where it has the digest, `Fixtures/reference-b10572`
+/// otherwise, see its README): same metadata keys, order, types and values, same tensor names, order,
+/// types, shapes and bytes.
 @Suite("hf2gguf matches convert_hf_to_gguf.py byte for byte", .serialized)
 struct GoldenConvertTests {
     struct Case: Sendable, CustomTestStringConvertible {
@@ -17,16 +18,24 @@ struct GoldenConvertTests {
 
     static let cases: [Case] = {
         var c: [Case] = []
-        for (folder, prefix) in [("tiny-llama", "tiny-llama"), ("tiny-qwen2", "tiny-qwen2"), ("SmolLM2-135M-Instruct-hf", "smollm2")] {
-            for t in [OutType.f32, .f16, .bf16, .q8_0] { c.append(Case(folder: folder, digest: "\(prefix)-\(t.rawValue)", outType: t)) }
+        for (folder, prefix) in [("tiny-llama", "tiny-llama"), ("tiny-mistral", "tiny-mistral"), ("tiny-qwen3", "tiny-qwen3"),
+                                 ("tiny-llama-spm", "tiny-llama-spm"), ("SmolLM2-135M-Instruct-hf", "smollm2"),
+                                 ("tiny-phi3", "tiny-phi3")] {
+            for t in [OutType.f32, .f16, .bf16, .q8_0, .auto] { c.append(Case(folder: folder, digest: "\(prefix)-\(t.rawValue)", outType: t)) }
         }
-        c.append(Case(folder: "tiny-llama-spm", digest: "tiny-llama-spm-f16", outType: .f16))
         return c
     }()
 
+    /// The digest: shared's b10572 folder first (the f32 conversions), then the fixture.
+    static func reference(_ name: String) throws -> URL {
+        let local = TestPaths.fixtures.appendingPathComponent("reference-b10572/convert/\(name).json")
+        if name.hasSuffix("-f32"), let shared = TestPaths.sharedFile("reference/b10572/convert/\(name).json") { return shared }
+        return local
+    }
+
     @Test("conversion is identical to the reference digest", .golden, arguments: cases)
     func golden(_ c: Case) throws {
-        let ref = try Golden.require(shared: "reference/convert/\(c.digest).json")
+        let ref = try Self.reference(c.digest)
         let model = try Golden.require(model: c.folder)
         guard let digest = ReferenceDigest(ref) else { Issue.record("cannot read \(ref.path)"); return }
         let tmp = TemporaryDirectory("golden")

@@ -9,10 +9,13 @@ struct TypeTraitsTests {
     /// ggml-cpu.c `type_traits_cpu[...].vec_dot_type` for the types with kernels here.
     static let dotTypes: [GGMLType: GGMLType] = [
         .f32: .f32, .f16: .f16, .bf16: .bf16, .q4_0: .q8_0, .q5_0: .q8_0, .q8_0: .q8_0,
-        .q4_1: .q8_1, .q5_1: .q8_1, .q4_K: .q8_K, .q5_K: .q8_K, .q6_K: .q8_K,
+        .q4_1: .q8_1, .q5_1: .q8_1, .q2_K: .q8_K, .q3_K: .q8_K, .q4_K: .q8_K, .q5_K: .q8_K, .q6_K: .q8_K,
+        .tq1_0: .q8_K, .tq2_0: .q8_K, .q1_0: .q8_0, .q2_0: .q8_0,
+        .iq4_NL: .q8_0, .iq4_XS: .q8_K, .mxfp4: .q8_0, .nvfp4: .q8_0,
     ]
     static let families: Set<GGMLType> = [.f32, .f16, .bf16, .q4_0, .q4_1, .q5_0, .q5_1, .q8_0, .q8_1,
-                                          .q4_K, .q5_K, .q6_K, .q8_K]
+                                          .q2_K, .q3_K, .q4_K, .q5_K, .q6_K, .q8_K, .tq1_0, .tq2_0, .q1_0, .q2_0,
+                                          .iq4_NL, .iq4_XS, .mxfp4, .nvfp4]
 
     @Test("dot types, rounding blocks, quantizers and LaneGEMM layouts for every type")
     func everyType() {
@@ -40,7 +43,7 @@ struct TypeTraitsTests {
             }
             if t != .q4_0 { #expect(lay?.repackedRows == nil, "\(t)") }
             if let f = Quantizer.format(t) {
-                #expect(f.usesImportance == [.q4_0, .q4_1, .q5_0, .q5_1, .q4_K, .q5_K, .q6_K].contains(t), "\(t)")
+                #expect(f.usesImportance == [.q4_0, .q4_1, .q5_0, .q5_1, .q2_K, .q3_K, .q4_K, .q5_K, .q6_K, .iq4_NL, .iq4_XS].contains(t), "\(t)")
             }
         }
     }
@@ -48,6 +51,7 @@ struct TypeTraitsTests {
     @Test("the engine's list of multipliable types keeps its order")
     func multipliable() {
         #expect(Quantizer.multipliableTypes.map(\.name)
-            == ["f32", "f16", "bf16", "q4_0", "q4_1", "q5_0", "q5_1", "q8_0", "q4_K", "q5_K", "q6_K"])
+            == ["f32", "f16", "bf16", "q4_0", "q4_1", "q5_0", "q5_1", "q8_0", "q2_K", "q3_K", "q4_K", "q5_K", "q6_K",
+                "tq1_0", "tq2_0", "q1_0", "q2_0", "iq4_nl", "iq4_xs", "mxfp4", "nvfp4"])
     }
 }

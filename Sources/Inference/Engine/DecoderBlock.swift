@@ -41,6 +41,9 @@ extension InferenceSession {
             for h in 0..<c.headCountKV { rope.apply(k + r * c.kvDimK + h * c.headDimK, position: pos) }
             cache.store(layer: cacheLayer, sequence: s, position: pos, key: k + r * c.kvDimK, value: v + r * c.kvDimV)
         }
+        if let scale = c.queryScale {
+            for i in 0..<(n * qDim) { q[i] *= scale }
+        }
         att.run(q: q, out: acts.attention.pointer, cache: cache, layer: cacheLayer, sequences: sequences,
                 length: length, start: start, threads: threads)
 

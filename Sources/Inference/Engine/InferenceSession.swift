@@ -92,7 +92,9 @@ public final class InferenceSession {
         let c = model.config
         cache = KVCache(layers: c.blockCount, sequences: sequences, positions: contextLength,
                         kvHeads: c.headCountKV, headDim: c.headDimK)
-        rope = RopeTable(config: c, factors: model.ropeFactors, positions: contextLength)
+        let factors = model.ropeFactors
+            ?? (contextLength > c.yarnOrigContext ? model.ropeFactorsLong : model.ropeFactorsShort)
+        rope = RopeTable(config: c, factors: factors, positions: contextLength)
         attention = Attention(config: c, capacity: cache.capacity, maxTasks: 64)
     }
 
@@ -245,7 +247,7 @@ public final class InferenceSession {
         let w = override?.matrix ?? l.matrix
         precondition(w.columns == l.matrix.columns && w.rows == l.matrix.rows,
                      "override for \(l.name) is \(w.rows)×\(w.columns), expected \(l.matrix.rows)×\(l.matrix.columns)")
-        if let observer {
+        if let observer, l.reportsInput {
             observer(l.name, UnsafeBufferPointer(start: x, count: n * w.columns), n, w.columns)
         }
         MatMul.linear(x, lda: w.columns, rows: n, weights: w, into: y, ldc: w.rows, threads: threads,

@@ -19,6 +19,9 @@ public final class LanguageModel {
     public let outputNorm: [Float]
     /// llama3 `rope_freqs` (one divisor per rotated pair), if present.
     public let ropeFactors: [Float]?
+    /// Phi-3 `rope_factors_long` / `rope_factors_short`, if present: a session uses the long ones
+    /// when its context exceeds the original training context (llama.cpp `get_rope_factors`).
+    public let ropeFactorsLong: [Float]?, ropeFactorsShort: [Float]?
     public let layers: [LayerWeights]
 
     /// Opens and validates the GGUF file at `path`.
@@ -56,6 +59,13 @@ public final class LanguageModel {
         outputNorm = try loader.required(TensorName.outputNorm.weight(), count: c.embeddingLength)
         ropeFactors = c.wiring.ropeFreqs
             ? try loader.vector(TensorName.ropeFreqs.weight(), count: c.ropeDimensions / 2, optional: true) : nil
+        if c.wiring.longContextRopeFactors {
+            ropeFactorsLong = try loader.vector(TensorName.ropeFactorsLong.weight(), count: c.ropeDimensions / 2, optional: true)
+            ropeFactorsShort = try loader.vector(TensorName.ropeFactorsShort.weight(), count: c.ropeDimensions / 2, optional: true)
+        } else {
+            ropeFactorsLong = nil
+            ropeFactorsShort = nil
+        }
         var ls: [LayerWeights] = []
         ls.reserveCapacity(c.blockCount)
         for il in 0..<c.blockCount { ls.append(try loader.layer(il, c)) }

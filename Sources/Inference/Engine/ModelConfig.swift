@@ -35,7 +35,9 @@ public struct ModelConfig: Sendable, Equatable {
     public var kvDimK: Int { headCountKV * headDimK }
     public var kvDimV: Int { headCountKV * headDimV }
     /// Softmax scale of the attention scores, `1/sqrtf(head_dim)`.
-    public var attentionScale: Float { 1 / Float(headDimV).squareRoot() }
+    public var attentionScale: Float { wiring.scalesQueryBeforeAttention ? 1 : 1 / Float(headDimV).squareRoot() }
+    /// The factor Q is multiplied by after RoPE (Phi-3: `1.0f/sqrtf(float(n_embd_head))`), or nil.
+    public var queryScale: Float? { wiring.scalesQueryBeforeAttention ? 1 / Float(headDimK).squareRoot() : nil }
 
     /// Reads the hyper-parameters of `file`.
     /// - Throws: `InferenceError` for an unsupported architecture, a missing required key, or

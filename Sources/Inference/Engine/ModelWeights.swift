@@ -32,6 +32,18 @@ public enum LinearRole: CaseIterable, Sendable, Hashable {
 public struct Linear {
     public let name: String
     public let matrix: WeightMatrix
+    /// Whether the activation hook sees this product's input. False for the second and later row
+    /// ranges of a fused tensor (Phi-3's k/v of `attn_qkv`, up of `ffn_up`): llama.cpp multiplies
+    /// the fused tensor once, so its importance matrix counts that input once.
+    public var reportsInput = true
+
+    /// Rows `[first, first + count)` of this matrix, under the same tensor name.
+    func rows(_ first: Int, _ count: Int, reportsInput: Bool) -> Linear {
+        let m = matrix
+        let view = WeightMatrix(type: m.type, rows: count, columns: m.columns, data: m.data + first * m.rowBytes,
+                                rowBytes: m.rowBytes)
+        return Linear(name: name, matrix: view, reportsInput: reportsInput)
+    }
 }
 
 /// The tensors of one decoder block. Matrices point into the model's memory map; the small
@@ -124,11 +136,26 @@ struct WeightLoader {
         let qDim = c.headCount * c.headDimK
         let biasOptional = c.wiring.qkvBias == .optional
         let normOptional = c.wiring.qkNorm == .optional
+        let q: Linear, k: Linear, v: Linear, gate: Linear, up: Linear
+        if c.wiring.fusedProjections {
+            // Phi-3: attn_qkv holds Q, K, V rows in that order; ffn_up holds gate rows, then up rows.
+            let qkv = try matrix(TensorName.attnQKV.weight(il), columns: e, rows: qDim + c.kvDimK + c.kvDimV)
+            q = qkv.rows(0, qDim, reportsInput: true)
+            k = qkv.rows(qDim, c.kvDimK, reportsInput: false)
+            v = qkv.rows(qDim + c.kvDimK, c.kvDimV, reportsInput: false)
+            let gateUp = try matrix(TensorName.ffnUp.weight(il), columns: e, rows: 2 * c.feedForwardLength)
+            gate = gateUp.rows(0, c.feedForwardLength, reportsInput: true)
+            up = gateUp.rows(c.feedForwardLength, c.feedForwardLength, reportsInput: false)
+        } else {
+            q = try matrix(TensorName.attnQ.weight(il), columns: e, rows: qDim)
+            k = try matrix(TensorName.attnK.weight(il), columns: e, rows: c.kvDimK)
+            v = try matrix(TensorName.attnV.weight(il), columns: e, rows: c.kvDimV)
+            gate = try matrix(TensorName.ffnGate.weight(il), columns: e, rows: c.feedForwardLength)
+            up = try matrix(TensorName.ffnUp.weight(il), columns: e, rows: c.feedForwardLength)
+        }
         return LayerWeights(
             attnNorm: try required(TensorName.attnNorm.weight(il), count: e),
-            q: try matrix(TensorName.attnQ.weight(il), columns: e, rows: qDim),
-            k: try matrix(TensorName.attnK.weight(il), columns: e, rows: c.kvDimK),
-            v: try matrix(TensorName.attnV.weight(il), columns: e, rows: c.kvDimV),
+            q: q, k: k, v: v,
             o: try matrix(TensorName.attnOutput.weight(il), columns: c.headCount * c.headDimV, rows: e),
             qBias: try vector(TensorName.attnQ.bias(il), count: qDim, optional: biasOptional),
             kBias: try vector(TensorName.attnK.bias(il), count: c.kvDimK, optional: biasOptional),
@@ -136,8 +163,7 @@ struct WeightLoader {
             qNorm: try vector(TensorName.attnQNorm.weight(il), count: c.headDimK, optional: normOptional),
             kNorm: try vector(TensorName.attnKNorm.weight(il), count: c.headDimK, optional: normOptional),
             ffnNorm: try required(TensorName.ffnNorm.weight(il), count: e),
-            gate: try matrix(TensorName.ffnGate.weight(il), columns: e, rows: c.feedForwardLength),
-            up: try matrix(TensorName.ffnUp.weight(il), columns: e, rows: c.feedForwardLength),
+            gate: gate, up: up,
             down: try matrix(TensorName.ffnDown.weight(il), columns: c.feedForwardLength, rows: e))
     }
 }

@@ -158,8 +158,8 @@ public struct ImportanceMatrix: Equatable, Sendable {
         return out
     }
 
-    /// The `quantize.imatrix.*` keys llama-quantize b10572 appends (strings cut to 127 bytes; the
-    /// counts go through its int metadata overrides, so they are UINT32).
+    /// The `quantize.imatrix.*` keys llama-quantize appends (strings cut to 127 bytes; counts are integer
+    /// overrides, which b10572 writes as UINT32 of the magnitude: `(uint32_t)std::abs(val_i64)`).
     public func metadata(fileArgument: String, entryCount: Int) -> [GGUFKeyValue] {
         func cut(_ s: String) -> String {
             var b = Array(s.utf8.prefix(127))
@@ -168,8 +168,8 @@ public struct ImportanceMatrix: Equatable, Sendable {
         }
         var out = [GGUFKeyValue(GGUFKey.Quantize.imatrixFile, .string(cut(fileArgument)))]
         if let d = dataset, !d.isEmpty { out.append(GGUFKeyValue(GGUFKey.Quantize.imatrixDataset, .string(cut(d)))) }
-        out.append(GGUFKeyValue(GGUFKey.Quantize.imatrixEntriesCount, .uint32(UInt32(clamping: entryCount))))
-        if let c = chunkCount, c > 0 { out.append(GGUFKeyValue(GGUFKey.Quantize.imatrixChunksCount, .uint32(UInt32(c)))) }
+        out.append(GGUFKeyValue(GGUFKey.Quantize.imatrixEntriesCount, .uint32(UInt32(truncatingIfNeeded: entryCount.magnitude))))
+        if let c = chunkCount, c > 0 { out.append(GGUFKeyValue(GGUFKey.Quantize.imatrixChunksCount, .uint32(c.magnitude))) }
         return out
     }
 }

@@ -1,0 +1,38 @@
+import GGUF
+
+extension ArchitectureSpec {
+    /// Phi-3 / Phi-3.5 / Phi-4 mini: convert_hf_to_gguf.py `Phi3MiniModel` (fused `qkv_proj` stored as
+    /// `attn_qkv`, fused `gate_up_proj` as `ffn_up` of 2·ffn rows, no permutation), llama.cpp
+    /// `llama_model_phi3` (NeoX RoPE, Q scaled before attention, sliding window disabled).
+    public static let phi3 = ArchitectureSpec(
+        hfNames: ["Phi3ForCausalLM"],
+        arch: "phi3",
+        converter: ConverterRules(
+            vocabSources: [.phi3],
+            writesVocabSizeAndRopeDims: false,
+            copiesAddPrefixSpace: false,
+            noBOSForVocabSize: nil,
+            generatesLlama3RopeFreqs: false,
+            tensors: ConverterRules.llamaStyleGlobal + [
+                TensorRule("model.layers.{bid}.input_layernorm", .attnNorm, [.embd]),
+                TensorRule("model.layers.{bid}.self_attn.qkv_proj", .attnQKV, [.qkvDim, .embd]),
+                TensorRule("model.layers.{bid}.self_attn.o_proj", .attnOutput, [.embd, .qDim]),
+                TensorRule("model.layers.{bid}.post_attention_layernorm", .ffnNorm, [.embd]),
+                TensorRule("model.layers.{bid}.mlp.gate_up_proj", .ffnUp, [.ffnPair, .embd]),
+                TensorRule("model.layers.{bid}.mlp.down_proj", .ffnDown, [.embd, .ffn]),
+            ],
+            configDefaults: [
+                // transformers Phi3Config
+                "phi3": [.int("max_position_embeddings", 4096), .int("original_max_position_embeddings", 4096),
+                         .double("rms_norm_eps", 1e-5), .double("rope_theta", 10000),
+                         .copy("num_key_value_heads", from: "num_attention_heads")],
+            ],
+            parameters: .phi3),
+        engine: EngineWiring(layout: .preNorm, feedForward: .swiGLU, rope: .neox, qkvBias: .optional,
+                             qkNorm: .optional, ropeFreqs: false, tiedOutputAllowed: true, fusedProjections: true,
+                             scalesQueryBeforeAttention: true, longContextRopeFactors: true),
+        // AutoAWQ's Phi-3 groups scale the fused qkv_proj and gate_up_proj; the AWQ writer works on
+        // separate q/k/v and gate/up tensors, so Phi-3 has no AWQ groups yet (gguf-quantize --awq refuses).
+        awqGroups: [],
+        quantization: QuantizationQuirks(seventyB: .never))
+}
