@@ -212,6 +212,43 @@ struct FileTypePlanTests {
         #expect(got == FileTypePlanTests.expand(c.plan), "\(c.model) \(c.type)\(c.importance ? " with imatrix" : "")")
     }
 
+    /// tiny-phi3 (2 layers, 4 heads / 2 key-value heads, fused attn_qkv and gate+up in ffn_up, separate
+    /// output): llama-quantize b10572 `--dry-run` of our F32 conversion. The fused attn_qkv takes the
+    /// attn_v rules (it is counted among the value projections).
+    static let phi3: [(type: String, importance: Bool, plan: String)] = [
+        ("Q4_K_M", false, "output=q6_K token_embd=q4_K attn_output=q4_K,q4_K attn_qkv=q4_K,q6_K ffn_down=q4_K,q6_K ffn_up=q4_K,q4_K"),
+        ("Q5_K_M", false, "output=q6_K token_embd=q5_K attn_output=q5_K,q5_K attn_qkv=q5_K,q6_K ffn_down=q5_K,q6_K ffn_up=q5_K,q5_K"),
+        ("Q3_K_M", false, "output=q6_K token_embd=q3_K attn_output=q4_K,q4_K attn_qkv=q5_K,q5_K ffn_down=q4_K,q4_K ffn_up=q3_K,q3_K"),
+        ("Q3_K_L", false, "output=q6_K token_embd=q3_K attn_output=q5_K,q5_K attn_qkv=q5_K,q5_K ffn_down=q5_K,q5_K ffn_up=q3_K,q3_K"),
+        ("Q2_K", false, "output=q6_K token_embd=q2_K attn_output=q3_K,q3_K attn_qkv=q3_K,q3_K ffn_down=q3_K,q3_K ffn_up=q2_K,q2_K"),
+        ("IQ2_XXS", false, "output=q5_K token_embd=q2_K attn_output=iq2_xxs,iq2_xxs attn_qkv=q2_K,q2_K ffn_down=iq2_xxs,iq2_xxs ffn_up=iq2_xxs,iq2_xxs"),
+        ("IQ2_M", false, "output=q5_K token_embd=iq3_s attn_output=iq3_s,iq3_s attn_qkv=iq3_s,iq3_s ffn_down=iq2_s,iq2_s ffn_up=iq2_s,iq2_s"),
+        ("IQ3_XXS", false, "output=q5_K token_embd=iq3_s attn_output=iq3_s,iq3_s attn_qkv=iq3_s,iq3_s ffn_down=q3_K,q3_K ffn_up=iq3_xxs,iq3_xxs"),
+        ("IQ3_XXS", true, "output=q5_K token_embd=iq3_s attn_output=iq3_s,iq3_s attn_qkv=iq3_xxs,iq3_xxs ffn_down=iq3_xxs,iq3_xxs ffn_up=iq3_xxs,iq3_xxs"),
+        ("IQ3_M", false, "output=q6_K token_embd=iq3_s attn_output=q4_K,q4_K attn_qkv=q4_K,q4_K ffn_down=iq3_s,iq3_s ffn_up=iq3_s,iq3_s"),
+    ]
+
+    @Test("fused attn_qkv (Phi-3 layout) plans match llama-quantize b10572", arguments: phi3.indices)
+    func phi3Plan(_ i: Int) throws {
+        let c = FileTypePlanTests.phi3[i]
+        var t: [Tensor] = [("output.weight", [256, 32064], .f32), ("output_norm.weight", [256], .f32),
+                           ("token_embd.weight", [256, 32064], .f32)]
+        for l in 0..<2 {
+            t += [("blk.\(l).attn_norm.weight", [256], .f32), ("blk.\(l).attn_output.weight", [256, 256], .f32),
+                  ("blk.\(l).attn_qkv.weight", [256, 512], .f32), ("blk.\(l).ffn_down.weight", [768, 256], .f32),
+                  ("blk.\(l).ffn_norm.weight", [256], .f32), ("blk.\(l).ffn_up.weight", [256, 1536], .f32)]
+        }
+        let facts = ModelFacts(arch: "phi3", layerCount: 2, headCount: 4, headCountKV: 2)
+        var options = QuantizeOptions(fileType: try #require(QuantOption.parse(c.type)).fileType)
+        options.hasImportance = c.importance
+        var got: [String: [String]] = [:]
+        for p in try TypePlanner.plan(tensors: t, facts: facts, options: options) where !p.name.contains("norm") {
+            let kind = p.name.hasPrefix("blk.") ? String(p.name.split(separator: ".")[2]) : String(p.name.dropLast(".weight".count))
+            got[kind, default: []].append(p.targetType.name)
+        }
+        #expect(got == FileTypePlanTests.expand(c.plan), "\(c.type)\(c.importance ? " with imatrix" : "")")
+    }
+
     @Test("every file type of llama-quantize b10572 has its name and llama_ftype number")
     func fileTypes() {
         let names = ["Q1_0": 40, "Q2_0": 41, "Q4_0": 2, "Q4_1": 3, "MXFP4_MOE": 38, "Q5_0": 8, "Q5_1": 9, "IQ2_XXS": 19,
