@@ -208,7 +208,7 @@ public enum ModelQuantizer {
         var options = job.options
         options.hasImportance = options.hasImportance || !job.importance.isEmpty
         let plans = try TypePlanner.plan(tensors: file.tensors.map { ($0.name, $0.shape, $0.type) }, facts: facts, options: options)
-        let needsImportance = job.importance.isEmpty && plans.contains { $0.allowsQuantization && $0.requiresImportance }
+        let needsImportance = job.importance.isEmpty && !job.options.hasImportance && plans.contains { $0.allowsQuantization && $0.requiresImportance }
         if checking {
             try check(plans, file: file, job: job)
         }
@@ -228,6 +228,8 @@ public enum ModelQuantizer {
     static func check(_ plans: [TensorPlan], file: GGUFFile, job: QuantizeJob) throws(QuantizeError) {
         for p in plans where p.allowsQuantization && p.requiresImportance {
             if job.importance.isEmpty {
+                // Importances still to come (AWQ calibration plans before it measures them).
+                if job.options.hasImportance { continue }
                 throw QuantizeError("this quantization requires an importance matrix (--imatrix FILE): tensor '\(p.name)' "
                                     + "gets \(p.targetType.name), which gives garbage without one")
             }
