@@ -73,6 +73,16 @@ public struct QuantizationRequest: Sendable {
     public var leaveOutputTensor = false
     public var outputTensorType: GGMLType?
     public var tokenEmbeddingType: GGMLType?
+    /// `--tensor-type NAME_REGEX=TYPE` (and `--tensor-type-file`): the first pattern found in a
+    /// tensor's name picks its type, over the mixture rules and `pure`.
+    public var tensorTypes: [TensorTypeOverride] = []
+    /// `--prune-layers`: block numbers to drop (later blocks are renumbered, `block_count` follows).
+    public var pruneLayers: [Int] = []
+    /// `--override-kv KEY=TYPE:VALUE`: metadata set in the output, in order.
+    public var metadataOverrides: [MetadataOverride] = []
+    /// llama-quantize's `COPY`: every tensor copied as stored, `general.file_type` kept from the
+    /// input (`fileType` is then ignored).
+    public var onlyCopy = false
     /// Accept quantized input tensors (dequantized first).
     public var allowRequantize = false
     /// Replace `output` if it exists (only once the new file is complete).
@@ -125,12 +135,14 @@ public enum QuantizationStage: String, Sendable {
 /// ```
 public enum Quantization {
     /// The plan llama-quantize would follow (types, sizes, bits per weight), without writing or
-    /// calibrating: `gguf-quantize --dry-run`.
+    /// calibrating: `gguf-quantize --dry-run`. Like llama-quantize's dry run it does not need the
+    /// types' block families nor an importance matrix the types require
+    /// (`QuantizeSummary.needsImportance` tells).
     public static func plan(_ request: QuantizationRequest,
                             events: ((QuantizationEvent) -> Void)? = nil) throws(SwiftGGUFError) -> QuantizeSummary {
         let file = try wrapped { try GGUFFile.openModel(path: request.input) }
         let job = try prepare(request, file: file, events: events)
-        return try wrapped { try ModelQuantizer.plan(file, job: job) }
+        return try wrapped { try ModelQuantizer.plan(file, job: job, checking: false) }
     }
 
     /// Calibrates (with AWQ), quantizes and writes `request.output`.
@@ -148,7 +160,7 @@ public enum Quantization {
         if case .awq(let awq) = request.weighting, awq.mode == .scaleOnly {
             events?(.notice("writing the AWQ-scaled model '\(request.input)' to '\(request.output)' as \(job.options.fileType.name)\n"))
         } else {
-            events?(.notice("quantizing '\(request.input)' to '\(request.output)' as \(request.fileType.name) "
+            events?(.notice("quantizing '\(request.input)' to '\(request.output)' as \(request.onlyCopy ? "COPY" : request.fileType.name) "
                              + "using \(request.threads) threads\n"))
         }
         job.progress = { i, n, name in events?(.progress(.quantize, i, n, name)) }
@@ -168,7 +180,14 @@ public enum Quantization {
         opts.leaveOutputTensor = r.leaveOutputTensor
         opts.outputTensorType = r.outputTensorType
         opts.tokenEmbeddingType = r.tokenEmbeddingType
+        opts.tensorTypes = r.tensorTypes
+        opts.onlyCopy = r.onlyCopy
+        if let bad = r.pruneLayers.first(where: { $0 < 0 }) {
+            throw SwiftGGUFError(.invalidOptions, "prune layers: invalid layer id \(bad)")
+        }
+        opts.pruneLayers = Array(Set(r.pruneLayers)).sorted()
         var job = QuantizeJob(outputPath: r.output, options: opts)
+        job.metadataOverrides = r.metadataOverrides
         job.threads = r.threads
         job.allowRequantize = r.allowRequantize
         job.replaceExisting = r.replaceExisting
@@ -227,7 +246,10 @@ public enum Quantization {
             events?(.notice("did not find imatrix data for \(t.name); using no importance for it\n"))
         }
         job.importance = importance
-        job.extraMetadata = m.metadata(fileArgument: path, entryCount: importance.count) + job.extraMetadata
+        // llama-quantize records the matrix only when entries are left after the filters.
+        if !importance.isEmpty {
+            job.extraMetadata = m.metadata(fileArgument: path, entryCount: importance.count) + job.extraMetadata
+        }
     }
 
     /// The float ftype a scale-only AWQ run keeps: that of the block matrices (F16, BF16, else F32).

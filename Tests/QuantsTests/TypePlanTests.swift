@@ -24,12 +24,12 @@ struct TypePlanTests {
     }
 
     @Test("shape fallbacks")
-    func fallbacks() {
-        #expect(TypePlanner.shapeFallback(.q4_K, ne0: 576) == (.q5_0, true))
-        #expect(TypePlanner.shapeFallback(.q5_K, ne0: 576) == (.q5_1, true))
-        #expect(TypePlanner.shapeFallback(.q6_K, ne0: 576) == (.q8_0, true))
-        #expect(TypePlanner.shapeFallback(.q4_K, ne0: 40) == (.f16, true))
-        #expect(TypePlanner.shapeFallback(.q4_K, ne0: 512) == (.q4_K, false))
+    func fallbacks() throws {
+        #expect(try TypePlanner.shapeFallback(.q4_K, ne0: 576) == (.q5_0, true))
+        #expect(try TypePlanner.shapeFallback(.q5_K, ne0: 576) == (.q5_1, true))
+        #expect(try TypePlanner.shapeFallback(.q6_K, ne0: 576) == (.q8_0, true))
+        #expect(try TypePlanner.shapeFallback(.q4_K, ne0: 40) == (.f16, true))
+        #expect(try TypePlanner.shapeFallback(.q4_K, ne0: 512) == (.q4_K, false))
     }
 
     @Test("type names and numbers parse like llama-quantize")
@@ -38,8 +38,13 @@ struct TypePlanTests {
         #expect(QuantOption.parse("Q4_K")?.fileType == .q4_K_M)
         #expect(QuantOption.parse("Q5_K")?.fileType == .q5_K_M)
         #expect(QuantOption.parse("15")?.fileType == .q4_K_M)
+        #expect(QuantOption.parse("15")?.name == "Q4_K")   // the first row with the number, like try_parse_ftype
         #expect(QuantOption.parse("7")?.name == "Q8_0")
-        #expect(QuantOption.parse("Q3_K_M") == nil)
+        #expect(QuantOption.parse("0")?.name == "F32")
+        #expect(QuantOption.parse("Q3_K_M")?.fileType == .q3_K_M)
+        #expect(QuantOption.parse("copy")?.onlyCopy == true)
+        #expect(QuantOption.parse("Q7_K") == nil)
+        #expect(QuantOption.parse("39") == nil)   // NVFP4 has an ftype number but no llama-quantize option
     }
 
     static let referenceCases: [(model: String, type: String, ftype: FileType)] = [
@@ -65,7 +70,7 @@ struct TypePlanTests {
         func u(_ k: String) -> Int { src.int(k) ?? 0 }
         let facts = ModelFacts(arch: arch, layerCount: u("\(arch).block_count"), headCount: u("\(arch).attention.head_count"),
                                headCountKV: u("\(arch).attention.head_count_kv"))
-        let plans = TypePlanner.plan(tensors: tensors, facts: facts, options: QuantizeOptions(fileType: c.ftype))
+        let plans = try TypePlanner.plan(tensors: tensors, facts: facts, options: QuantizeOptions(fileType: c.ftype))
         #expect(plans.map(\.name) == ref.tensors.map(\.name))
         for (p, r) in zip(plans, ref.tensors) {
             #expect(p.targetType.upperName == r.type, "\(p.name)")

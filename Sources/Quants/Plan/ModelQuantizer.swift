@@ -1,6 +1,80 @@
 import GGUF
 
 
+/// `--override-kv KEY=TYPE:VALUE`: a metadata value set in the output (after `general.file_type`,
+/// in order). Written like llama-quantize b10572: an int as UINT32 of its absolute value, a float as
+/// FLOAT32, a bool, a string (at most 127 bytes).
+public struct MetadataOverride: Sendable, Equatable {
+    public enum Value: Sendable, Equatable {
+        case int(Int64), float(Double), bool(Bool), string(String)
+    }
+
+    public let key: String
+    public let value: Value
+
+    /// - Throws: `QuantizeError` for an empty key, a key of 128 bytes or more, a string of more
+    ///   than 127 bytes, an int whose magnitude does not fit UINT32, or a non-finite float.
+    public init(key: String, value: Value) throws(QuantizeError) {
+        guard !key.isEmpty, key.utf8.count < 128 else {
+            throw QuantizeError("--override-kv: the key must have 1 to 127 bytes, '\(key)' has \(key.utf8.count)")
+        }
+        switch value {
+        case .int(let v):
+            guard v.magnitude <= UInt64(UInt32.max) else {
+                throw QuantizeError("--override-kv \(key): int \(v) does not fit the UINT32 it is written as")
+            }
+        case .float(let v):
+            guard v.isFinite else { throw QuantizeError("--override-kv \(key): float value must be finite, got \(v)") }
+        case .string(let s):
+            guard s.utf8.count <= 127 else {
+                throw QuantizeError("--override-kv \(key): the string value cannot exceed 127 bytes (it has \(s.utf8.count))")
+            }
+        case .bool: break
+        }
+        self.key = key
+        self.value = value
+    }
+
+    /// Parses `KEY=TYPE:VALUE` with TYPE one of `int`, `float`, `bool` (`true`/`false`), `str`.
+    public init(parsing s: String) throws(QuantizeError) {
+        guard let eq = s.firstIndex(of: "=") else {
+            throw QuantizeError("--override-kv: malformed '\(s)': expected KEY=TYPE:VALUE (TYPE: int, float, bool, str)")
+        }
+        let key = String(s[..<eq]), rest = String(s[s.index(after: eq)...])
+        let value: Value
+        if rest.hasPrefix("int:") {
+            let t = String(rest.dropFirst(4))
+            guard let v = Int64(t) else { throw QuantizeError("--override-kv \(key): '\(t)' is not an integer") }
+            value = .int(v)
+        } else if rest.hasPrefix("float:") {
+            let t = String(rest.dropFirst(6))
+            guard let v = Double(t) else { throw QuantizeError("--override-kv \(key): '\(t)' is not a number") }
+            value = .float(v)
+        } else if rest.hasPrefix("bool:") {
+            let t = rest.dropFirst(5)
+            guard t == "true" || t == "false" else {
+                throw QuantizeError("--override-kv \(key): invalid boolean '\(t)', expected true or false")
+            }
+            value = .bool(t == "true")
+        } else if rest.hasPrefix("str:") {
+            value = .string(String(rest.dropFirst(4)))
+        } else {
+            throw QuantizeError("--override-kv: invalid type in '\(s)': expected KEY=TYPE:VALUE with TYPE int, float, bool or str")
+        }
+        try self.init(key: key, value: value)
+    }
+
+    /// The value as written.
+    public var ggufValue: GGUFValue {
+        switch value {
+        case .int(let v): return .uint32(UInt32(v.magnitude))
+        case .float(let v): return .float32(Float(v))
+        case .bool(let b): return .bool(b)
+        case .string(let s): return .string(s)
+        }
+    }
+}
+
 /// Everything `gguf-quantize` needs besides the input file.
 public struct QuantizeJob {
     public var outputPath: String
@@ -9,9 +83,12 @@ public struct QuantizeJob {
     public var allowRequantize = false
     /// `--force`: replace an existing output (atomically, only on success).
     public var replaceExisting = false
-    /// Per-tensor importance (one value per column, `ne[0]` entries), keyed by tensor name.
+    /// Per-tensor importance (one value per column, `ne[0]` entries, times `ne[2]` for expert
+    /// stacks), keyed by the input tensor name.
     public var importance: [String: [Float]] = [:]
-    /// Metadata appended after `general.file_type` (imatrix / AWQ provenance), in order.
+    /// `--override-kv`, set after `general.file_type`, in order.
+    public var metadataOverrides: [MetadataOverride] = []
+    /// Metadata appended after the overrides (imatrix / AWQ provenance), in order.
     public var extraMetadata: [GGUFKeyValue] = []
     /// Rewrites a tensor's f32 values before quantization (AWQ folding). Called with the tensor
     /// name, its ggml shape and all of its values; returns whether it changed anything.
@@ -29,64 +106,159 @@ public struct QuantizeJob {
 public struct QuantizeSummary: Sendable {
     public var plans: [TensorPlan]
     public var metadata: GGUFMetadata
+    /// Tensors and elements of the input (pruned tensors included), llama-quantize's denominators.
+    public var inputTensorCount: Int
+    public var inputElementCount: Int
     public var sourceBytes: Int { plans.reduce(0) { $0 + $1.sourceBytes } }
     public var targetBytes: Int { plans.reduce(0) { $0 + $1.targetBytes } }
     public var elementCount: Int { plans.reduce(0) { $0 + $1.shape.reduce(1, *) } }
     public var fallbackCount: Int { plans.filter(\.usedFallback).count }
+    /// Some tensor's type needs an importance matrix and none is given (a dry run reports it;
+    /// a real run refuses).
+    public var needsImportance: Bool
     /// Bits per weight of the output tensors.
-    public var bitsPerWeight: Double { elementCount == 0 ? 0 : Double(targetBytes) * 8 / Double(elementCount) }
+    public var bitsPerWeight: Double { inputElementCount == 0 ? 0 : Double(targetBytes) * 8 / Double(inputElementCount) }
+
+    public init(plans: [TensorPlan], metadata: GGUFMetadata, inputTensorCount: Int, inputElementCount: Int,
+                needsImportance: Bool = false) {
+        self.plans = plans
+        self.metadata = metadata
+        self.inputTensorCount = inputTensorCount
+        self.inputElementCount = inputElementCount
+        self.needsImportance = needsImportance
+    }
 }
 
 /// llama-quantize's model pipeline: copy the metadata, plan types, convert tensor by tensor in
 /// row chunks (memory stays flat), write through `GGUFWriter` (temporary file, renamed at the end).
 public enum ModelQuantizer {
-    /// Model facts from the metadata (`{arch}.block_count`, head counts).
-    public static func facts(of file: GGUFFile) throws(QuantizeError) -> ModelFacts {
+    /// Model facts from the metadata (`{arch}.block_count`, head counts, expert count), with
+    /// `--override-kv` values in place of the file's (llama.cpp loads the model with them).
+    public static func facts(of file: GGUFFile, overrides: [MetadataOverride] = []) throws(QuantizeError) -> ModelFacts {
         guard let arch = file.architecture else {
             throw QuantizeError("\(file.path): no '\(GGUFKey.General.architecture)' key: not a model file")
         }
-        let layers = file.metadata[GGUFKey.LLM.blockCount(arch)]?.intValue
+        func int(_ key: String) -> Int? {
+            if let o = overrides.last(where: { $0.key == key }), case .int(let v) = o.value { return Int(v) }
+            guard let v = file.metadata[key] else { return nil }
+            if let i = v.intValue { return i }
+            // Per-layer arrays (`get_key_or_arr`): the rules read layer 0.
+            switch v.arrayValue {
+            case .uint32(let a)?: return a.first.map { Int($0) }
+            case .int32(let a)?: return a.first.map { Int($0) }
+            default: return nil
+            }
+        }
+        let layers = int(GGUFKey.LLM.blockCount(arch))
             ?? (file.tensors.compactMap { TensorName.layer(of: $0.name) }.max().map { $0 + 1 } ?? 0)
-        let heads = file.metadata[GGUFKey.LLM.headCount(arch)]?.intValue ?? 0
-        let kv = file.metadata[GGUFKey.LLM.headCountKV(arch)]?.intValue ?? heads
-        return ModelFacts(arch: arch, layerCount: layers, headCount: heads, headCountKV: kv)
+        let heads = int(GGUFKey.LLM.headCount(arch)) ?? 0
+        let kv = int(GGUFKey.LLM.headCountKV(arch)) ?? heads
+        let experts = int(GGUFKey.LLM.expertCount(arch)) ?? 0
+        return ModelFacts(arch: arch, layerCount: layers, headCount: heads, headCountKV: kv, expertCount: experts)
+    }
+
+    /// `general.file_type` of a COPY run: the input's value, else the type most tensors have
+    /// (first to reach the largest count in tensor order) with llama.cpp's "guessed" bit (1024).
+    static func inputFileType(_ file: GGUFFile) -> UInt32 {
+        if let v = file.metadata[GGUFKey.General.fileType]?.intValue, let u = UInt32(exactly: v) { return u }
+        var counts: [GGMLType: Int] = [:]
+        var best: GGMLType?, bestCount = 0
+        for name in TypePlanner.ordered(file.tensors.map(\.name)) {
+            guard let t = file.tensor(named: name)?.type else { continue }
+            counts[t, default: 0] += 1
+            if counts[t]! > bestCount { bestCount = counts[t]!; best = t }
+        }
+        let byType: [GGMLType: FileType] = [
+            .f32: .allF32, .f16: .mostlyF16, .bf16: .mostlyBF16, .q4_0: .q4_0, .q4_1: .q4_1, .q5_0: .q5_0, .q5_1: .q5_1,
+            .q8_0: .q8_0, .q2_K: .q2_K, .q3_K: .q3_K_M, .q4_K: .q4_K_M, .q5_K: .q5_K_M, .q6_K: .q6_K, .tq1_0: .tq1_0,
+            .tq2_0: .tq2_0, .iq2_XXS: .iq2_XXS, .iq2_XS: .iq2_XS, .iq2_S: .iq2_S, .iq3_XXS: .iq3_XXS, .iq1_S: .iq1_S,
+            .iq1_M: .iq1_M, .iq4_NL: .iq4_NL, .iq4_XS: .iq4_XS, .iq3_S: .iq3_S, .q1_0: .q1_0, .q2_0: .q2_0,
+        ]
+        let raw: UInt32 = best == .nvfp4 ? 39 : UInt32(best.flatMap { byType[$0] }?.rawValue ?? 0)
+        return raw | 1024
     }
 
     /// The output metadata: the input's keys in order, then quantization_version and file_type
-    /// moved to the end, split keys removed, then `extra`.
+    /// moved to the end, split keys removed, then the overrides and `extra`, then (when layers
+    /// were pruned) the new block count.
     public static func outputMetadata(_ input: GGUFMetadata, fileType: FileType, extra: [GGUFKeyValue]) -> GGUFMetadata {
+        outputMetadata(input, fileTypeValue: UInt32(fileType.rawValue), overrides: [], extra: extra, blockCount: nil)
+    }
+
+    static func outputMetadata(_ input: GGUFMetadata, fileTypeValue: UInt32, overrides: [MetadataOverride],
+                               extra: [GGUFKeyValue], blockCount: (key: String, value: Int)?) -> GGUFMetadata {
         var md = input
         md.setMovingToEnd(GGUFKey.General.quantizationVersion, .uint32(2))
-        md.setMovingToEnd(GGUFKey.General.fileType, .uint32(UInt32(fileType.rawValue)))
+        md.setMovingToEnd(GGUFKey.General.fileType, .uint32(fileTypeValue))
         md.remove(GGUFKey.Split.no)
         md.remove(GGUFKey.Split.count)
         md.remove(GGUFKey.Split.tensorsCount)
+        for o in overrides { md.setMovingToEnd(o.key, o.ggufValue) }
         for kv in extra { md.setMovingToEnd(kv.key, kv.value) }
+        if let b = blockCount { md.setMovingToEnd(b.key, .uint32(UInt32(clamping: b.value))) }
         return md
     }
 
-    /// Plans the run without writing anything.
-    public static func plan(_ file: GGUFFile, job: QuantizeJob) throws(QuantizeError) -> QuantizeSummary {
-        let facts = try facts(of: file)
+    /// Plans the run without writing anything. With `checking` (a real run), everything that would
+    /// stop the run is found here, before the output exists: a type that needs an importance
+    /// matrix without one, a type this build cannot quantize to, a row length the type does not
+    /// fit, quantized input without `allowRequantize`.
+    public static func plan(_ file: GGUFFile, job: QuantizeJob, checking: Bool = true) throws(QuantizeError) -> QuantizeSummary {
+        let facts = try facts(of: file, overrides: job.metadataOverrides)
         var options = job.options
         options.hasImportance = options.hasImportance || !job.importance.isEmpty
-        let plans = TypePlanner.plan(tensors: file.tensors.map { ($0.name, $0.shape, $0.type) }, facts: facts, options: options)
+        let plans = try TypePlanner.plan(tensors: file.tensors.map { ($0.name, $0.shape, $0.type) }, facts: facts, options: options)
+        let needsImportance = job.importance.isEmpty && !job.options.hasImportance && plans.contains { $0.allowsQuantization && $0.requiresImportance }
+        if checking {
+            try check(plans, file: file, job: job)
+        }
+        let arch = facts.arch
+        var blockCount: (key: String, value: Int)?
+        if !options.pruneLayers.isEmpty {
+            let layers = plans.compactMap { TypePlanner.blockNumber($0.name)?.0 }
+            blockCount = (GGUFKey.LLM.blockCount(arch), (layers.max() ?? -1) + 1)
+        }
+        let fileTypeValue = options.onlyCopy ? inputFileType(file) : UInt32(options.fileType.rawValue)
+        let md = outputMetadata(file.metadata, fileTypeValue: fileTypeValue, overrides: job.metadataOverrides,
+                                extra: job.extraMetadata, blockCount: blockCount)
+        return QuantizeSummary(plans: plans, metadata: md, inputTensorCount: file.tensors.count,
+                               inputElementCount: file.tensors.reduce(0) { $0 + $1.elementCount }, needsImportance: needsImportance)
+    }
+
+    static func check(_ plans: [TensorPlan], file: GGUFFile, job: QuantizeJob) throws(QuantizeError) {
+        for p in plans where p.allowsQuantization && p.requiresImportance {
+            if job.importance.isEmpty {
+                // Importances still to come (AWQ calibration plans before it measures them).
+                if job.options.hasImportance { continue }
+                throw QuantizeError("this quantization requires an importance matrix (--imatrix FILE): tensor '\(p.name)' "
+                                    + "gets \(p.targetType.name), which gives garbage without one")
+            }
+            guard let imp = job.importance[p.sourceName], imp.count == (p.shape.first ?? 0) * (p.shape.count > 2 ? p.shape[2] : 1) else {
+                throw QuantizeError("missing importance matrix for tensor '\(p.name)' in a very low-bit quantization "
+                                    + "(\(p.targetType.name)): the importance matrix has no entry for it")
+            }
+            _ = imp
+        }
         for p in plans where !p.isCopy {
             if p.sourceType.isQuantized && !job.allowRequantize {
-                throw QuantizeError("\(file.path): tensor '\(p.name)' is \(p.sourceType): requantizing from type \(p.sourceType.name) is disabled (use --allow-requantize)")
+                throw QuantizeError("\(file.path): tensor '\(p.sourceName)' is \(p.sourceType): requantizing from type \(p.sourceType.name) is disabled (use --allow-requantize)")
             }
             if p.sourceType.isQuantized && !Quantizer.canDequantize(p.sourceType) {
-                throw QuantizeError("\(file.path): tensor '\(p.name)' has type \(p.sourceType), which cannot be dequantized here")
+                throw QuantizeError("\(file.path): tensor '\(p.sourceName)' has type \(p.sourceType), which cannot be dequantized here")
             }
             if !Quantizer.canQuantize(p.targetType) {
-                throw QuantizeError("tensor '\(p.name)': quantizing to \(p.targetType) is not supported")
+                throw QuantizeError("tensor '\(p.name)': the plan needs type \(p.targetType.name), which this build cannot "
+                                    + "quantize to yet (no block family for \(p.targetType)); nothing was written")
             }
-            if let imp = job.importance[p.name], imp.count != (p.shape.first ?? 0) * (p.shape.count > 2 ? p.shape[2] : 1),
-               p.name != TensorName.tokenEmbd.weight() {
-                throw QuantizeError("importance matrix has \(imp.count) values for tensor '\(p.name)', expected \(p.shape.first ?? 0) (one per column)")
+            if p.targetType.rowSize(p.shape.first ?? 0) == nil {
+                throw QuantizeError("tensor '\(p.name)': rows of \(p.shape.first ?? 0) values are not a whole number of "
+                                    + "\(p.targetType.name) blocks (\(p.targetType.blockSize) values)")
+            }
+            if let imp = job.importance[p.sourceName], imp.count != (p.shape.first ?? 0) * (p.shape.count > 2 ? p.shape[2] : 1),
+               !TensorRole.isTokenEmbedding(p.name) {
+                throw QuantizeError("importance matrix has \(imp.count) values for tensor '\(p.sourceName)', expected \(p.shape.first ?? 0) (one per column)")
             }
         }
-        return QuantizeSummary(plans: plans, metadata: outputMetadata(file.metadata, fileType: job.options.fileType, extra: job.extraMetadata))
     }
 
     /// Quantizes `file` into `job.outputPath`.
@@ -97,7 +269,7 @@ public enum ModelQuantizer {
         var converter = ChunkConverter(threads: job.threads)
         defer { converter.deallocate() }
         for (i, p) in summary.plans.enumerated() {
-            guard let t = file.tensor(named: p.name) else { continue }
+            guard let t = file.tensor(named: p.sourceName) else { continue }
             let src = file.data(t)
             if p.isCopy && job.transform == nil {
                 try validate(src, type: t.type, tensor: t, file: file.path)
@@ -166,22 +338,40 @@ struct ChunkConverter {
                           writer: GGUFWriter, file: String) throws {
         let rowLen = t.rowLength
         let rows = t.rowCount
-        let importance = job.importance[p.name].flatMap { $0.count == rowLen ? $0 : nil }
+        // One importance vector for every row, or one per expert of a 3-D stack (`ne[1]` rows each).
+        let experts = t.shape.count > 2 ? max(1, t.shape[2]) : 1
+        let entry = job.importance[p.sourceName]
+        let perExpert = experts > 1 && entry?.count == rowLen * experts
+        let shared = entry.flatMap { $0.count == rowLen ? $0 : nil }
+        let rowsPerExpert = perExpert ? max(1, rows / experts) : rows
+        func importance(row: Int) -> ArraySlice<Float>? {
+            guard perExpert, let entry else { return shared.map { $0[...] } }
+            let e = min(experts - 1, row / rowsPerExpert)
+            return entry[(e * rowLen)..<((e + 1) * rowLen)]
+        }
         if job.transform != nil {
             // The transform needs the whole tensor at once.
             reserve(t.elementCount)
             try load(src, type: t.type, tensor: t, firstRow: 0, rows: rows, file: file)
             let all = UnsafeMutableBufferPointer(start: f32.baseAddress, count: t.elementCount)
-            _ = try job.transform?(p.name, p.shape, all)
-            try emit(rows: rows, firstRow: 0, rowLen: rowLen, plan: p, importance: importance, writer: writer, tensor: t, file: file)
+            _ = try job.transform?(p.sourceName, p.shape, all)
+            var r = 0
+            while r < rows {
+                let n = min(rowsPerExpert - r % rowsPerExpert, rows - r)
+                try emit(rows: n, firstRow: r, bufferRow: r, rowLen: rowLen, plan: p, importance: importance(row: r),
+                         writer: writer, tensor: t, file: file)
+                r += n
+            }
         } else {
             reserve(rowLen)
             let rowsPerChunk = max(1, ChunkConverter.chunkElements / max(rowLen, 1))
             var r = 0
             while r < rows {
-                let n = min(rowsPerChunk, rows - r)
+                // Chunks never straddle two experts.
+                let n = min(rowsPerChunk, rows - r, rowsPerExpert - r % rowsPerExpert)
                 try load(src, type: t.type, tensor: t, firstRow: r, rows: n, file: file)
-                try emit(rows: n, firstRow: r, rowLen: rowLen, plan: p, importance: importance, writer: writer, tensor: t, file: file)
+                try emit(rows: n, firstRow: r, bufferRow: 0, rowLen: rowLen, plan: p, importance: importance(row: r),
+                         writer: writer, tensor: t, file: file)
                 r += n
             }
         }
@@ -215,13 +405,14 @@ struct ChunkConverter {
         }
     }
 
-    private func emit(rows: Int, firstRow: Int, rowLen: Int, plan p: TensorPlan, importance: [Float]?, writer: GGUFWriter,
-                      tensor t: GGUFTensorInfo, file: String) throws {
+    /// Converts `rows` rows held in the f32 buffer from `bufferRow` on and writes them.
+    private func emit(rows: Int, firstRow: Int, bufferRow: Int, rowLen: Int, plan p: TensorPlan, importance: ArraySlice<Float>?,
+                      writer: GGUFWriter, tensor t: GGUFTensorInfo, file: String) throws {
         let dst = p.targetType
         guard let rowBytes = dst.rowSize(rowLen) else {
             throw QuantizeError("tensor '\(p.name)': rows of \(rowLen) do not fit \(dst)")
         }
-        let src = f32.baseAddress!
+        let src = f32.baseAddress! + bufferRow * rowLen
         let total = rows * rowBytes
         switch dst {
         case .f32:

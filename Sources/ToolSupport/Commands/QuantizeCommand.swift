@@ -13,7 +13,13 @@ public enum QuantizeCommand {
             .flag("pure", "no k-quant mixtures: every quantizable tensor gets TYPE (shape fallbacks still apply)"),
             .option("output-tensor-type", value: "T", "ggml type for output.weight (and a tied token_embd)"),
             .option("token-embedding-type", value: "T", "ggml type for token_embd.weight"),
-            .flag("dry-run", "print the per-tensor plan and the resulting size, write nothing"),
+            .option("tensor-type", value: "NAME_REGEX=T", "quantize tensors whose name matches NAME_REGEX (searched, lower-cased) "
+                    + "to ggml type T, over the mixture and --pure (repeatable; the first match wins)"),
+            .option("tensor-type-file", value: "FILE", "NAME_REGEX=T items separated by spaces or newlines (repeatable)"),
+            .option("prune-layers", value: "L0,L1,...", "drop these blocks (later blocks are renumbered, block_count follows)"),
+            .option("override-kv", value: "KEY=TYPE:VALUE", "set metadata in the output; TYPE int (written as u32), float, "
+                    + "bool or str (repeatable)"),
+            .flag("dry-run", "print each tensor's type and size, the totals and bits per weight; write nothing"),
             .flag("force", short: "f", "replace OUT if it exists (only once the new file is complete)"),
             .option("threads", short: "t", value: "N", "threads (default: all cores); the trailing nthreads argument also works"),
             .flag("quiet", short: "q", "no progress line"),
@@ -32,12 +38,58 @@ public enum QuantizeCommand {
         ],
         positionals: ["model-f32.gguf", "TYPE"], minPositionals: 2, maxPositionals: 4)
 
+    /// A ggml type name, any case (llama-quantize's `parse_ggml_type`). Whether this build can
+    /// quantize to it is checked with the plan, before anything is written.
     static func parseType(_ s: String, option: String) throws(ToolError) -> GGMLType {
-        guard let t = GGMLType(name: s), Quantizer.canQuantize(t) else {
-            let valid = GGMLType.allCases.filter { Quantizer.canQuantize($0) && Quantizer.canMultiply($0) }.map(\.name)
-            throw ToolError.usage("unknown ggml type '\(s)' for --\(option); valid: \(valid.joined(separator: ", "))", command: spec.name)
+        guard let t = GGMLType(name: s) else {
+            throw ToolError.usage("unknown ggml type '\(s)' for --\(option); valid: "
+                                  + GGMLType.allCases.map(\.name).joined(separator: ", "), command: spec.name)
         }
         return t
+    }
+
+    /// `--tensor-type` and `--tensor-type-file` items, in command-line order.
+    static func tensorTypes(_ a: ParsedArguments, args: [String]) throws(ToolError) -> [TensorTypeOverride] {
+        var out: [TensorTypeOverride] = []
+        // The parser keeps each option's values apart; walk the arguments to restore their order.
+        var items = a.all("tensor-type").map { (true, $0) } + a.all("tensor-type-file").map { (false, $0) }
+        if !a.all("tensor-type").isEmpty && !a.all("tensor-type-file").isEmpty {
+            items = []
+            var direct = a.all("tensor-type")[...], files = a.all("tensor-type-file")[...]
+            for arg in args {
+                if (arg == "--tensor-type" || arg.hasPrefix("--tensor-type=")), let v = direct.popFirst() { items.append((true, v)) }
+                if (arg == "--tensor-type-file" || arg.hasPrefix("--tensor-type-file=")), let v = files.popFirst() { items.append((false, v)) }
+            }
+        }
+        for (direct, value) in items {
+            do throws(QuantizeError) {
+                if direct {
+                    out.append(try TensorTypeOverride(parsing: value))
+                } else {
+                    guard let text = try? String(contentsOfFile: value, encoding: .utf8) else {
+                        throw QuantizeError("--tensor-type-file: cannot read '\(value)'")
+                    }
+                    out += try TensorTypeOverride.parse(fileContents: text, file: value)
+                }
+            } catch {
+                throw ToolError.usage(error.message, command: spec.name)
+            }
+        }
+        return out
+    }
+
+    /// `--prune-layers 1,2,...`: non-negative block numbers.
+    static func pruneLayers(_ a: ParsedArguments) throws(ToolError) -> [Int] {
+        var out: [Int] = []
+        for list in a.all("prune-layers") {
+            for item in list.split(separator: ",", omittingEmptySubsequences: false) {
+                guard let v = Int(item.trimmingCharacters(in: .whitespaces)), v >= 0 else {
+                    throw ToolError.usage("--prune-layers: invalid layer id '\(item)' in '\(list)'", command: spec.name)
+                }
+                out.append(v)
+            }
+        }
+        return Array(Set(out)).sorted()
     }
 
     public static func run(_ args: [String], console: any Console) throws {
@@ -70,6 +122,14 @@ public enum QuantizeCommand {
         if let extra = pos.first { throw ToolError.usage("unexpected argument '\(extra)'", command: spec.name) }
 
         var request = QuantizationRequest(input: input, output: output, fileType: option.fileType)
+        request.onlyCopy = option.onlyCopy
+        request.tensorTypes = try tensorTypes(a, args: args)
+        request.pruneLayers = try pruneLayers(a)
+        for kv in a.all("override-kv") {
+            do throws(QuantizeError) { request.metadataOverrides.append(try MetadataOverride(parsing: kv)) } catch {
+                throw ToolError.usage(error.message, command: spec.name)
+            }
+        }
         request.pure = a.has("pure")
         request.leaveOutputTensor = a.has("leave-output-tensor")
         if let t = a.value("output-tensor-type") { request.outputTensorType = try parseType(t, option: "output-tensor-type") }
@@ -96,7 +156,11 @@ public enum QuantizeCommand {
             }
         }
         if a.has("dry-run") {
-            console.out(planTable(try Quantization.plan(request, events: events)))
+            let summary = try Quantization.plan(request, events: events)
+            console.out(planTable(summary))
+            if summary.needsImportance {
+                console.err("gguf-quantize: WARNING: dry run completed successfully, but actually completing this quantization will require an imatrix!")
+            }
             return
         }
         let report = try Quantization.run(request, events: events)
@@ -154,27 +218,37 @@ public enum QuantizeCommand {
 
     static func mib(_ n: Int) -> String { String(format: "%.2f MiB", Double(n) / 1048576) }
 
-    static func summaryText(_ s: QuantizeSummary, seconds: Double) -> String {
-        let n = Double(max(1, s.elementCount))
-        var t = String(format: "model size  = %@ (%.2f BPW)\n", mib(s.sourceBytes), Double(s.sourceBytes) * 8 / n)
-        t += String(format: "quant size  = %@ (%.2f BPW)\n", mib(s.targetBytes), s.bitsPerWeight)
+    /// The totals llama-quantize prints: sizes over the input's element count, and the fallbacks.
+    static func totalsText(_ s: QuantizeSummary) -> String {
+        let n = Double(max(1, s.inputElementCount))
+        var t = String(format: "model size  = %8.2f MiB (%.2f BPW)\n", Double(s.sourceBytes) / 1048576, Double(s.sourceBytes) * 8 / n)
+        t += String(format: "quant size  = %8.2f MiB (%.2f BPW)\n", Double(s.targetBytes) / 1048576, Double(s.targetBytes) * 8 / n)
         if s.fallbackCount > 0 {
-            let quantized = s.plans.filter { !$0.isCopy || $0.usedFallback }.count
-            t += "WARNING: \(s.fallbackCount) of \(quantized) tensor(s) required fallback quantization\n"
+            t += "WARNING: \(s.fallbackCount) of \(s.inputTensorCount) tensor(s) required fallback quantization\n"
         }
-        t += String(format: "quantize time = %8.2f ms\n", seconds * 1000)
         return t
     }
 
+    static func summaryText(_ s: QuantizeSummary, seconds: Double) -> String {
+        totalsText(s) + String(format: "quantize time = %8.2f ms\n", seconds * 1000)
+    }
+
+    /// One line per tensor in llama-quantize's dry-run layout: shape padded to 4 dimensions,
+    /// the stored type, and the size (with the new type when it changes).
     static func planTable(_ s: QuantizeSummary) -> String {
         var t = ""
         for (i, p) in s.plans.enumerated() {
-            let shape = "[" + p.shape.map { TextFormat.pad(String($0), left: 5) }.joined(separator: ", ") + "]"
-            let action = p.isCopy ? "copy" : "\(p.sourceType.name) -> \(p.targetType.name)" + (p.usedFallback ? " (fallback)" : "")
-            t += "[\(TextFormat.pad(String(i + 1), left: 4))/\(TextFormat.pad(String(s.plans.count), left: 4))] "
-            t += TextFormat.pad(p.name, left: 36) + " - " + shape + ", " + TextFormat.pad(action, right: 24) + " "
-            t += mib(p.sourceBytes) + " -> " + mib(p.targetBytes) + "\n"
+            let dims = (p.shape + Array(repeating: 1, count: max(0, 4 - p.shape.count))).map { TextFormat.pad(String($0), left: 6) }
+            t += "[" + TextFormat.pad(String(i + 1), left: 4) + "/" + TextFormat.pad(String(s.inputTensorCount), left: 4) + "] "
+            t += TextFormat.pad(p.name, right: 36) + " - [" + dims.joined(separator: ", ") + "], type = "
+            t += TextFormat.pad(p.sourceType.name, left: 6) + ", "
+            if p.isCopy {
+                t += String(format: "size = %8.3f MiB\n", Double(p.sourceBytes) / 1048576)
+            } else {
+                t += String(format: "size = %8.2f MiB -> %8.2f MiB ", Double(p.sourceBytes) / 1048576,
+                            Double(p.targetBytes) / 1048576) + "(\(p.targetType.name))\n"
+            }
         }
-        return t + summaryText(s, seconds: 0).split(separator: "\n").dropLast().joined(separator: "\n") + "\n"
+        return t + totalsText(s)
     }
 }
