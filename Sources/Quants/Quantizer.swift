@@ -25,6 +25,11 @@ public enum Quantizer {
     /// q5_K, q6_K, and the activation formats q8_K and q8_1 (every registered family).
     public static func canQuantize(_ type: GGMLType) -> Bool { format(type) != nil }
 
+    /// Whether llama.cpp quantizes `type` only with an importance matrix
+    /// (`ggml_quantize_requires_imatrix`: iq2_xxs, iq2_xs, iq1_s). `quantize` still accepts
+    /// such a type without one; the family's notes say what it does then.
+    public static func requiresImportance(_ type: GGMLType) -> Bool { format(type)?.requiresImportance ?? false }
+
     /// Whether `dequantize` can read `type` (the same set as `canQuantize`).
     public static func canDequantize(_ type: GGMLType) -> Bool { canQuantize(type) }
 
