@@ -161,14 +161,14 @@ final class IQLattice: @unchecked Sendable {
     }
 }
 
-/// The sign step of the IQ2_XXS / IQ2_XS / IQ3_XXS quantizers for one 32-value sub-block: `xval`
-/// gets |x| per group of eight, and when a group has an odd number of negative values the one
+/// The sign step of the IQ2_XXS / IQ2_XS / IQ3_XXS quantizers for one sub-block of `groups`
+/// groups of eight values: `xval` gets |x|, and when a group has an odd number of negative values the one
 /// with the least weight·x·x (first on ties) keeps its sign in `xval` (goes negative) so that
 /// the stored seven sign bits imply the eighth. `signs[k]` gets group k's seven sign bits.
 @inline(__always)
 func iqEvenSigns(_ xb: UnsafePointer<Float>, _ weight: UnsafePointer<Float>, _ xval: UnsafeMutablePointer<Float>,
-                 _ signs: UnsafeMutablePointer<UInt8>) {
-    for k in 0..<4 {
+                 _ signs: UnsafeMutablePointer<UInt8>, groups: Int = 4) {
+    for k in 0..<groups {
         var nflip = 0
         var s: UInt8 = 0
         for i in 0..<8 {

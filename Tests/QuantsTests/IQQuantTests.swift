@@ -7,7 +7,7 @@ import Testing
 /// adversarial rows, the importance-required types without importance, and error bounds.
 @Suite("IQ grid families")
 struct IQQuantTests {
-    static let types: [GGMLType] = [.iq3_XXS, .iq2_XXS]
+    static let types: [GGMLType] = [.iq3_XXS, .iq2_XXS, .iq2_XS]
 
     @Test("fast and reference bytes agree, with and without importance, on adversarial rows too", arguments: types)
     func twins(_ type: GGMLType) throws {
@@ -27,14 +27,17 @@ struct IQQuantTests {
     @Test("llama.cpp's importance-required types are flagged and still quantize without importance")
     func requiredImportance() {
         #expect(Quantizer.requiresImportance(.iq2_XXS))
+        #expect(Quantizer.requiresImportance(.iq2_XS))
         #expect(!Quantizer.requiresImportance(.iq3_XXS))
         #expect(!Quantizer.requiresImportance(.q4_K))
         let n = 512
         let x = GoldenInputs.rows("random", n: n, rows: 2)
-        let q = Q.quantize(.iq2_XXS, x, rowLength: n)
-        let y = Q.dequantize(.iq2_XXS, q, count: x.count)
-        #expect(y.allSatisfy { $0.isFinite })
-        #expect(Self.relativeError(x, y) < 0.6)
+        for t in [GGMLType.iq2_XXS, .iq2_XS] {
+            let q = Q.quantize(t, x, rowLength: n)
+            let y = Q.dequantize(t, q, count: x.count)
+            #expect(y.allSatisfy { $0.isFinite })
+            #expect(Self.relativeError(x, y) < 0.6, "\(t.name)")
+        }
     }
 
     static func relativeError(_ x: [Float], _ y: [Float]) -> Double {
