@@ -133,6 +133,35 @@ final class IQLattice: @unchecked Sendable {
         UnsafePointer(neighbours + Int(-entry - 1))
     }
 
+    /// ggml's iq1_find_best_neighbour2 (IQ1_S, IQ1_M): like `bestNeighbour`, but a level l stands
+    /// for `xg[l]` (the shifted values −1±δ, ±δ, 1±δ) and `xval` is signed. When no neighbour gives
+    /// a distance below FLT_MAX (NaN or overflow), ggml scans the whole grid reading past `xval`
+    /// (undefined behaviour); this takes the first neighbour instead.
+    @inline(__always)
+    func bestShiftedNeighbour(_ list: UnsafePointer<UInt16>, _ xval: UnsafePointer<Float>, _ weight: UnsafePointer<Float>,
+                              _ scale: Float, _ xg: UnsafePointer<Float>, _ L: UnsafeMutablePointer<Int8>) -> Int {
+        let n = Int(list[0])
+        var best = Float.greatestFiniteMagnitude
+        var index = n > 0 ? Int(list[1]) : 0
+        for j in 1..<(n + 1) {
+            let pg = points + 8 * Int(list[j])
+            var d2: Float = 0
+            for i in 0..<8 {
+                let q = xg[Int((pg[i] - 1) / 2)]
+                let w = weight[i]
+                let diff = scale * q - xval[i]
+                d2 += w * diff * diff
+            }
+            if d2 < best {
+                best = d2
+                index = Int(list[j])
+            }
+        }
+        let pg = points + 8 * index
+        for i in 0..<8 { L[i] = (pg[i] - 1) / 2 }
+        return index
+    }
+
     /// ggml's iq2/iq3_find_best_neighbour: among the neighbours in `list`, the point with the least
     /// Σ w·(scale·q − x)², the first on ties; its levels (q − 1)/2 go to `L`. Returns its index.
     /// (ggml asserts that one is found; with NaN distances this takes the first neighbour.)
@@ -195,5 +224,38 @@ func iqEvenSigns(_ xb: UnsafePointer<Float>, _ weight: UnsafePointer<Float>, _ x
             s ^= UInt8(1) << imin
         }
         signs[k] = s & 127
+    }
+}
+
+/// glibc's qsort (2.36, a top-down merge sort: halves of n/2 and n − n/2, merged taking the left
+/// element unless it compares greater) on (value, index) pairs ordered by value, as the IQ1
+/// quantizers call it: ties keep their order, and NaN compares equal to everything, exactly as
+/// ggml's comparison does. `tv`/`ti` are scratch of `n` entries.
+func glibcSortPairs(_ v: UnsafeMutablePointer<Float>, _ ix: UnsafeMutablePointer<Int32>, _ n: Int,
+                    _ tv: UnsafeMutablePointer<Float>, _ ti: UnsafeMutablePointer<Int32>) {
+    if n <= 1 { return }
+    let n1 = n / 2, n2 = n - n1
+    glibcSortPairs(v, ix, n1, tv, ti)
+    glibcSortPairs(v + n1, ix + n1, n2, tv, ti)
+    var a = 0, b = n1, t = 0
+    var r1 = n1, r2 = n2
+    while r1 > 0 && r2 > 0 {
+        if !(v[a] > v[b]) {
+            tv[t] = v[a]; ti[t] = ix[a]
+            a += 1; r1 -= 1
+        } else {
+            tv[t] = v[b]; ti[t] = ix[b]
+            b += 1; r2 -= 1
+        }
+        t += 1
+    }
+    while r1 > 0 {
+        tv[t] = v[a]; ti[t] = ix[a]
+        a += 1; r1 -= 1; t += 1
+    }
+    // The right half's tail is already in place.
+    for i in 0..<(n - r2) {
+        v[i] = tv[i]
+        ix[i] = ti[i]
     }
 }
