@@ -12,7 +12,7 @@ enum BlockFormats {
         F32Format.self, F16Format.self, BF16Format.self,
         Q4_0.self, Q4_1.self, Q5_0.self, Q5_1.self, Q8_0.self, Q8_1.self,
         Q4_K.self, Q5_K.self, Q6_K.self, Q8_K.self,
-        IQ3_XXS.self, IQ2_XXS.self, IQ2_XS.self, IQ3_S.self, IQ2_S.self, IQ1_S.self,
+        IQ3_XXS.self, IQ2_XXS.self, IQ2_XS.self, IQ3_S.self, IQ2_S.self, IQ1_S.self, IQ1_M.self,
     ]
 
     /// One slot per ggml type id.

@@ -7,7 +7,7 @@ import Testing
 /// adversarial rows, the importance-required types without importance, and error bounds.
 @Suite("IQ grid families")
 struct IQQuantTests {
-    static let types: [GGMLType] = [.iq3_XXS, .iq2_XXS, .iq2_XS, .iq3_S, .iq2_S, .iq1_S]
+    static let types: [GGMLType] = [.iq3_XXS, .iq2_XXS, .iq2_XS, .iq3_S, .iq2_S, .iq1_S, .iq1_M]
 
     @Test("fast and reference bytes agree, with and without importance, on adversarial rows too", arguments: types)
     func twins(_ type: GGMLType) throws {
@@ -32,6 +32,7 @@ struct IQQuantTests {
         #expect(!Quantizer.requiresImportance(.iq3_XXS))
         #expect(!Quantizer.requiresImportance(.iq3_S))
         #expect(!Quantizer.requiresImportance(.iq2_S))
+        #expect(!Quantizer.requiresImportance(.iq1_M))
         #expect(!Quantizer.requiresImportance(.q4_K))
         let n = 512
         let x = GoldenInputs.rows("random", n: n, rows: 2)

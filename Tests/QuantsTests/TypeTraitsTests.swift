@@ -10,10 +10,10 @@ struct TypeTraitsTests {
     static let dotTypes: [GGMLType: GGMLType] = [
         .f32: .f32, .f16: .f16, .bf16: .bf16, .q4_0: .q8_0, .q5_0: .q8_0, .q8_0: .q8_0,
         .q4_1: .q8_1, .q5_1: .q8_1, .q4_K: .q8_K, .q5_K: .q8_K, .q6_K: .q8_K,
-        .iq3_XXS: .q8_K, .iq2_XXS: .q8_K, .iq2_XS: .q8_K, .iq3_S: .q8_K, .iq2_S: .q8_K, .iq1_S: .q8_K,
+        .iq3_XXS: .q8_K, .iq2_XXS: .q8_K, .iq2_XS: .q8_K, .iq3_S: .q8_K, .iq2_S: .q8_K, .iq1_S: .q8_K, .iq1_M: .q8_K,
     ]
     static let families: Set<GGMLType> = [.f32, .f16, .bf16, .q4_0, .q4_1, .q5_0, .q5_1, .q8_0, .q8_1,
-                                          .q4_K, .q5_K, .q6_K, .q8_K, .iq3_XXS, .iq2_XXS, .iq2_XS, .iq3_S, .iq2_S, .iq1_S]
+                                          .q4_K, .q5_K, .q6_K, .q8_K, .iq3_XXS, .iq2_XXS, .iq2_XS, .iq3_S, .iq2_S, .iq1_S, .iq1_M]
 
     @Test("dot types, rounding blocks, quantizers and LaneGEMM layouts for every type")
     func everyType() {
@@ -41,7 +41,7 @@ struct TypeTraitsTests {
             }
             if t != .q4_0 { #expect(lay?.repackedRows == nil, "\(t)") }
             if let f = Quantizer.format(t) {
-                #expect(f.usesImportance == [.q4_0, .q4_1, .q5_0, .q5_1, .q4_K, .q5_K, .q6_K, .iq3_XXS, .iq2_XXS, .iq2_XS, .iq3_S, .iq2_S, .iq1_S].contains(t), "\(t)")
+                #expect(f.usesImportance == [.q4_0, .q4_1, .q5_0, .q5_1, .q4_K, .q5_K, .q6_K, .iq3_XXS, .iq2_XXS, .iq2_XS, .iq3_S, .iq2_S, .iq1_S, .iq1_M].contains(t), "\(t)")
             }
         }
     }
@@ -49,6 +49,6 @@ struct TypeTraitsTests {
     @Test("the engine's list of multipliable types keeps its order")
     func multipliable() {
         #expect(Quantizer.multipliableTypes.map(\.name)
-            == ["f32", "f16", "bf16", "q4_0", "q4_1", "q5_0", "q5_1", "q8_0", "q4_K", "q5_K", "q6_K", "iq3_xxs", "iq2_xxs", "iq2_xs", "iq3_s", "iq2_s", "iq1_s"])
+            == ["f32", "f16", "bf16", "q4_0", "q4_1", "q5_0", "q5_1", "q8_0", "q4_K", "q5_K", "q6_K", "iq3_xxs", "iq2_xxs", "iq2_xs", "iq3_s", "iq2_s", "iq1_s", "iq1_m"])
     }
 }
