@@ -32,13 +32,15 @@ enum IQ2_XS: BlockFormat {
     static func quantize(_ x: UnsafePointer<Float>, _ y: UnsafeMutableRawPointer, count: Int,
                          importance: UnsafePointer<Float>?, fast: Bool) {
         let grid = IQLattice.iq2xs
-        withScratch(floats: 16 * 3 + 16, bytes: 16 * 2 + 64 + 8) { f, b in
-            let s = Scratch(weight: f, xval: f + 16, waux: f + 32, scales: f + 48,
-                            L: UnsafeMutableRawPointer(b).assumingMemoryBound(to: Int8.self),
-                            Laux: UnsafeMutableRawPointer(b + 16).assumingMemoryBound(to: Int8.self),
-                            q2: UnsafeMutableRawPointer(b + 32), onGrid: b + 96, onGridAux: b + 98, signs: b + 100)
-            for ibl in 0..<(count / 256) {
-                quantizeBlock(x + 256 * ibl, importance.map { $0 + 256 * ibl }, y + blockBytes * ibl, grid, s)
+        IQSearchScratch.with { search in
+            withScratch(floats: 16 * 3 + 16, bytes: 16 * 2 + 64 + 8) { f, b in
+                let s = Scratch(weight: f, xval: f + 16, waux: f + 32, scales: f + 48,
+                                L: UnsafeMutableRawPointer(b).assumingMemoryBound(to: Int8.self),
+                                Laux: UnsafeMutableRawPointer(b + 16).assumingMemoryBound(to: Int8.self),
+                                q2: UnsafeMutableRawPointer(b + 32), onGrid: b + 96, onGridAux: b + 98, signs: b + 100)
+                for ibl in 0..<(count / 256) {
+                    quantizeBlock(x + 256 * ibl, importance.map { $0 + 256 * ibl }, y + blockBytes * ibl, grid, s, fast ? search : nil)
+                }
             }
         }
     }
@@ -53,7 +55,7 @@ enum IQ2_XS: BlockFormat {
     /// One super-block, in quantize_row_iq2_xs_impl's order of operations.
     @inline(__always)
     static func quantizeBlock(_ xbl: UnsafePointer<Float>, _ qwbl: UnsafePointer<Float>?, _ yb: UnsafeMutableRawPointer,
-                              _ grid: IQLattice, _ s: Scratch) {
+                              _ grid: IQLattice, _ s: Scratch, _ search: IQSearchScratch?) {
         let kMaxQ: Int32 = 3
         let weight = s.weight, xval = s.xval, waux = s.waux, scales = s.scales
         let L = s.L, Laux = s.Laux, q2 = s.q2
@@ -84,36 +86,41 @@ enum IQ2_XS: BlockFormat {
             var scale = max / Float(2 * kMaxQ - 1)
             s.onGrid[0] = 1
             s.onGrid[1] = 1
-            for step in -9...9 {
-                let id = (Float(2 * kMaxQ - 1) + Float(step) * 0.1) / max
-                let thisScale = 1 / id
-                for k in 0..<2 {
-                    var u = 0
-                    for i in 0..<8 {
-                        let l = nearestInt(0.5 * (id * xval[8 * k + i] - 1))
-                        let c = Swift.max(0, Swift.min(kMaxQ - 1, l))
-                        Laux[8 * k + i] = Int8(c)
-                        u |= Int(c) << (2 * i)
+            if let search {
+                _ = grid.searchScale(IQ2Shape.self, count: 16, kMaxQ: kMaxQ, trials: 19, first: -9, step: 0.1, denominator: max,
+                                     xval, weight, waux, L, s.onGrid, &scale, search)
+            } else {
+                for step in -9...9 {
+                    let id = (Float(2 * kMaxQ - 1) + Float(step) * 0.1) / max
+                    let thisScale = 1 / id
+                    for k in 0..<2 {
+                        var u = 0
+                        for i in 0..<8 {
+                            let l = nearestInt(0.5 * (id * xval[8 * k + i] - 1))
+                            let c = Swift.max(0, Swift.min(kMaxQ - 1, l))
+                            Laux[8 * k + i] = Int8(c)
+                            u |= Int(c) << (2 * i)
+                        }
+                        let entry = grid.map[u]
+                        s.onGridAux[k] = 1
+                        if entry < 0 {
+                            s.onGridAux[k] = 0
+                            _ = grid.bestNeighbour(grid.neighbourList(entry), xval + 8 * k, waux + 8 * k, thisScale, Laux + 8 * k)
+                        }
                     }
-                    let entry = grid.map[u]
-                    s.onGridAux[k] = 1
-                    if entry < 0 {
-                        s.onGridAux[k] = 0
-                        _ = grid.bestNeighbour(grid.neighbourList(entry), xval + 8 * k, waux + 8 * k, thisScale, Laux + 8 * k)
+                    var sumqx: Float = 0, sumq2: Float = 0
+                    for i in 0..<16 {
+                        let w = weight[i]
+                        let q = Float(2 * Int32(Laux[i]) + 1)
+                        sumqx += w * xval[i] * q
+                        sumq2 += w * q * q
                     }
-                }
-                var sumqx: Float = 0, sumq2: Float = 0
-                for i in 0..<16 {
-                    let w = weight[i]
-                    let q = Float(2 * Int32(Laux[i]) + 1)
-                    sumqx += w * xval[i] * q
-                    sumq2 += w * q * q
-                }
-                if sumq2 > 0 && sumqx * sumqx > best * sumq2 {
-                    scale = sumqx / sumq2
-                    best = scale * sumqx
-                    L.update(from: Laux, count: 16)
-                    s.onGrid.update(from: s.onGridAux, count: 2)
+                    if sumq2 > 0 && sumqx * sumqx > best * sumq2 {
+                        scale = sumqx / sumq2
+                        best = scale * sumqx
+                        L.update(from: Laux, count: 16)
+                        s.onGrid.update(from: s.onGridAux, count: 2)
+                    }
                 }
             }
             if (s.onGrid[0] == 0 || s.onGrid[1] == 0) && scale > 0 {

@@ -31,13 +31,15 @@ enum IQ2_XXS: BlockFormat {
     static func quantize(_ x: UnsafePointer<Float>, _ y: UnsafeMutableRawPointer, count: Int,
                          importance: UnsafePointer<Float>?, fast: Bool) {
         let grid = IQLattice.iq2xxs
-        withScratch(floats: 32 * 3 + 8, bytes: 32 * 2 + 64 + 4) { f, b in
-            let s = Scratch(weight: f, xval: f + 32, waux: f + 64, scales: f + 96,
-                            L: UnsafeMutableRawPointer(b).assumingMemoryBound(to: Int8.self),
-                            Laux: UnsafeMutableRawPointer(b + 32).assumingMemoryBound(to: Int8.self),
-                            q2: UnsafeMutableRawPointer(b + 64), signs: b + 128)
-            for ibl in 0..<(count / 256) {
-                quantizeBlock(x + 256 * ibl, importance.map { $0 + 256 * ibl }, y + blockBytes * ibl, grid, s)
+        IQSearchScratch.with { search in
+            withScratch(floats: 32 * 3 + 8, bytes: 32 * 2 + 64 + 4) { f, b in
+                let s = Scratch(weight: f, xval: f + 32, waux: f + 64, scales: f + 96,
+                                L: UnsafeMutableRawPointer(b).assumingMemoryBound(to: Int8.self),
+                                Laux: UnsafeMutableRawPointer(b + 32).assumingMemoryBound(to: Int8.self),
+                                q2: UnsafeMutableRawPointer(b + 64), signs: b + 128)
+                for ibl in 0..<(count / 256) {
+                    quantizeBlock(x + 256 * ibl, importance.map { $0 + 256 * ibl }, y + blockBytes * ibl, grid, s, fast ? search : nil)
+                }
             }
         }
     }
@@ -58,7 +60,7 @@ enum IQ2_XXS: BlockFormat {
     /// One super-block, in quantize_row_iq2_xxs_impl's order of operations.
     @inline(__always)
     static func quantizeBlock(_ xbl: UnsafePointer<Float>, _ qwbl: UnsafePointer<Float>?, _ yb: UnsafeMutableRawPointer,
-                              _ grid: IQLattice, _ s: Scratch) {
+                              _ grid: IQLattice, _ s: Scratch, _ search: IQSearchScratch?) {
         let kMaxQ: Int32 = 3
         let weight = s.weight, xval = s.xval, waux = s.waux, scales = s.scales
         let L = s.L, Laux = s.Laux, q2 = s.q2
@@ -95,33 +97,38 @@ enum IQ2_XXS: BlockFormat {
                 continue
             }
             var best: Float = 0
-            for step in -6...6 {
-                let id = (Float(2 * kMaxQ - 1) + Float(step) * 0.1) / effMax
-                let thisScale = 1 / id
-                for k in 0..<4 {
-                    var u = 0
-                    for i in 0..<8 {
-                        let l = nearestInt(0.5 * (id * xval[8 * k + i] - 1))
-                        let c = Swift.max(0, Swift.min(kMaxQ - 1, l))
-                        Laux[8 * k + i] = Int8(c)
-                        u |= Int(c) << (2 * i)
+            if let search {
+                _ = grid.searchScale(IQ2Shape.self, count: 32, kMaxQ: kMaxQ, trials: 13, first: -6, step: 0.1, denominator: effMax,
+                                     xval, weight, waux, L, nil, &scale, search)
+            } else {
+                for step in -6...6 {
+                    let id = (Float(2 * kMaxQ - 1) + Float(step) * 0.1) / effMax
+                    let thisScale = 1 / id
+                    for k in 0..<4 {
+                        var u = 0
+                        for i in 0..<8 {
+                            let l = nearestInt(0.5 * (id * xval[8 * k + i] - 1))
+                            let c = Swift.max(0, Swift.min(kMaxQ - 1, l))
+                            Laux[8 * k + i] = Int8(c)
+                            u |= Int(c) << (2 * i)
+                        }
+                        let entry = grid.map[u]
+                        if entry < 0 {
+                            _ = grid.bestNeighbour(grid.neighbourList(entry), xval + 8 * k, waux + 8 * k, thisScale, Laux + 8 * k)
+                        }
                     }
-                    let entry = grid.map[u]
-                    if entry < 0 {
-                        _ = grid.bestNeighbour(grid.neighbourList(entry), xval + 8 * k, waux + 8 * k, thisScale, Laux + 8 * k)
+                    var sumqx: Float = 0, sumq2: Float = 0
+                    for i in 0..<32 {
+                        let w = weight[i]
+                        let q = Float(2 * Int32(Laux[i]) + 1)
+                        sumqx += w * xval[i] * q
+                        sumq2 += w * q * q
                     }
-                }
-                var sumqx: Float = 0, sumq2: Float = 0
-                for i in 0..<32 {
-                    let w = weight[i]
-                    let q = Float(2 * Int32(Laux[i]) + 1)
-                    sumqx += w * xval[i] * q
-                    sumq2 += w * q * q
-                }
-                if sumq2 > 0 && sumqx * sumqx > best * sumq2 {
-                    scale = sumqx / sumq2
-                    best = scale * sumqx
-                    L.update(from: Laux, count: 32)
+                    if sumq2 > 0 && sumqx * sumqx > best * sumq2 {
+                        scale = sumqx / sumq2
+                        best = scale * sumqx
+                        L.update(from: Laux, count: 32)
+                    }
                 }
             }
             if scale > 0 {

@@ -33,13 +33,15 @@ enum IQ3_XXS: BlockFormat {
     static func quantize(_ x: UnsafePointer<Float>, _ y: UnsafeMutableRawPointer, count: Int,
                          importance: UnsafePointer<Float>?, fast: Bool) {
         let grid = IQLattice.iq3xxs
-        withScratch(floats: 32 * 3 + 8, bytes: 32 * 2 + 96 + 8 * 2 + 4) { f, b in
-            let s = Scratch(weight: f, xval: f + 32, waux: f + 64, scales: f + 96,
-                            L: UnsafeMutableRawPointer(b).assumingMemoryBound(to: Int8.self),
-                            Laux: UnsafeMutableRawPointer(b + 32).assumingMemoryBound(to: Int8.self),
-                            q3: b + 64, onGrid: b + 160, onGridAux: b + 168, signs: b + 176)
-            for ibl in 0..<(count / 256) {
-                quantizeBlock(x + 256 * ibl, importance.map { $0 + 256 * ibl }, y + blockBytes * ibl, grid, s)
+        IQSearchScratch.with { search in
+            withScratch(floats: 32 * 3 + 8, bytes: 32 * 2 + 96 + 8 * 2 + 4) { f, b in
+                let s = Scratch(weight: f, xval: f + 32, waux: f + 64, scales: f + 96,
+                                L: UnsafeMutableRawPointer(b).assumingMemoryBound(to: Int8.self),
+                                Laux: UnsafeMutableRawPointer(b + 32).assumingMemoryBound(to: Int8.self),
+                                q3: b + 64, onGrid: b + 160, onGridAux: b + 168, signs: b + 176)
+                for ibl in 0..<(count / 256) {
+                    quantizeBlock(x + 256 * ibl, importance.map { $0 + 256 * ibl }, y + blockBytes * ibl, grid, s, fast ? search : nil)
+                }
             }
         }
     }
@@ -53,7 +55,7 @@ enum IQ3_XXS: BlockFormat {
     /// One super-block, in quantize_row_iq3_xxs_impl's order of operations.
     @inline(__always)
     static func quantizeBlock(_ xbl: UnsafePointer<Float>, _ qwbl: UnsafePointer<Float>?, _ yb: UnsafeMutableRawPointer,
-                              _ grid: IQLattice, _ s: Scratch) {
+                              _ grid: IQLattice, _ s: Scratch, _ search: IQSearchScratch?) {
         let kMaxQ: Int32 = 8
         let weight = s.weight, xval = s.xval, waux = s.waux, scales = s.scales
         let L = s.L, Laux = s.Laux, q3 = s.q3
@@ -83,36 +85,41 @@ enum IQ3_XXS: BlockFormat {
             var best: Float = 0
             var scale = max / Float(2 * kMaxQ - 1)
             s.onGrid.initialize(repeating: 1, count: 8)
-            for step in -15...15 {
-                let id = (Float(2 * kMaxQ - 1) + Float(step) * 0.2) / max
-                let thisScale = 1 / id
-                for k in 0..<8 {
-                    var u = 0
-                    for i in 0..<4 {
-                        let l = nearestInt(0.5 * (id * xval[4 * k + i] - 1))
-                        let c = Swift.max(0, Swift.min(kMaxQ - 1, l))
-                        Laux[4 * k + i] = Int8(c)
-                        u |= Int(c) << (3 * i)
+            if let search {
+                _ = grid.searchScale(IQ3Shape.self, count: 32, kMaxQ: kMaxQ, trials: 31, first: -15, step: 0.2, denominator: max,
+                                     xval, weight, waux, L, s.onGrid, &scale, search)
+            } else {
+                for step in -15...15 {
+                    let id = (Float(2 * kMaxQ - 1) + Float(step) * 0.2) / max
+                    let thisScale = 1 / id
+                    for k in 0..<8 {
+                        var u = 0
+                        for i in 0..<4 {
+                            let l = nearestInt(0.5 * (id * xval[4 * k + i] - 1))
+                            let c = Swift.max(0, Swift.min(kMaxQ - 1, l))
+                            Laux[4 * k + i] = Int8(c)
+                            u |= Int(c) << (3 * i)
+                        }
+                        let entry = grid.map[u]
+                        s.onGridAux[k] = 1
+                        if entry < 0 {
+                            s.onGridAux[k] = 0
+                            _ = grid.bestNeighbour(grid.neighbourList(entry), xval + 4 * k, waux + 4 * k, thisScale, Laux + 4 * k)
+                        }
                     }
-                    let entry = grid.map[u]
-                    s.onGridAux[k] = 1
-                    if entry < 0 {
-                        s.onGridAux[k] = 0
-                        _ = grid.bestNeighbour(grid.neighbourList(entry), xval + 4 * k, waux + 4 * k, thisScale, Laux + 4 * k)
+                    var sumqx: Float = 0, sumq2: Float = 0
+                    for i in 0..<32 {
+                        let w = weight[i]
+                        let q = Float(2 * Int32(Laux[i]) + 1)
+                        sumqx += w * xval[i] * q
+                        sumq2 += w * q * q
                     }
-                }
-                var sumqx: Float = 0, sumq2: Float = 0
-                for i in 0..<32 {
-                    let w = weight[i]
-                    let q = Float(2 * Int32(Laux[i]) + 1)
-                    sumqx += w * xval[i] * q
-                    sumq2 += w * q * q
-                }
-                if sumq2 > 0 && sumqx * sumqx > best * sumq2 {
-                    scale = sumqx / sumq2
-                    best = scale * sumqx
-                    L.update(from: Laux, count: 32)
-                    s.onGrid.update(from: s.onGridAux, count: 8)
+                    if sumq2 > 0 && sumqx * sumqx > best * sumq2 {
+                        scale = sumqx / sumq2
+                        best = scale * sumqx
+                        L.update(from: Laux, count: 32)
+                        s.onGrid.update(from: s.onGridAux, count: 8)
+                    }
                 }
             }
             var offGrid = 0

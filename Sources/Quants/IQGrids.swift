@@ -58,18 +58,26 @@ final class IQLattice: @unchecked Sendable {
     let size: Int
     let mapSize: Int
     let points: UnsafeMutablePointer<Int8>
+    /// `points` as floats, and as levels (q − 1)/2 (for the fast paths).
+    let floatPoints: UnsafeMutablePointer<Float>
+    let pointLevels: UnsafeMutablePointer<Int32>
     let map: UnsafeMutablePointer<Int32>
     let neighbours: UnsafeMutablePointer<UInt16>
     let neighbourCount: Int
+    /// For the fast paths: every neighbour list again as blocks of eight neighbours with their
+    /// coordinates transposed (`dimension` vectors of eight floats per block, the last block padded
+    /// with the list's last neighbour), starting at `neighbourBlocks + blockOffset[tuple]`.
+    let neighbourBlocks: UnsafeMutablePointer<Lanes>
+    let blockOffset: UnsafeMutablePointer<Int32>
 
     static let iq2xxs = IQLattice(IQGridCodes.iq2xxs, dimension: 8, bits: 2, mapSize: 43692, nearest: 2)
     static let iq2xs = IQLattice(IQGridCodes.iq2xs, dimension: 8, bits: 2, mapSize: 43692, nearest: 2)
     static let iq2s = IQLattice(IQGridCodes.iq2s, dimension: 8, bits: 2, mapSize: 43692, nearest: 1)
-    static let iq1s = IQLattice(IQGridCodes.iq1s, dimension: 8, bits: 2, mapSize: 43692, nearest: 3)
+    static let iq1s = IQLattice(IQGridCodes.iq1s, dimension: 8, bits: 2, mapSize: 43692, nearest: 3, blocks: false)
     static let iq3xxs = IQLattice(IQGridCodes.iq3xxs, dimension: 4, bits: 3, mapSize: 4096, nearest: 2)
     static let iq3s = IQLattice(IQGridCodes.iq3s, dimension: 4, bits: 3, mapSize: 4096, nearest: 3)
 
-    init(_ codes: [UInt16], dimension: Int, bits: Int, mapSize: Int, nearest: Int) {
+    init(_ codes: [UInt16], dimension: Int, bits: Int, mapSize: Int, nearest: Int, blocks: Bool = true) {
         self.dimension = dimension
         self.bits = bits
         self.size = codes.count
@@ -78,6 +86,12 @@ final class IQLattice: @unchecked Sendable {
         points = .allocate(capacity: size * dimension)
         for (g, c) in codes.enumerated() {
             for k in 0..<dimension { points[g * dimension + k] = Int8(2 * ((Int(c) >> (bits * k)) & mask) + 1) }
+        }
+        floatPoints = .allocate(capacity: size * dimension)
+        pointLevels = .allocate(capacity: size * dimension)
+        for i in 0..<(size * dimension) {
+            floatPoints[i] = Float(points[i])
+            pointLevels[i] = Int32((points[i] - 1) / 2)
         }
         map = .allocate(capacity: mapSize)
         map.initialize(repeating: -1, count: mapSize)
@@ -123,8 +137,36 @@ final class IQLattice: @unchecked Sendable {
             list[start] = UInt16(list.count - start - 1)
         }
         neighbourCount = list.count
-        neighbours = .allocate(capacity: Swift.max(1, list.count))
+        let neighbours = UnsafeMutablePointer<UInt16>.allocate(capacity: Swift.max(1, list.count))
         list.withUnsafeBufferPointer { neighbours.initialize(from: $0.baseAddress!, count: $0.count) }
+        self.neighbours = neighbours
+
+        let blockOffset = UnsafeMutablePointer<Int32>.allocate(capacity: mapSize)
+        blockOffset.initialize(repeating: -1, count: mapSize)
+        self.blockOffset = blockOffset
+        var vectors = 0
+        if blocks {
+            for i in 0..<mapSize where map[i] < 0 {
+                blockOffset[i] = Int32(vectors)
+                vectors += (Int(neighbours[Int(-map[i] - 1)]) + 7) / 8 * dimension
+            }
+        }
+        let neighbourBlocks = UnsafeMutablePointer<Lanes>.allocate(capacity: Swift.max(1, vectors))
+        self.neighbourBlocks = neighbourBlocks
+        if blocks {
+            for i in 0..<mapSize where map[i] < 0 {
+                let nl = neighbours + Int(-map[i] - 1)
+                let n = Int(nl[0])
+                let out = neighbourBlocks + Int(blockOffset[i])
+                for b in 0..<((n + 7) / 8) {
+                    for d in 0..<dimension {
+                        var v = Lanes()
+                        for j in 0..<8 { v[j] = Float(points[Int(nl[1 + Swift.min(8 * b + j, n - 1)]) * dimension + d]) }
+                        out[b * dimension + d] = v
+                    }
+                }
+            }
+        }
     }
 
     /// The neighbour list (count first) of an off-grid tuple whose map entry is `entry` (< 0).
@@ -257,5 +299,213 @@ func glibcSortPairs(_ v: UnsafeMutablePointer<Float>, _ ix: UnsafeMutablePointer
     for i in 0..<(n - r2) {
         v[i] = tv[i]
         ix[i] = ti[i]
+    }
+}
+
+// MARK: - The scale search of the IQ2/IQ3 fast paths
+
+/// A lattice's shape as compile-time constants, so that the fast paths' loops over coordinates
+/// unroll: `dim` coordinates per point, `levelBits` bits per level in a tuple code.
+protocol IQShape {
+    static var dim: Int { get }
+    static var levelBits: Int { get }
+}
+/// The D4-based IQ3 grids: four coordinates, levels 0…7.
+enum IQ3Shape: IQShape {
+    static let dim = 4, levelBits = 3
+}
+/// The E8-based IQ2 grids: eight coordinates, levels 0…2.
+enum IQ2Shape: IQShape {
+    static let dim = 8, levelBits = 2
+}
+
+/// Scratch for `IQLattice.searchScale`: room for up to 32 trials of 32 values.
+struct IQSearchScratch {
+    /// Trial ids and 1/id, eight trials per vector.
+    let ids, thisScales: UnsafeMutablePointer<Lanes>
+    /// Levels of value i for the trials of chunk c at `levels[i·chunks + c]`.
+    let levels: UnsafeMutablePointer<LaneInts>
+    /// Packed level tuples of group k for chunk c at `codes[k·chunks + c]`.
+    let codes: UnsafeMutablePointer<LaneInts>
+    let sumqx, sumq2: UnsafeMutablePointer<Lanes>
+    /// Whether group k of trial t landed on the grid, at `onGrid[t·groups + k]`.
+    let onGrid: UnsafeMutablePointer<UInt8>
+
+    static let chunks = 4, values = 32
+
+    /// Runs `body` with scratch on the stack (no heap allocation).
+    static func with<R>(_ body: (IQSearchScratch) -> R) -> R {
+        let vectors = 2 * chunks + values * chunks + 8 * chunks + 2 * chunks
+        return withUnsafeTemporaryAllocation(of: Lanes.self, capacity: vectors) { v in
+            withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 8 * chunks * 8) { b in
+                let p = v.baseAddress!
+                let ints = UnsafeMutableRawPointer(p + 2 * chunks).bindMemory(to: LaneInts.self, capacity: values * chunks + 8 * chunks)
+                return body(IQSearchScratch(ids: p, thisScales: p + chunks, levels: ints, codes: ints + values * chunks,
+                                            sumqx: p + 2 * chunks + values * chunks + 8 * chunks,
+                                            sumq2: p + 3 * chunks + values * chunks + 8 * chunks,
+                                            onGrid: b.baseAddress!))
+            }
+        }
+    }
+}
+
+extension IQLattice {
+    /// `bestNeighbour`'s choice for the off-grid tuple `code`, without writing levels: eight
+    /// neighbours at a time from `neighbourBlocks`, each lane forming C's distance
+    /// Σ w·(s·q − x)·(s·q − x) in coordinate order. C's scan keeps the first strictly smaller distance, so within a block it ends on
+    /// the first lane holding the least distance below the best so far (NaN never qualifies).
+    @inline(__always)
+    func bestNeighbourIndex<Shape: IQShape>(_ code: Int, _ xval: UnsafePointer<Float>, _ weight: UnsafePointer<Float>,
+                                            _ scale: Float, _ shape: Shape.Type) -> Int {
+        let dim = Shape.dim
+        let list = neighbourList(map[code])
+        let n = Int(list[0])
+        var best = Float.greatestFiniteMagnitude
+        var index = n > 0 ? Int(list[1]) : 0
+        let s = Lanes(repeating: scale)
+        var q = neighbourBlocks + Int(blockOffset[code])
+        let bit = LaneInts(1, 2, 4, 8, 16, 32, 64, 128)
+        var base = 0
+        while base < n {
+            var d2 = Lanes()
+            for d in 0..<dim {
+                let diff = s * q[d] - Lanes(repeating: xval[d])
+                d2 += Lanes(repeating: weight[d]) * diff * diff
+            }
+            q += dim
+            let below = d2 .< Lanes(repeating: best)
+            if any(below) {
+                let m = laneSelect(below, d2, Lanes(repeating: .infinity)).min()
+                let hits = laneSelect(below .& (d2 .== Lanes(repeating: m)), bit, LaneInts()).wrappedSum()
+                best = m
+                index = Int(list[1 + base + hits.trailingZeroBitCount])
+            }
+            base &+= 8
+        }
+        return index
+    }
+
+    /// The trial loop shared by quantize_row_iq2_xxs/iq2_xs/iq2_s/iq3_xxs/iq3_s_impl, with the
+    /// trials in SIMD lanes (`Shape` gives the lattice's dimension and level bits as constants). Trial t (0 ≤ t < `trials`) uses id = (2·kMaxQ − 1 + (first + t)·step) /
+    /// `denominator`: levels clamp(nearest_int(0.5·(id·x − 1))), off-grid groups replaced by their
+    /// best neighbour at scale 1/id, then Σw·x·q and Σw·q² (q = 2l + 1) in index order. Trials are
+    /// then compared in order exactly as C does; for the last improving one, `L` and `onGrid` get
+    /// its levels and on-grid flags and `scale` its scale. Returns false when none improved (`L`,
+    /// `onGrid` and `scale` untouched).
+    @inline(__always)
+    func searchScale<Shape: IQShape>(_ shape: Shape.Type, count n: Int, kMaxQ: Int32, trials: Int, first: Int, step: Float, denominator: Float,
+                     _ xval: UnsafePointer<Float>, _ weight: UnsafePointer<Float>, _ waux: UnsafePointer<Float>,
+                     _ L: UnsafeMutablePointer<Int8>, _ onGrid: UnsafeMutablePointer<UInt8>?, _ scale: inout Float,
+                     _ s: IQSearchScratch) -> Bool {
+        let dim = Shape.dim, levelBits = Shape.levelBits
+        let chunks = (trials + 7) / 8
+        let groups = n / dim
+        let top = Float(2 * kMaxQ - 1)
+        let tsp = UnsafeMutableRawPointer(s.thisScales).assumingMemoryBound(to: Float.self)
+        for c in 0..<chunks {
+            var idv = Lanes()
+            for j in 0..<8 {
+                let t = Swift.min(8 * c + j, trials - 1)
+                let id = (top + Float(first + t) * step) / denominator
+                idv[j] = id
+                tsp[8 * c + j] = 1 / id
+            }
+            s.ids[c] = idv
+        }
+        let half = Lanes(repeating: 0.5), one = Lanes(repeating: 1)
+        for i in 0..<n {
+            let x = Lanes(repeating: xval[i])
+            for c in 0..<chunks {
+                s.levels[i * chunks + c] = laneClamp(nearestInt(half * (s.ids[c] * x - one)), 0, kMaxQ - 1)
+            }
+        }
+        let lv = UnsafeMutableRawPointer(s.levels).assumingMemoryBound(to: Int32.self)
+        let cd = UnsafeMutableRawPointer(s.codes).assumingMemoryBound(to: Int32.self)
+        for k in 0..<groups {
+            for c in 0..<chunks {
+                var u = LaneInts()
+                for i in 0..<dim {
+                    u = u &+ s.levels[(dim * k + i) * chunks + c] &* LaneInts(repeating: Int32(1) << Int32(levelBits * i))
+                }
+                s.codes[k * chunks + c] = u
+            }
+        }
+        // Off-grid groups: C searches the neighbours of each trial's tuple at that trial's scale.
+        // Trials of one chunk that share a tuple share its neighbour list, so those lanes search
+        // together, neighbour by neighbour, each lane keeping C's first strictly smaller distance.
+        let fp = floatPoints
+        for k in 0..<groups {
+            let xk = xval + dim * k, wk = waux + dim * k
+            for c in 0..<chunks {
+                let codes = cd + (k * chunks + c) * 8
+                let lanes = Swift.min(8, trials - 8 * c)
+                var pending: UInt32 = 0
+                for j in 0..<lanes {
+                    let off = map[Int(codes[j])] < 0
+                    s.onGrid[(8 * c + j) * groups + k] = off ? 0 : 1
+                    if off { pending |= UInt32(1) << UInt32(j) }
+                }
+                let scales = s.thisScales[c]
+                while pending != 0 {
+                    let u = codes[pending.trailingZeroBitCount]
+                    var same: UInt32 = 0
+                    for j in 0..<lanes where codes[j] == u { same |= UInt32(1) << UInt32(j) }
+                    same &= pending
+                    pending &= ~same
+                    let list = neighbourList(map[Int(u)])
+                    var best = Lanes(repeating: .greatestFiniteMagnitude)
+                    var bestAt = LaneInts(repeating: 1)
+                    for jj in 1..<(Int(list[0]) + 1) {
+                        let p = fp + dim * Int(list[jj])
+                        var d2 = Lanes()
+                        for d in 0..<dim {
+                            let diff = scales * Lanes(repeating: p[d]) - Lanes(repeating: xk[d])
+                            d2 += Lanes(repeating: wk[d]) * diff * diff
+                        }
+                        let better = d2 .< best
+                        best = laneSelect(better, d2, best)
+                        bestAt = laneSelect(better, LaneInts(repeating: Int32(jj)), bestAt)
+                    }
+                    while same != 0 {
+                        let j = same.trailingZeroBitCount
+                        same &= same &- 1
+                        let pl = pointLevels + dim * Int(list[Int(bestAt[j])])
+                        for i in 0..<dim { lv[((dim * k + i) * chunks + c) * 8 + j] = pl[i] }
+                    }
+                }
+            }
+        }
+        for c in 0..<chunks {
+            s.sumqx[c] = Lanes()
+            s.sumq2[c] = Lanes()
+        }
+        for i in 0..<n {
+            let w = weight[i]
+            let wx = Lanes(repeating: w * xval[i]), wv = Lanes(repeating: w)
+            for c in 0..<chunks {
+                let q = laneFloats(s.levels[i * chunks + c] &* LaneInts(repeating: 2) &+ LaneInts(repeating: 1))
+                s.sumqx[c] += wx * q
+                s.sumq2[c] += wv * q * q
+            }
+        }
+        let sx = UnsafeMutableRawPointer(s.sumqx).assumingMemoryBound(to: Float.self)
+        let s2 = UnsafeMutableRawPointer(s.sumq2).assumingMemoryBound(to: Float.self)
+        var best: Float = 0
+        var bestT = -1
+        for t in 0..<trials {
+            let sumqx = sx[t], sumq2 = s2[t]
+            if sumq2 > 0 && sumqx * sumqx > best * sumq2 {
+                scale = sumqx / sumq2
+                best = scale * sumqx
+                bestT = t
+            }
+        }
+        guard bestT >= 0 else { return false }
+        let c = bestT / 8, j = bestT % 8
+        for i in 0..<n { L[i] = Int8(truncatingIfNeeded: lv[(i * chunks + c) * 8 + j]) }
+        if let onGrid {
+            for k in 0..<groups { onGrid[k] = s.onGrid[bestT * groups + k] }
+        }
+        return true
     }
 }
