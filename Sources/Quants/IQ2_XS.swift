@@ -134,7 +134,8 @@ enum IQ2_XS: BlockFormat {
                     }
                     let entry = grid.map[u]
                     if entry < 0 {
-                        _ = grid.bestNeighbour(grid.neighbourList(entry), xval + 8 * k, waux + 8 * k, scale, L + 8 * k)
+                        _ = grid.bestNeighbour(grid.neighbourList(entry), xval + 8 * k, waux + 8 * k, scale, L + 8 * k,
+                                               fast: search != nil, IQ2Shape.self)
                     }
                 }
                 var sumqx: Float = 0, sumq2: Float = 0

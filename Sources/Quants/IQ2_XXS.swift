@@ -141,7 +141,8 @@ enum IQ2_XXS: BlockFormat {
                     }
                     var index = Int(grid.map[u])
                     if index < 0 {
-                        index = grid.bestNeighbour(grid.neighbourList(Int32(index)), xval + 8 * k, waux + 8 * k, scale, L + 8 * k)
+                        index = grid.bestNeighbour(grid.neighbourList(Int32(index)), xval + 8 * k, waux + 8 * k, scale, L + 8 * k,
+                                               fast: search != nil, IQ2Shape.self)
                     }
                     let pg = grid.points + 8 * index
                     for i in 0..<8 { L[8 * k + i] = (pg[i] - 1) / 2 }

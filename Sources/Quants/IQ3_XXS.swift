@@ -134,7 +134,8 @@ enum IQ3_XXS: BlockFormat {
                     }
                     var index = Int(grid.map[u])
                     if index < 0 {
-                        index = grid.bestNeighbour(grid.neighbourList(Int32(index)), xval + 4 * k, waux + 4 * k, scale, L + 4 * k)
+                        index = grid.bestNeighbour(grid.neighbourList(Int32(index)), xval + 4 * k, waux + 4 * k, scale, L + 4 * k,
+                                               fast: search != nil, IQ3Shape.self)
                     }
                     let pg = grid.points + 4 * index
                     for i in 0..<4 { L[4 * k + i] = (pg[i] - 1) / 2 }

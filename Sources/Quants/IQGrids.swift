@@ -64,20 +64,15 @@ final class IQLattice: @unchecked Sendable {
     let map: UnsafeMutablePointer<Int32>
     let neighbours: UnsafeMutablePointer<UInt16>
     let neighbourCount: Int
-    /// For the fast paths: every neighbour list again as blocks of eight neighbours with their
-    /// coordinates transposed (`dimension` vectors of eight floats per block, the last block padded
-    /// with the list's last neighbour), starting at `neighbourBlocks + blockOffset[tuple]`.
-    let neighbourBlocks: UnsafeMutablePointer<Lanes>
-    let blockOffset: UnsafeMutablePointer<Int32>
 
     static let iq2xxs = IQLattice(IQGridCodes.iq2xxs, dimension: 8, bits: 2, mapSize: 43692, nearest: 2)
     static let iq2xs = IQLattice(IQGridCodes.iq2xs, dimension: 8, bits: 2, mapSize: 43692, nearest: 2)
     static let iq2s = IQLattice(IQGridCodes.iq2s, dimension: 8, bits: 2, mapSize: 43692, nearest: 1)
-    static let iq1s = IQLattice(IQGridCodes.iq1s, dimension: 8, bits: 2, mapSize: 43692, nearest: 3, blocks: false)
+    static let iq1s = IQLattice(IQGridCodes.iq1s, dimension: 8, bits: 2, mapSize: 43692, nearest: 3)
     static let iq3xxs = IQLattice(IQGridCodes.iq3xxs, dimension: 4, bits: 3, mapSize: 4096, nearest: 2)
     static let iq3s = IQLattice(IQGridCodes.iq3s, dimension: 4, bits: 3, mapSize: 4096, nearest: 3)
 
-    init(_ codes: [UInt16], dimension: Int, bits: Int, mapSize: Int, nearest: Int, blocks: Bool = true) {
+    init(_ codes: [UInt16], dimension: Int, bits: Int, mapSize: Int, nearest: Int) {
         self.dimension = dimension
         self.bits = bits
         self.size = codes.count
@@ -140,39 +135,39 @@ final class IQLattice: @unchecked Sendable {
         let neighbours = UnsafeMutablePointer<UInt16>.allocate(capacity: Swift.max(1, list.count))
         list.withUnsafeBufferPointer { neighbours.initialize(from: $0.baseAddress!, count: $0.count) }
         self.neighbours = neighbours
-
-        let blockOffset = UnsafeMutablePointer<Int32>.allocate(capacity: mapSize)
-        blockOffset.initialize(repeating: -1, count: mapSize)
-        self.blockOffset = blockOffset
-        var vectors = 0
-        if blocks {
-            for i in 0..<mapSize where map[i] < 0 {
-                blockOffset[i] = Int32(vectors)
-                vectors += (Int(neighbours[Int(-map[i] - 1)]) + 7) / 8 * dimension
-            }
-        }
-        let neighbourBlocks = UnsafeMutablePointer<Lanes>.allocate(capacity: Swift.max(1, vectors))
-        self.neighbourBlocks = neighbourBlocks
-        if blocks {
-            for i in 0..<mapSize where map[i] < 0 {
-                let nl = neighbours + Int(-map[i] - 1)
-                let n = Int(nl[0])
-                let out = neighbourBlocks + Int(blockOffset[i])
-                for b in 0..<((n + 7) / 8) {
-                    for d in 0..<dimension {
-                        var v = Lanes()
-                        for j in 0..<8 { v[j] = Float(points[Int(nl[1 + Swift.min(8 * b + j, n - 1)]) * dimension + d]) }
-                        out[b * dimension + d] = v
-                    }
-                }
-            }
-        }
     }
 
     /// The neighbour list (count first) of an off-grid tuple whose map entry is `entry` (< 0).
     @inline(__always)
     func neighbourList(_ entry: Int32) -> UnsafePointer<UInt16> {
         UnsafePointer(neighbours + Int(-entry - 1))
+    }
+
+    /// `bestNeighbour` with the lattice's shape as constants (the fast paths'; `fast: false` runs
+    /// the plain port). Same operations in the same order, so the same choice.
+    @inline(__always)
+    func bestNeighbour<Shape: IQShape>(_ list: UnsafePointer<UInt16>, _ xval: UnsafePointer<Float>, _ weight: UnsafePointer<Float>,
+                                       _ scale: Float, _ L: UnsafeMutablePointer<Int8>, fast: Bool, _ shape: Shape.Type) -> Int {
+        guard fast else { return bestNeighbour(list, xval, weight, scale, L) }
+        let dim = Shape.dim
+        let n = Int(list[0])
+        var best = Float.greatestFiniteMagnitude
+        var index = n > 0 ? Int(list[1]) : 0
+        for j in 1..<(n + 1) {
+            let pg = floatPoints + dim * Int(list[j])
+            var d2: Float = 0
+            for i in 0..<dim {
+                let diff = scale * pg[i] - xval[i]
+                d2 += weight[i] * diff * diff
+            }
+            if d2 < best {
+                best = d2
+                index = Int(list[j])
+            }
+        }
+        let pl = pointLevels + dim * index
+        for i in 0..<dim { L[i] = Int8(truncatingIfNeeded: pl[i]) }
+        return index
     }
 
     /// ggml's iq1_find_best_neighbour2 (IQ1_S, IQ1_M): like `bestNeighbour`, but a level l stands
@@ -350,41 +345,6 @@ struct IQSearchScratch {
 }
 
 extension IQLattice {
-    /// `bestNeighbour`'s choice for the off-grid tuple `code`, without writing levels: eight
-    /// neighbours at a time from `neighbourBlocks`, each lane forming C's distance
-    /// Σ w·(s·q − x)·(s·q − x) in coordinate order. C's scan keeps the first strictly smaller distance, so within a block it ends on
-    /// the first lane holding the least distance below the best so far (NaN never qualifies).
-    @inline(__always)
-    func bestNeighbourIndex<Shape: IQShape>(_ code: Int, _ xval: UnsafePointer<Float>, _ weight: UnsafePointer<Float>,
-                                            _ scale: Float, _ shape: Shape.Type) -> Int {
-        let dim = Shape.dim
-        let list = neighbourList(map[code])
-        let n = Int(list[0])
-        var best = Float.greatestFiniteMagnitude
-        var index = n > 0 ? Int(list[1]) : 0
-        let s = Lanes(repeating: scale)
-        var q = neighbourBlocks + Int(blockOffset[code])
-        let bit = LaneInts(1, 2, 4, 8, 16, 32, 64, 128)
-        var base = 0
-        while base < n {
-            var d2 = Lanes()
-            for d in 0..<dim {
-                let diff = s * q[d] - Lanes(repeating: xval[d])
-                d2 += Lanes(repeating: weight[d]) * diff * diff
-            }
-            q += dim
-            let below = d2 .< Lanes(repeating: best)
-            if any(below) {
-                let m = laneSelect(below, d2, Lanes(repeating: .infinity)).min()
-                let hits = laneSelect(below .& (d2 .== Lanes(repeating: m)), bit, LaneInts()).wrappedSum()
-                best = m
-                index = Int(list[1 + base + hits.trailingZeroBitCount])
-            }
-            base &+= 8
-        }
-        return index
-    }
-
     /// The trial loop shared by quantize_row_iq2_xxs/iq2_xs/iq2_s/iq3_xxs/iq3_s_impl, with the
     /// trials in SIMD lanes (`Shape` gives the lattice's dimension and level bits as constants). Trial t (0 ≤ t < `trials`) uses id = (2·kMaxQ − 1 + (first + t)·step) /
     /// `denominator`: levels clamp(nearest_int(0.5·(id·x − 1))), off-grid groups replaced by their
