@@ -22,7 +22,8 @@ public enum Quantizer {
     static func format(_ t: GGMLType) -> (any BlockFormat.Type)? { BlockFormats.format(t) }
 
     /// Whether `quantize` can produce `type`: f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q4_K,
-    /// q5_K, q6_K, and the activation formats q8_K and q8_1 (every registered family).
+    /// q5_K, q6_K, the grid-based iq3_xxs, iq2_xxs, iq2_xs, iq3_s, iq2_s, iq1_s, iq1_m, and the
+    /// activation formats q8_K and q8_1 (every registered family).
     public static func canQuantize(_ type: GGMLType) -> Bool { format(type) != nil }
 
     /// Whether llama.cpp quantizes `type` only with an importance matrix
@@ -38,7 +39,7 @@ public enum Quantizer {
     public static func canMultiply(_ type: GGMLType) -> Bool { format(type)?.dotType != nil }
 
     /// The types `canMultiply` accepts, in registration order: f32, f16, bf16, q4_0, q4_1, q5_0,
-    /// q5_1, q8_0, q4_K, q5_K, q6_K.
+    /// q5_1, q8_0, q4_K, q5_K, q6_K, iq3_xxs, iq2_xxs, iq2_xs, iq3_s, iq2_s, iq1_s, iq1_m.
     public static var multipliableTypes: [GGMLType] {
         BlockFormats.all.compactMap { f in f.dotType == nil ? nil : f.type }
     }
@@ -48,8 +49,10 @@ public enum Quantizer {
     ///
     /// Without `importance` the bytes equal ggml's `quantize_row_*_ref` (ggml-quants.c); with it (one
     /// value per column, `rowLength` of them) they equal `quantize_*(src, dst, rows, rowLength, imatrix)`,
-    /// the call llama-quantize makes: the weighted search for q4_0, q4_1, q5_0, q5_1, q4_K, q5_K and
-    /// q6_K; q8_0 and the float types ignore it. Rows are split over `threads` threads (about eight
+    /// the call llama-quantize makes: the weighted search for q4_0, q4_1, q5_0, q5_1, q4_K, q5_K,
+    /// q6_K and the IQ grid types; q8_0 and the float types ignore it. The IQ types equal ggml's
+    /// `quantize_iq*` with or without importance (iq2_xxs, iq2_xs and iq1_s, which ggml refuses to
+    /// quantize without it, use importance 1 then: `requiresImportance`). Rows are split over `threads` threads (about eight
     /// chunks per thread); the bytes do not depend on the thread count.
     /// - Precondition: `type` is quantizable and `rowLength` is a multiple of its block size.
     public static func quantize(_ type: GGMLType, _ src: UnsafePointer<Float>, _ dst: UnsafeMutableRawPointer,

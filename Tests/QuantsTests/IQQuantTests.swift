@@ -24,6 +24,16 @@ struct IQQuantTests {
         }
     }
 
+    @Test("the bytes do not depend on the thread count", arguments: [GGMLType.iq3_XXS, .iq2_XXS])
+    func threads(_ type: GGMLType) {
+        let n = 256
+        let x = TwinInputs.rows(seed: 11, n: n, rows: 12, special: false)
+        let imp = TwinInputs.importance(seed: 12, n: n)
+        let one = Q.quantize(type, x, rowLength: n, importance: imp, threads: 1)
+        #expect(Q.quantize(type, x, rowLength: n, importance: imp, threads: 2) == one)
+        #expect(Q.quantize(type, x, rowLength: n, importance: imp, threads: 3) == one)
+    }
+
     @Test("llama.cpp's importance-required types are flagged and still quantize without importance")
     func requiredImportance() {
         #expect(Quantizer.requiresImportance(.iq2_XXS))
