@@ -24,6 +24,9 @@ protocol BlockFormat: SendableMetatype {
     /// Whether the importance-weighted quantizer uses the importance (ggml's `quantize_*` with an
     /// imatrix). When false it is ignored and whole runs of rows are quantized at once.
     static var usesImportance: Bool { get }
+    /// Whether llama.cpp refuses to quantize to this type without an importance matrix
+    /// (`ggml_quantize_requires_imatrix`). The family still quantizes without one (see its notes).
+    static var requiresImportance: Bool { get }
     /// How `LaneGEMM` reads a block in ggml's x86 dot-product order, or nil when products with
     /// this type go through the blocked f32 kernels (`MatMul`, `LaneFloatGEMM`).
     static var lanes: LaneGEMM.Layout? { get }
@@ -31,6 +34,10 @@ protocol BlockFormat: SendableMetatype {
     static func quantize(_ x: UnsafePointer<Float>, _ y: UnsafeMutableRawPointer, count: Int, importance: UnsafePointer<Float>?)
     static func quantizeReference(_ x: UnsafePointer<Float>, _ y: UnsafeMutableRawPointer, count: Int, importance: UnsafePointer<Float>?)
     static func dequantize(_ x: UnsafeRawPointer, _ y: UnsafeMutablePointer<Float>, count: Int)
+}
+
+extension BlockFormat {
+    static var requiresImportance: Bool { false }
 }
 
 extension UnsafeMutableRawPointer {

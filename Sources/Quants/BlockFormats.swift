@@ -14,6 +14,7 @@ enum BlockFormats {
         Q2_K.self, Q3_K.self, Q4_K.self, Q5_K.self, Q6_K.self, Q8_K.self,
         TQ1_0.self, TQ2_0.self, Q1_0.self, Q2_0.self,
         IQ4_NL.self, IQ4_XS.self, MXFP4.self, NVFP4.self,
+        IQ3_XXS.self, IQ2_XXS.self, IQ2_XS.self, IQ3_S.self, IQ2_S.self, IQ1_S.self, IQ1_M.self,
     ]
 
     /// One slot per ggml type id.

@@ -25,6 +25,11 @@ public enum Quantizer {
     /// activation formats q8_K and q8_1 included.
     public static func canQuantize(_ type: GGMLType) -> Bool { format(type) != nil }
 
+    /// Whether llama.cpp quantizes `type` only with an importance matrix
+    /// (`ggml_quantize_requires_imatrix`: iq2_xxs, iq2_xs, iq1_s). `quantize` still accepts
+    /// such a type without one; the family's notes say what it does then.
+    public static func requiresImportance(_ type: GGMLType) -> Bool { format(type)?.requiresImportance ?? false }
+
     /// Whether `dequantize` can read `type` (the same set as `canQuantize`).
     public static func canDequantize(_ type: GGMLType) -> Bool { canQuantize(type) }
 
@@ -44,7 +49,8 @@ public enum Quantizer {
     /// Without `importance` the bytes equal ggml's `quantize_row_*_ref` (ggml-quants.c); with it (one
     /// value per column, `rowLength` of them) they equal `quantize_*(src, dst, rows, rowLength, imatrix)`,
     /// the call llama-quantize makes: the weighted search of the families with `usesImportance`
-    /// (q4_0 … q6_K, q2_K, q3_K, the IQ types); the others ignore it. Rows are split over `threads` threads (about eight
+    /// (q4_0 … q6_K, q2_K, q3_K, the IQ types); the others ignore it. iq2_xxs, iq2_xs and iq1_s, which ggml
+    /// refuses to quantize without importance, use importance 1 then (`requiresImportance`). Rows are split over `threads` threads (about eight
     /// chunks per thread); the bytes do not depend on the thread count.
     /// - Precondition: `type` is quantizable and `rowLength` is a multiple of its block size.
     public static func quantize(_ type: GGMLType, _ src: UnsafePointer<Float>, _ dst: UnsafeMutableRawPointer,

@@ -90,7 +90,7 @@ struct AccuracyTests {
             #expect(Quantizer.canQuantize(t) && Quantizer.canDequantize(t))
         }
         for t in [GGMLType.f32, .f16, .bf16] { #expect(Quantizer.canQuantize(t) && Quantizer.canDequantize(t)) }
-        for t in [GGMLType.iq2_XXS, .i32] { #expect(!Quantizer.canQuantize(t) && !Quantizer.canDequantize(t)) }
+        for t in [GGMLType.i32, .i8, .f64] { #expect(!Quantizer.canQuantize(t) && !Quantizer.canDequantize(t)) }
     }
 
     @Test("Q4_K and Q6_K dequantize hand-built blocks as the format defines")

@@ -12,10 +12,12 @@ struct TypeTraitsTests {
         .q4_1: .q8_1, .q5_1: .q8_1, .q2_K: .q8_K, .q3_K: .q8_K, .q4_K: .q8_K, .q5_K: .q8_K, .q6_K: .q8_K,
         .tq1_0: .q8_K, .tq2_0: .q8_K, .q1_0: .q8_0, .q2_0: .q8_0,
         .iq4_NL: .q8_0, .iq4_XS: .q8_K, .mxfp4: .q8_0, .nvfp4: .q8_0,
+        .iq3_XXS: .q8_K, .iq2_XXS: .q8_K, .iq2_XS: .q8_K, .iq3_S: .q8_K, .iq2_S: .q8_K, .iq1_S: .q8_K, .iq1_M: .q8_K,
     ]
     static let families: Set<GGMLType> = [.f32, .f16, .bf16, .q4_0, .q4_1, .q5_0, .q5_1, .q8_0, .q8_1,
                                           .q2_K, .q3_K, .q4_K, .q5_K, .q6_K, .q8_K, .tq1_0, .tq2_0, .q1_0, .q2_0,
-                                          .iq4_NL, .iq4_XS, .mxfp4, .nvfp4]
+                                          .iq4_NL, .iq4_XS, .mxfp4, .nvfp4,
+                                          .iq3_XXS, .iq2_XXS, .iq2_XS, .iq3_S, .iq2_S, .iq1_S, .iq1_M]
 
     @Test("dot types, rounding blocks, quantizers and LaneGEMM layouts for every type")
     func everyType() {
@@ -43,7 +45,7 @@ struct TypeTraitsTests {
             }
             if t != .q4_0 { #expect(lay?.repackedRows == nil, "\(t)") }
             if let f = Quantizer.format(t) {
-                #expect(f.usesImportance == [.q4_0, .q4_1, .q5_0, .q5_1, .q2_K, .q3_K, .q4_K, .q5_K, .q6_K, .iq4_NL, .iq4_XS].contains(t), "\(t)")
+                #expect(f.usesImportance == [.q4_0, .q4_1, .q5_0, .q5_1, .q2_K, .q3_K, .q4_K, .q5_K, .q6_K, .iq4_NL, .iq4_XS, .iq3_XXS, .iq2_XXS, .iq2_XS, .iq3_S, .iq2_S, .iq1_S, .iq1_M].contains(t), "\(t)")
             }
         }
     }
@@ -52,6 +54,7 @@ struct TypeTraitsTests {
     func multipliable() {
         #expect(Quantizer.multipliableTypes.map(\.name)
             == ["f32", "f16", "bf16", "q4_0", "q4_1", "q5_0", "q5_1", "q8_0", "q2_K", "q3_K", "q4_K", "q5_K", "q6_K",
-                "tq1_0", "tq2_0", "q1_0", "q2_0", "iq4_nl", "iq4_xs", "mxfp4", "nvfp4"])
+                "tq1_0", "tq2_0", "q1_0", "q2_0", "iq4_nl", "iq4_xs", "mxfp4", "nvfp4",
+                "iq3_xxs", "iq2_xxs", "iq2_xs", "iq3_s", "iq2_s", "iq1_s", "iq1_m"])
     }
 }
