@@ -21,6 +21,7 @@ extension PerplexityRunner {
         let scored = nCtx - 1 - first
         let recLen = base.recordLength
         let session = InferenceSession(model: model, contextLength: nCtx, sequences: sequences, threads: options.threads)
+        session.flashAttention = options.flashAttention.enabled
         var sums = KLDivergenceSums()
         var kldValues: [Float] = []
         var pDiffValues: [Float] = []

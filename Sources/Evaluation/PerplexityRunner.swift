@@ -82,6 +82,7 @@ public final class PerplexityRunner {
         output(cFormat("perplexity: calculating perplexity over %d chunks, n_ctx=%d, batch_size=%d, n_seq=%d\n",
                        nChunk, nCtx, batchSize, sequences), .info)
         let session = InferenceSession(model: model, contextLength: nCtx, sequences: sequences, threads: options.threads)
+        session.flashAttention = options.flashAttention.enabled
         let recordLength = TokenScoring.recordLength(vocabulary: nVocab)
         var records = writer == nil ? [] : [UInt16](repeating: 0, count: scored * recordLength)
         var values = [Double](repeating: 0, count: scored)

@@ -1,4 +1,5 @@
 import Foundation
+import Inference
 
 /// The settings of a llama-perplexity run (the values the CLI parsed).
 public struct PerplexityOptions: Sendable, Equatable {
@@ -16,6 +17,9 @@ public struct PerplexityOptions: Sendable, Equatable {
     public var klDivergenceBase: String?
     /// `--kl-divergence`: compare with the base file instead of scoring a text.
     public var klDivergence = false
+    /// `-fa on|off|auto`: flash attention (llama.cpp b10572's default `auto`, on for the CPU).
+    /// `off` reproduces b4748's figures (and b10572's with `-fa off`).
+    public var flashAttention: FlashAttentionMode = .auto
 
     public init() {}
 }

@@ -53,7 +53,7 @@ struct EndToEndTests {
         let got = file.tensors.map { "\($0.name)=\($0.type.upperName)" }
         #expect(got == Self.types, "ours: \(got)")
 
-        let ppl = runCommand(PerplexityCommand.run, ["-m", q4, "-f", text, "-c", "128", "-t", "2", "-q"])
+        let ppl = runCommand(PerplexityCommand.run, ["-m", q4, "-f", text, "-c", "128", "-t", "2", "-fa", "off", "-q"])
         try #require(ppl.error == nil, "gguf-ppl: \(String(describing: ppl.error))")
         #expect(ppl.console.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == Self.running,
                 "ours: \(ppl.console.stdout)")

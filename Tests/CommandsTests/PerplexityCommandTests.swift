@@ -46,7 +46,7 @@ struct PerplexityCommandTests {
         let base = tmp.file("base.kld")
 
         for (name, path) in [("f32", f32), ("q8_0", q8), ("Q4_K_M", q4)] {
-            var args = ["-m", path, "-f", text, "-c", "512", "--chunks", "20", "-t", "2", "--json", "-q"]
+            var args = ["-m", path, "-f", text, "-c", "512", "--chunks", "20", "-t", "2", "-fa", "off", "--json", "-q"]
             if name == "f32" { args += ["--kl-divergence-base", base] }
             let r = runCommand(PerplexityCommand.run, args)
             #expect(r.error == nil, "\(name): \(String(describing: r.error))")
@@ -66,7 +66,7 @@ struct PerplexityCommandTests {
         // A context that is not a multiple of 8: llama-perplexity puts 20 sequences in a batch and
         // sequence s in KV cells 100·s ..., so the lanes and softmax groups start mid-group.
         // Figures of llama-perplexity b4748 (AVX2 build) `-c 100 --chunks 6 -t 2` on the same Q4_K_M.
-        let c100 = runCommand(PerplexityCommand.run, ["-m", q4, "-f", text, "-c", "100", "--chunks", "6", "-t", "2", "-q"])
+        let c100 = runCommand(PerplexityCommand.run, ["-m", q4, "-f", text, "-c", "100", "--chunks", "6", "-t", "2", "-fa", "off", "-q"])
         #expect(c100.error == nil, "\(String(describing: c100.error))")
         #expect(c100.console.stdout.hasPrefix("[1]12.7258,[2]33.4686,[3]27.7975,[4]26.0088,[5]25.7890,[6]24.6619,"),
                 "\(c100.console.stdout)")
@@ -74,7 +74,7 @@ struct PerplexityCommandTests {
         // KL-divergence of our Q4_K_M against our F32 base file: the per-chunk table and every
         // statistic llama.cpp prints (b4748 prints its 99 % KLD line twice and no 95/90/0.1 % lines;
         // we print those three, which the reference cannot check).
-        let r = runCommand(PerplexityCommand.run, ["-m", q4, "--kl-divergence-base", base, "--kl-divergence", "-t", "2", "--json", "-q"])
+        let r = runCommand(PerplexityCommand.run, ["-m", q4, "--kl-divergence-base", base, "--kl-divergence", "-t", "2", "-fa", "off", "--json", "-q"])
         #expect(r.error == nil, "\(String(describing: r.error))")
         let log = try String(contentsOf: refDir.appendingPathComponent("smollm2-Q4_K_M-kld-vs-f32-c512-chunks20.log"), encoding: .utf8)
         let lines = log.split(separator: "\n").map(String.init)

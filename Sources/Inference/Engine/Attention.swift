@@ -36,11 +36,23 @@ final class Attention {
 
     deinit { scratch.deallocate() }
 
+    /// The flash-attention kernel (llama.cpp's `-fa on`), made on first use.
+    private lazy var flashKernel = FlashAttentionKernel(heads: heads, kvHeads: kvHeads, headDim: headDim,
+                                                        headDimPadded: (headDim + 31) & ~31, scale: scale,
+                                                        maxTasks: maxTasks)
+
     /// Attention for `sequences` sequences of `length` new rows each, whose positions start at
     /// `start`; keys and values of positions `0..<start+length` are in `cache` (layer `layer`).
     /// `q` holds the rotated queries (`rows × heads·headDim`), `out` receives `rows × heads·headDim`.
     func run(q: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, cache: KVCache, layer: Int,
-             sequences: Int, length: Int, start: Int, threads: Int) {
+             sequences: Int, length: Int, start: Int, threads: Int, flash: Bool = false) {
+        // Flash attention where llama.cpp b10572 takes its tiled CPU path; shorter batches keep
+        // this path (llama.cpp's per-row flash kernel is not reproduced).
+        if flash && FlashAttentionKernel.tiledPath(length: length, headDim: headDim) {
+            flashKernel.run(q: q, out: out, cache: cache, layer: layer, sequences: sequences, length: length,
+                            start: start, threads: threads)
+            return
+        }
         let mr = MicroKernel.mr
         let groups = (length + mr - 1) / mr
         let items = sequences * heads * groups

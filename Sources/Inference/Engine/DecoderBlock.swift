@@ -45,7 +45,7 @@ extension InferenceSession {
             for i in 0..<(n * qDim) { q[i] *= scale }
         }
         att.run(q: q, out: acts.attention.pointer, cache: cache, layer: cacheLayer, sequences: sequences,
-                length: length, start: start, threads: threads)
+                length: length, start: start, threads: threads, flash: flashAttention)
 
         var n = n
         if let keep = keepRows, keep.count < n {

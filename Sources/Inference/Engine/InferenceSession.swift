@@ -78,6 +78,9 @@ public final class InferenceSession {
     let workspace = MatMulWorkspace()
     private var scratchCache: KVCache?
     private var scratchAttention: Attention?
+    /// Attention as llama.cpp's flash attention (`-fa on`, b10572's CPU numerics) instead of the
+    /// separate KQ / softmax / KQV products (`-fa off`, identical to b4748).
+    public var flashAttention = false
 
     /// - Parameters:
     ///   - contextLength: positions per sequence (llama-perplexity's `-c`).

@@ -2,7 +2,7 @@ import Foundation
 import SwiftGGUF
 
 /// `gguf-ppl -m MODEL.gguf -f TEXT [-c 512] [-b 2048] [--chunks N] [-t N] [--kl-divergence-base F]
-/// [--kl-divergence] [--json]`: llama-perplexity's interface and printed figures (running `[i]ppl,`
+/// [--kl-divergence] [-fa on|off|auto] [--json]`: llama-perplexity's interface and printed figures (running `[i]ppl,`
 /// values and the final estimate on the same streams: figures on stdout, information on stderr).
 public enum PerplexityCommand {
     public static let spec = CommandSpec(
@@ -17,6 +17,8 @@ public enum PerplexityCommand {
             .option("batch-size", short: "b", value: "N", "tokens per pass (default 2048: 4 chunks of 512 side by side)"),
             .option("chunks", value: "N", "evaluate at most N chunks (default: all)"),
             .option("threads", short: "t", value: "N", "threads (default: all cores)"),
+            .option("flash-attn", value: "on|off|auto", aliases: ["fa"],
+                    "flash attention (default auto = on, as llama.cpp b10572 on the CPU; off = b4748's figures)"),
             .option("kl-divergence-base", value: "FILE", "save the log-probabilities here (or, with --kl-divergence, read them)"),
             .flag("kl-divergence", "compare the model with the base file given by --kl-divergence-base"),
             .option("ppl-output-type", value: "0|1", "0: [i]ppl, figures (default); 1: one line per chunk"),
@@ -35,6 +37,12 @@ public enum PerplexityCommand {
         opts.chunks = try a.int("chunks", default: -1)
         opts.threads = try a.int("threads", default: max(1, ProcessInfo.processInfo.activeProcessorCount), range: 1...1024)
         opts.outputType = try a.int("ppl-output-type", default: 0, range: 0...1)
+        if let fa = a.value("flash-attn") {
+            guard let mode = FlashAttentionMode(rawValue: fa) else {
+                throw ToolError.usage("-fa takes on, off or auto, not '\(fa)'", command: spec.name)
+            }
+            opts.flashAttention = mode
+        }
         opts.klDivergenceBase = a.value("kl-divergence-base")
         opts.klDivergence = a.has("kl-divergence")
         if opts.klDivergence && opts.klDivergenceBase == nil {

@@ -1,0 +1,252 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Quants
+
+/// Whether attention runs as llama.cpp's flash attention (`-fa`). llama.cpp b10572 defaults to
+/// `auto`, which the CPU backend resolves to on.
+public enum FlashAttentionMode: String, Sendable, Equatable, CaseIterable, Codable {
+    case on, off, auto
+
+    /// What the CPU engine does: `auto` means on, as llama.cpp b10572 decides for its CPU backend.
+    public var enabled: Bool { self != .off }
+}
+
+/// Causal grouped-query attention with the numerics of llama.cpp b10572's CPU flash attention on
+/// the x86 build (AVX2 + FMA), its tiled path (`ggml_compute_forward_flash_attn_ext_tiled`, taken
+/// when a stream has at least 64 query rows, the head size is a multiple of 8 and the cache is f16):
+///
+/// - the keys are walked in tiles of 64 cache cells, counted from the sequence's first cell;
+/// - a score is one fused multiply-add chain over the head dimension, from 0, of the f32 query
+///   (not rounded) times the key (the f16 cache value), then multiplied by the scale; masked cells
+///   are -inf;
+/// - per row and tile: the tile maximum, `M' = fmax(M, max)`; when it grows, the accumulator and
+///   the sum are multiplied by libm's `expf(M - M')`; the probabilities are ggml's vector exponential
+///   of `score - M'`, summed 8 cells at a time (lane tree) in double, the tile's double sum added to
+///   the f32 running sum (`S = Float(Double(S) + sum)`);
+/// - the output accumulator (f32) takes one fused multiply-add per key in cell order,
+///   `acc + p·v` (v the f16 cache value, p not rounded);
+/// - the result is `acc · (1 / S)`.
+///
+/// Each row's result depends only on its own scores, so rows may be grouped freely; fully masked
+/// cells contribute exact zeros and are skipped.
+final class FlashAttentionKernel {
+    static let kvTile = 64
+    /// Query rows per work item (any grouping gives the same bits).
+    static let rowsPerItem = 32
+
+    let heads: Int
+    let kvHeads: Int
+    let headDim: Int
+    let scale: Float
+    private let maxTasks: Int
+    private let headDimPadded: Int
+    // Per task: packed queries (rowsPerItem × headDim), scores (rowsPerItem × 64), accumulators
+    // (rowsPerItem × headDimPadded), running maxima and sums (rowsPerItem each).
+    private let scratch: UnsafeMutablePointer<Float>
+    private let perTask: Int
+
+    init(heads: Int, kvHeads: Int, headDim: Int, headDimPadded: Int, scale: Float, maxTasks: Int) {
+        self.heads = heads
+        self.kvHeads = kvHeads
+        self.headDim = headDim
+        self.headDimPadded = headDimPadded
+        self.scale = scale
+        self.maxTasks = maxTasks
+        let r = Self.rowsPerItem
+        perTask = r * headDim + r * Self.kvTile + r * headDimPadded + 2 * r + 16
+        scratch = .allocate(capacity: perTask * maxTasks)
+        scratch.initialize(repeating: 0, count: perTask * maxTasks)
+    }
+
+    deinit { scratch.deallocate() }
+
+    /// Whether llama.cpp b10572 takes the tiled path for `length` query rows per sequence.
+    static func tiledPath(length: Int, headDim: Int) -> Bool { length >= 64 && headDim % 8 == 0 }
+
+    /// Same contract as `Attention.run`.
+    func run(q: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, cache: KVCache, layer: Int,
+             sequences: Int, length: Int, start: Int, threads: Int) {
+        let r = Self.rowsPerItem
+        let groups = (length + r - 1) / r
+        let items = sequences * heads * groups
+        let tasks = min(items, maxTasks, max(1, threads) * 8)
+        nonisolated(unsafe) let qp = q, op = out
+        parallelFor(chunks: tasks, threads: threads) { t in
+            let base = self.scratch + t * self.perTask
+            for item in (items * t / tasks)..<(items * (t + 1) / tasks) {
+                let g = item % groups
+                let h = (item / groups) % self.heads
+                let s = item / (groups * self.heads)
+                self.group(q: qp, out: op, cache: cache, layer: layer, sequence: s, head: h, group: g,
+                           length: length, start: start, scratch: base)
+            }
+        }
+    }
+
+    private func group(q: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, cache: KVCache, layer: Int,
+                       sequence s: Int, head h: Int, group g: Int, length: Int, start: Int,
+                       scratch: UnsafeMutablePointer<Float>) {
+        let r = Self.rowsPerItem, tile = Self.kvTile
+        let hd = headDim, hdp = headDimPadded
+        let qStride = heads * hd
+        let qs = scratch
+        let scores = qs + r * hd
+        let acc = scores + r * tile
+        let maxima = acc + r * hdp
+        let sums = maxima + r
+        let t0 = g * r
+        let rows = min(r, length - t0)
+        let rows4 = (rows + 3) & ~3
+        let keys = start + t0 + rows
+        let kvh = h / (heads / kvHeads)
+        let cap = cache.capacity
+        let kT = UnsafePointer(cache.keys(layer: layer, sequence: s, head: kvh))
+        let v = UnsafePointer(cache.values(layer: layer, sequence: s) + kvh * cache.headDimPadded)
+        let vStride = cache.valueRowStride
+
+        for i in 0..<rows4 {
+            let dst = qs + i * hd
+            if i < rows {
+                dst.update(from: q + (s * length + t0 + i) * qStride + h * hd, count: hd)
+            } else {
+                dst.update(repeating: 0, count: hd)
+            }
+        }
+        for i in 0..<rows {
+            maxima[i] = -.infinity
+            sums[i] = 0
+        }
+        (acc).update(repeating: 0, count: rows * hdp)
+
+        var c0 = 0
+        while c0 < keys {
+            let width16 = (min(tile, keys - c0) + 15) & ~15
+            // Scores of 4 rows × 16 cells at a time: one fused chain each over the head dimension.
+            var i0 = 0
+            while i0 < rows4 {
+                var j = 0
+                while j < width16 {
+                    Self.scoreBlock(qs + i0 * hd, hd: hd, kT + c0 + j, cap: cap, scores + i0 * tile + j, ldc: tile)
+                    j += 16
+                }
+                i0 += 4
+            }
+            for i in 0..<rows {
+                let visible = start + t0 + i + 1
+                if c0 >= visible { continue }
+                let n = min(tile, visible - c0)
+                let row = scores + i * tile
+                var tileMax = -Float.infinity
+                for j in 0..<n {
+                    let x = row[j] * scale
+                    row[j] = x
+                    tileMax = tileMax > x ? tileMax : x
+                }
+                let old = maxima[i]
+                let m = fmaxf(old, tileMax)
+                let a = acc + i * hdp
+                if m > old {
+                    let ms = expf(old - m)
+                    var d = 0
+                    while d < hdp {
+                        let p = UnsafeMutableRawPointer(a + d)
+                        p.storeBytes(of: p.loadUnaligned(as: SIMD16<Float>.self) * ms, as: SIMD16<Float>.self)
+                        d += 16
+                    }
+                    sums[i] *= ms
+                }
+                maxima[i] = m
+                // Exponentials 16 cells at a time (two groups of 8), masked cells -inf → 0.
+                let mv = SIMD16<Float>(repeating: m)
+                var sum: Double = 0
+                var j = 0
+                while j < n {
+                    var x = SIMD16<Float>(repeating: -.infinity)
+                    if j + 16 <= n {
+                        x = UnsafeRawPointer(row + j).loadUnaligned(as: SIMD16<Float>.self)
+                    } else {
+                        for l in 0..<(n - j) { x[l] = row[j + l] }
+                    }
+                    let e = VectorMath.exp(x - mv)
+                    UnsafeMutableRawPointer(row + j).storeBytes(of: e, as: SIMD16<Float>.self)
+                    sum += Double(VectorMath.reduceAdd8(e.lowHalf))
+                    if j + 8 < n { sum += Double(VectorMath.reduceAdd8(e.highHalf)) }
+                    j += 16
+                }
+                sums[i] = Float(Double(sums[i]) + sum)
+                Self.accumulate(a, hdp: hdp, probabilities: row, count: n, values: v + c0 * vStride, stride: vStride)
+            }
+            c0 += tile
+        }
+        for i in 0..<rows {
+            let sInv: Float = sums[i] == 0 ? 0 : 1 / sums[i]
+            let a = acc + i * hdp
+            let o = out + (s * length + t0 + i) * qStride + h * hd
+            for d in 0..<hd { o[d] = a[d] * sInv }
+        }
+    }
+
+    /// `c[i][j] = Σ_d q[i][d]·kT[d][j]` for 4 rows and 16 cells, each a fused chain from 0 in d order.
+    @inline(__always)
+    static func scoreBlock(_ q: UnsafePointer<Float>, hd: Int, _ kT: UnsafePointer<Float>, cap: Int,
+                           _ c: UnsafeMutablePointer<Float>, ldc: Int) {
+        var a0 = SIMD16<Float>(), a1 = SIMD16<Float>(), a2 = SIMD16<Float>(), a3 = SIMD16<Float>()
+        let q1 = q + hd, q2 = q + 2 * hd, q3 = q + 3 * hd
+        for d in 0..<hd {
+            let b = UnsafeRawPointer(kT + d * cap).loadUnaligned(as: SIMD16<Float>.self)
+            a0 = a0.addingProduct(b, SIMD16<Float>(repeating: q[d]))
+            a1 = a1.addingProduct(b, SIMD16<Float>(repeating: q1[d]))
+            a2 = a2.addingProduct(b, SIMD16<Float>(repeating: q2[d]))
+            a3 = a3.addingProduct(b, SIMD16<Float>(repeating: q3[d]))
+        }
+        UnsafeMutableRawPointer(c).storeBytes(of: a0, as: SIMD16<Float>.self)
+        UnsafeMutableRawPointer(c + ldc).storeBytes(of: a1, as: SIMD16<Float>.self)
+        UnsafeMutableRawPointer(c + 2 * ldc).storeBytes(of: a2, as: SIMD16<Float>.self)
+        UnsafeMutableRawPointer(c + 3 * ldc).storeBytes(of: a3, as: SIMD16<Float>.self)
+    }
+
+    /// `a[d] += p[j]·v[j][d]` for j in order, one fused multiply-add per key (`hdp` a multiple of 32).
+    @inline(__always)
+    static func accumulate(_ a: UnsafeMutablePointer<Float>, hdp: Int, probabilities p: UnsafePointer<Float>,
+                           count n: Int, values v: UnsafePointer<Float>, stride: Int) {
+        var d0 = 0
+        while d0 + 64 <= hdp {
+            let ap = UnsafeMutableRawPointer(a + d0)
+            var x0 = ap.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)
+            var x1 = ap.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self)
+            var x2 = ap.loadUnaligned(fromByteOffset: 128, as: SIMD16<Float>.self)
+            var x3 = ap.loadUnaligned(fromByteOffset: 192, as: SIMD16<Float>.self)
+            var vp = UnsafeRawPointer(v + d0)
+            for j in 0..<n {
+                let w = SIMD16<Float>(repeating: p[j])
+                x0 = x0.addingProduct(vp.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self), w)
+                x1 = x1.addingProduct(vp.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self), w)
+                x2 = x2.addingProduct(vp.loadUnaligned(fromByteOffset: 128, as: SIMD16<Float>.self), w)
+                x3 = x3.addingProduct(vp.loadUnaligned(fromByteOffset: 192, as: SIMD16<Float>.self), w)
+                vp += 4 * stride
+            }
+            ap.storeBytes(of: x0, toByteOffset: 0, as: SIMD16<Float>.self)
+            ap.storeBytes(of: x1, toByteOffset: 64, as: SIMD16<Float>.self)
+            ap.storeBytes(of: x2, toByteOffset: 128, as: SIMD16<Float>.self)
+            ap.storeBytes(of: x3, toByteOffset: 192, as: SIMD16<Float>.self)
+            d0 += 64
+        }
+        if d0 < hdp {
+            let ap = UnsafeMutableRawPointer(a + d0)
+            var x0 = ap.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)
+            var x1 = ap.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self)
+            var vp = UnsafeRawPointer(v + d0)
+            for j in 0..<n {
+                let w = SIMD16<Float>(repeating: p[j])
+                x0 = x0.addingProduct(vp.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self), w)
+                x1 = x1.addingProduct(vp.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self), w)
+                vp += 4 * stride
+            }
+            ap.storeBytes(of: x0, toByteOffset: 0, as: SIMD16<Float>.self)
+            ap.storeBytes(of: x1, toByteOffset: 64, as: SIMD16<Float>.self)
+        }
+    }
+}
