@@ -42,7 +42,7 @@ public struct ArchitectureSpec: Sendable {
 
 extension ArchitectureSpec {
     /// Every supported architecture. Adding one: a new file with its `static let`, and a line here.
-    public static let all: [ArchitectureSpec] = [llama, qwen2, qwen3]
+    public static let all: [ArchitectureSpec] = [llama, qwen2, qwen3, gemma2, gemma3]
 
     /// The description for a config.json `architectures[0]` value, or nil.
     public static func named(_ hfName: String) -> ArchitectureSpec? {
@@ -93,15 +93,19 @@ public struct TensorRule: Sendable {
     /// Whether a `.bias` must be present.
     public let biasRequired: Bool
     public let permutation: RowPermutation
+    /// Added to every element of the weight after widening to f32 (Gemma stores its RMS norm
+    /// weights as `w` with the norm computing `x * (1 + w)`; the converter writes `1 + w`).
+    public let shift: Float
 
     public init(_ hf: String, _ gguf: TensorName, _ shape: [Dim], required: Bool = true, bias: Bool = false,
-                permutation: RowPermutation = .none) {
+                permutation: RowPermutation = .none, shift: Float = 0) {
         self.hf = hf
         self.gguf = gguf
         self.shape = shape
         self.required = required
         self.biasRequired = bias
         self.permutation = permutation
+        self.shift = shift
     }
 
     public var isPerLayer: Bool { hf.contains("{bid}") }
@@ -134,10 +138,22 @@ public struct ConverterRules: Sendable {
     /// `model_type` (b10572 reads config.json through `AutoConfig(...).to_dict()`, so these reach
     /// the GGUF: e.g. `head_dim`, hence `attention.key_length`, for a Llama config without one).
     public let configDefaults: [String: [ConfigDefault]]
+    /// Which `set_gguf_parameters` writes the `{arch}.*` keys.
+    public let parameters: ParameterStyle
+    /// HF tensor names dropped without a word (Gemma 2's `filter_tensors` drops `lm_head.weight`).
+    public let skippedTensors: [String]
+    /// After a SentencePiece vocabulary (tokenizer.model), `tokenizer.ggml.add_space_prefix` is
+    /// written with this value (Gemma: false); nil writes nothing.
+    public let sentencePieceAddSpacePrefix: Bool?
+    /// The token embedding keeps only as many rows as the vocabulary has tokens (Gemma 3's
+    /// `modify_tensors` drops out-of-vocabulary rows).
+    public let trimsEmbeddingToVocabulary: Bool
 
     public init(vocabSources: [VocabSource], writesVocabSizeAndRopeDims: Bool, copiesAddPrefixSpace: Bool,
                 noBOSForVocabSize: Int?, generatesLlama3RopeFreqs: Bool, tensors: [TensorRule],
-                configDefaults: [String: [ConfigDefault]] = [:]) {
+                configDefaults: [String: [ConfigDefault]] = [:], parameters: ParameterStyle = .textModel,
+                skippedTensors: [String] = [], sentencePieceAddSpacePrefix: Bool? = nil,
+                trimsEmbeddingToVocabulary: Bool = false) {
         self.vocabSources = vocabSources
         self.writesVocabSizeAndRopeDims = writesVocabSizeAndRopeDims
         self.copiesAddPrefixSpace = copiesAddPrefixSpace
@@ -145,7 +161,23 @@ public struct ConverterRules: Sendable {
         self.generatesLlama3RopeFreqs = generatesLlama3RopeFreqs
         self.tensors = tensors
         self.configDefaults = configDefaults
+        self.parameters = parameters
+        self.skippedTensors = skippedTensors
+        self.sentencePieceAddSpacePrefix = sentencePieceAddSpacePrefix
+        self.trimsEmbeddingToVocabulary = trimsEmbeddingToVocabulary
     }
+}
+
+/// The hyper-parameter writer of a converter class.
+public enum ParameterStyle: Sendable, Equatable {
+    /// `TextModel.set_gguf_parameters` (plus the class's extras, e.g. LlamaModel's).
+    case textModel
+    /// `Gemma2Model.set_gguf_parameters`: its own list (no RoPE keys), then both logit
+    /// soft-capping values and the sliding window.
+    case gemma2
+    /// `Gemma3Model.set_gguf_parameters`: TextModel's keys, then the final logit soft-capping
+    /// (when set) and the sliding window (unless `sliding_window_pattern` is 1).
+    case gemma3
 }
 
 /// One config key's default in a transformers config class (used only when config.json has no

@@ -137,11 +137,14 @@ public enum Converter {
             if let g = t.generated {
                 try g.withUnsafeBytes { try streamer.write(source: $0, dtype: .f32, shape: t.hfShape, to: t.type, heads: nil, writer: writer) }
             } else if let st, let name = t.hfName, let src = st.tensor(named: name) {
-                let bytes = try st.data(src)
+                let whole = try st.data(src)
+                // A trimmed tensor (Gemma 3's embedding) keeps the leading rows.
+                let kept = t.elementCount * t.sourceDType.size
+                let bytes = kept < whole.count ? UnsafeRawBufferPointer(rebasing: whole[0..<kept]) : whole
                 let mapping = st.files.first { $0.path == src.file }?.mapping
                 let base = src.byteRange.lowerBound
                 try streamer.write(source: bytes, dtype: t.sourceDType, shape: t.hfShape, to: t.type, heads: t.permuteHeads,
-                                   writer: writer) { r in mapping?.release((base + r.lowerBound)..<(base + r.upperBound)) }
+                                   shift: t.shift, writer: writer) { r in mapping?.release((base + r.lowerBound)..<(base + r.upperBound)) }
                 st.release(src)
             } else {
                 throw ConvertError("\(directory): tensor '\(t.hfName ?? t.ggufName)' disappeared from the checkpoint")
