@@ -221,12 +221,48 @@ public enum TensorPresence: Sendable, Equatable {
 public enum BlockLayout: Sendable, Equatable {
     /// attn_norm → attention → + residual → ffn_norm → feed-forward → + residual (`build_llama`).
     case preNorm
+    /// attn_norm → attention → post_attention_norm → + residual → ffn_norm → feed-forward →
+    /// post_ffw_norm → + residual (Gemma 2/3).
+    case sandwichNorm
 }
 
 /// The feed-forward network of a block.
 public enum FeedForwardKind: Sendable, Equatable {
     /// down(silu(gate(x)) · up(x)).
     case swiGLU
+    /// down(gelu_tanh(gate(x)) · up(x)) (ggml `geglu_split`; Gemma).
+    case geGLU
+}
+
+/// How the attention scores are scaled.
+public enum QueryScaling: Sendable, Equatable {
+    /// `softmax(scores / sqrt(head_dim))` (llama, qwen).
+    case softmax
+    /// Q is multiplied by 1/sqrt(head_dim) after RoPE, and by 1/sqrt(n_embd/n_head) when the model
+    /// has `fullWidthLayers` layers (llama.cpp's rule for Gemma 2/3 27B); the softmax scale is 1.
+    case query(fullWidthLayers: Int)
+}
+
+/// A tanh soft-capping `cap · tanh(x / cap)` read from a GGUF key.
+public enum SoftCapping: Sendable, Equatable {
+    case none
+    /// The key's value, else `default`; 0 turns it off.
+    case fromKey(default: Float)
+}
+
+/// Sliding-window attention on some layers (llama.cpp `LLAMA_SWA_TYPE_STANDARD`): a query at
+/// position p sees keys p - window < key ≤ p. Layer il slides when `il % period < period - 1`
+/// (period from `attention.sliding_window_pattern`, else `defaultPeriod`). Those layers use
+/// `rope.freq_base_swa` when present.
+public struct SlidingWindowRule: Sendable, Equatable {
+    /// The window when `attention.sliding_window` is absent (nil: no sliding window at all).
+    public let defaultWindow: Int?
+    public let defaultPeriod: Int
+
+    public init(defaultWindow: Int?, defaultPeriod: Int) {
+        self.defaultWindow = defaultWindow
+        self.defaultPeriod = defaultPeriod
+    }
 }
 
 /// How llama.cpp's graph builds a block of this architecture (llama-model.cpp `build_*`,
@@ -243,9 +279,22 @@ public struct EngineWiring: Sendable, Equatable {
     public let ropeFreqs: Bool
     /// `output.weight` may be absent, in which case the token embedding is used (tied output).
     public let tiedOutputAllowed: Bool
+    /// The output is always the token embedding (Gemma 2 reads no `output.weight`).
+    public let alwaysTiedOutput: Bool
+    /// The token embeddings are multiplied by sqrt(n_embd) (Gemma).
+    public let scalesEmbedding: Bool
+    public let queryScaling: QueryScaling
+    /// Soft-capping of the attention scores (`attn_logit_softcapping`, Gemma 2).
+    public let attentionSoftCapping: SoftCapping
+    /// Soft-capping of the output logits (`final_logit_softcapping`).
+    public let finalSoftCapping: SoftCapping
+    public let slidingWindow: SlidingWindowRule?
 
     public init(layout: BlockLayout, feedForward: FeedForwardKind, rope: RopeStyle, qkvBias: TensorPresence,
-                qkNorm: TensorPresence, ropeFreqs: Bool, tiedOutputAllowed: Bool) {
+                qkNorm: TensorPresence, ropeFreqs: Bool, tiedOutputAllowed: Bool, alwaysTiedOutput: Bool = false,
+                scalesEmbedding: Bool = false, queryScaling: QueryScaling = .softmax,
+                attentionSoftCapping: SoftCapping = .none, finalSoftCapping: SoftCapping = .none,
+                slidingWindow: SlidingWindowRule? = nil) {
         self.layout = layout
         self.feedForward = feedForward
         self.rope = rope
@@ -253,6 +302,12 @@ public struct EngineWiring: Sendable, Equatable {
         self.qkNorm = qkNorm
         self.ropeFreqs = ropeFreqs
         self.tiedOutputAllowed = tiedOutputAllowed
+        self.alwaysTiedOutput = alwaysTiedOutput
+        self.scalesEmbedding = scalesEmbedding
+        self.queryScaling = queryScaling
+        self.attentionSoftCapping = attentionSoftCapping
+        self.finalSoftCapping = finalSoftCapping
+        self.slidingWindow = slidingWindow
     }
 }
 

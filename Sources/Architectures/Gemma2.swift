@@ -25,8 +25,11 @@ extension ArchitectureSpec {
             parameters: .gemma2,
             skippedTensors: ["lm_head.weight"],
             sentencePieceAddSpacePrefix: false),
-        engine: EngineWiring(layout: .preNorm, feedForward: .swiGLU, rope: .neox, qkvBias: .optional,
-                             qkNorm: .optional, ropeFreqs: false, tiedOutputAllowed: true),
+        engine: EngineWiring(layout: .sandwichNorm, feedForward: .geGLU, rope: .neox, qkvBias: .optional,
+                             qkNorm: .optional, ropeFreqs: false, tiedOutputAllowed: true, alwaysTiedOutput: true,
+                             scalesEmbedding: true, queryScaling: .query(fullWidthLayers: 46),
+                             attentionSoftCapping: .fromKey(default: 50), finalSoftCapping: .fromKey(default: 30),
+                             slidingWindow: SlidingWindowRule(defaultWindow: 4096, defaultPeriod: 2)),
         awqGroups: [.attention, .valueOutput, .feedForward, .down],
         quantization: QuantizationQuirks(seventyB: .never))
 }

@@ -24,8 +24,11 @@ extension ArchitectureSpec {
             parameters: .gemma3,
             sentencePieceAddSpacePrefix: false,
             trimsEmbeddingToVocabulary: true),
-        engine: EngineWiring(layout: .preNorm, feedForward: .swiGLU, rope: .neox, qkvBias: .optional,
-                             qkNorm: .required, ropeFreqs: false, tiedOutputAllowed: true),
+        engine: EngineWiring(layout: .sandwichNorm, feedForward: .geGLU, rope: .neox, qkvBias: .optional,
+                             qkNorm: .required, ropeFreqs: false, tiedOutputAllowed: true,
+                             scalesEmbedding: true, queryScaling: .query(fullWidthLayers: 62),
+                             finalSoftCapping: .fromKey(default: 0),
+                             slidingWindow: SlidingWindowRule(defaultWindow: nil, defaultPeriod: 6)),
         awqGroups: [.attention, .valueOutput, .feedForward, .down],
         quantization: QuantizationQuirks(seventyB: .never))
 }

@@ -5,3 +5,8 @@ extension GGUFKey.LLM {
     /// tanh soft-capping of the output logits (Gemma 2, optional in Gemma 3).
     public static func finalLogitSoftcapping(_ a: String) -> String { "\(a).final_logit_softcapping" }
 }
+
+extension GGUFKey.LLM {
+    /// Period of the sliding-window layers (an integer, or one boolean per layer in some models).
+    public static func slidingWindowPattern(_ a: String) -> String { "\(a).attention.sliding_window_pattern" }
+}

@@ -44,6 +44,9 @@ public struct LayerWeights {
     public let qNorm: [Float]?, kNorm: [Float]?
     public let ffnNorm: [Float]
     public let gate: Linear, up: Linear, down: Linear
+    /// Gemma's norms after attention and after the feed-forward network (sandwich layout).
+    public var postAttentionNorm: [Float]? = nil
+    public var postFFWNorm: [Float]? = nil
 
     public func linear(_ role: LinearRole) -> Linear {
         switch role {
@@ -124,7 +127,7 @@ struct WeightLoader {
         let qDim = c.headCount * c.headDimK
         let biasOptional = c.wiring.qkvBias == .optional
         let normOptional = c.wiring.qkNorm == .optional
-        return LayerWeights(
+        var layer = LayerWeights(
             attnNorm: try required(TensorName.attnNorm.weight(il), count: e),
             q: try matrix(TensorName.attnQ.weight(il), columns: e, rows: qDim),
             k: try matrix(TensorName.attnK.weight(il), columns: e, rows: c.kvDimK),
@@ -139,5 +142,10 @@ struct WeightLoader {
             gate: try matrix(TensorName.ffnGate.weight(il), columns: e, rows: c.feedForwardLength),
             up: try matrix(TensorName.ffnUp.weight(il), columns: e, rows: c.feedForwardLength),
             down: try matrix(TensorName.ffnDown.weight(il), columns: c.feedForwardLength, rows: e))
+        if c.wiring.layout == .sandwichNorm {
+            layer.postAttentionNorm = try required(TensorName.postAttentionNorm.weight(il), count: e)
+            layer.postFFWNorm = try required(TensorName.postFFWNorm.weight(il), count: e)
+        }
+        return layer
     }
 }
