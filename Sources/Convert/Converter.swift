@@ -46,6 +46,7 @@ public enum Converter {
         guard let spec = ArchitectureSpec.named(hfArch) else {
             throw ConvertError("\(config.path): architecture '\(hfArch)' is not supported; supported: \(ArchitectureSpec.supportedNames.joined(separator: ", "))")
         }
+        let rawConfig = config
         config = try ConfigDefaults.apply(spec.converter.configDefaults, to: config)
         let dims = try ModelDims(config: config)
 
@@ -71,8 +72,12 @@ public enum Converter {
                 extra.append(PlannedTensor(ggufName: TensorName.ropeFreqs.weight(), hfName: nil, hfShape: [factors.count],
                                            sourceDType: .f32, type: .f32, permuteHeads: nil, generated: factors))
             }
-            tensors = try TensorPlanning.plan(model: st, spec: spec, dims: dims, outType: outType,
-                                              configPath: config.path, extra: extra)
+            do {
+                tensors = try TensorPlanning.plan(model: st, spec: spec, dims: dims, outType: outType,
+                                                  configPath: config.path, extra: extra)
+            } catch {
+                throw ConfigDefaults.explainShapeError(error, table: spec.converter.configDefaults, raw: rawConfig, filled: config)
+            }
         } else if outType == .auto {
             outType = .f16
         }
