@@ -30,6 +30,8 @@ extension ArchitectureSpec {
                              scalesEmbedding: true, queryScaling: .query(fullWidthLayers: 46),
                              attentionSoftCapping: .fromKey(default: 50), finalSoftCapping: .fromKey(default: 30),
                              slidingWindow: SlidingWindowRule(defaultWindow: 4096, defaultPeriod: 2)),
+        // AutoAWQ's Gemma groups: input_layernorm → q/k/v, v → o (when square),
+        // pre_feedforward_layernorm (ffn_norm) → gate/up, up → down; the post norms are never scaled.
         awqGroups: [.attention, .valueOutput, .feedForward, .down],
         quantization: QuantizationQuirks(seventyB: .never))
 }

@@ -29,6 +29,8 @@ extension ArchitectureSpec {
                              scalesEmbedding: true, queryScaling: .query(fullWidthLayers: 62),
                              finalSoftCapping: .fromKey(default: 0),
                              slidingWindow: SlidingWindowRule(defaultWindow: nil, defaultPeriod: 6)),
+        // AutoAWQ's Gemma groups: input_layernorm → q/k/v, v → o (when square),
+        // pre_feedforward_layernorm (ffn_norm) → gate/up, up → down; the post norms are never scaled.
         awqGroups: [.attention, .valueOutput, .feedForward, .down],
         quantization: QuantizationQuirks(seventyB: .never))
 }
