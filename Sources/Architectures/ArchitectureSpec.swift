@@ -42,7 +42,7 @@ public struct ArchitectureSpec: Sendable {
 
 extension ArchitectureSpec {
     /// Every supported architecture. Adding one: a new file with its `static let`, and a line here.
-    public static let all: [ArchitectureSpec] = [llama, qwen2, qwen3, phi3]
+    public static let all: [ArchitectureSpec] = [llama, qwen2, qwen3, phi3, gemma2, gemma3]
 
     /// The description for a config.json `architectures[0]` value, or nil.
     public static func named(_ hfName: String) -> ArchitectureSpec? {
@@ -97,15 +97,19 @@ public struct TensorRule: Sendable {
     /// Whether a `.bias` must be present.
     public let biasRequired: Bool
     public let permutation: RowPermutation
+    /// Added to every element of the weight after widening to f32 (Gemma stores its RMS norm
+    /// weights as `w` with the norm computing `x * (1 + w)`; the converter writes `1 + w`).
+    public let shift: Float
 
     public init(_ hf: String, _ gguf: TensorName, _ shape: [Dim], required: Bool = true, bias: Bool = false,
-                permutation: RowPermutation = .none) {
+                permutation: RowPermutation = .none, shift: Float = 0) {
         self.hf = hf
         self.gguf = gguf
         self.shape = shape
         self.required = required
         self.biasRequired = bias
         self.permutation = permutation
+        self.shift = shift
     }
 
     public var isPerLayer: Bool { hf.contains("{bid}") }
@@ -126,14 +130,6 @@ public enum VocabSource: Sendable, Equatable {
 }
 
 /// Which `set_gguf_parameters` writes the `{arch}.*` keys.
-public enum ParameterStyle: Sendable, Equatable {
-    /// `TextModel.set_gguf_parameters` (plus LlamaModel's extras when `writesVocabSizeAndRopeDims`).
-    case textModel
-    /// `Phi3MiniModel.set_gguf_parameters`: its own keys and order, the sliding window, and the
-    /// long-context RoPE factor tensors.
-    case phi3
-}
-
 /// What the converter class of an architecture writes beyond the common keys.
 public struct ConverterRules: Sendable {
     public let vocabSources: [VocabSource]
@@ -151,13 +147,22 @@ public struct ConverterRules: Sendable {
     /// `model_type` (b10572 reads config.json through `AutoConfig(...).to_dict()`, so these reach
     /// the GGUF: e.g. `head_dim`, hence `attention.key_length`, for a Llama config without one).
     public let configDefaults: [String: [ConfigDefault]]
-    /// Which `set_gguf_parameters` the converter class uses.
+    /// Which `set_gguf_parameters` writes the `{arch}.*` keys.
     public let parameters: ParameterStyle
+    /// HF tensor names dropped without a word (Gemma 2's `filter_tensors` drops `lm_head.weight`).
+    public let skippedTensors: [String]
+    /// After a SentencePiece vocabulary (tokenizer.model), `tokenizer.ggml.add_space_prefix` is
+    /// written with this value (Gemma: false); nil writes nothing.
+    public let sentencePieceAddSpacePrefix: Bool?
+    /// The token embedding keeps only as many rows as the vocabulary has tokens (Gemma 3's
+    /// `modify_tensors` drops out-of-vocabulary rows).
+    public let trimsEmbeddingToVocabulary: Bool
 
     public init(vocabSources: [VocabSource], writesVocabSizeAndRopeDims: Bool, copiesAddPrefixSpace: Bool,
                 noBOSForVocabSize: Int?, generatesLlama3RopeFreqs: Bool, tensors: [TensorRule],
-                configDefaults: [String: [ConfigDefault]] = [:], parameters: ParameterStyle = .textModel) {
-        self.parameters = parameters
+                configDefaults: [String: [ConfigDefault]] = [:], parameters: ParameterStyle = .textModel,
+                skippedTensors: [String] = [], sentencePieceAddSpacePrefix: Bool? = nil,
+                trimsEmbeddingToVocabulary: Bool = false) {
         self.vocabSources = vocabSources
         self.writesVocabSizeAndRopeDims = writesVocabSizeAndRopeDims
         self.copiesAddPrefixSpace = copiesAddPrefixSpace
@@ -165,7 +170,26 @@ public struct ConverterRules: Sendable {
         self.generatesLlama3RopeFreqs = generatesLlama3RopeFreqs
         self.tensors = tensors
         self.configDefaults = configDefaults
+        self.parameters = parameters
+        self.skippedTensors = skippedTensors
+        self.sentencePieceAddSpacePrefix = sentencePieceAddSpacePrefix
+        self.trimsEmbeddingToVocabulary = trimsEmbeddingToVocabulary
     }
+}
+
+/// The hyper-parameter writer of a converter class.
+public enum ParameterStyle: Sendable, Equatable {
+    /// `TextModel.set_gguf_parameters` (plus the class's extras, e.g. LlamaModel's).
+    case textModel
+    /// `Gemma2Model.set_gguf_parameters`: its own list (no RoPE keys), then both logit
+    /// soft-capping values and the sliding window.
+    case gemma2
+    /// `Gemma3Model.set_gguf_parameters`: TextModel's keys, then the final logit soft-capping
+    /// (when set) and the sliding window (unless `sliding_window_pattern` is 1).
+    case gemma3
+    /// `Phi3MiniModel.set_gguf_parameters`: its own keys and order, the sliding window, and the
+    /// long-context RoPE factor tensors.
+    case phi3
 }
 
 /// One config key's default in a transformers config class (used only when config.json has no
@@ -209,12 +233,48 @@ public enum TensorPresence: Sendable, Equatable {
 public enum BlockLayout: Sendable, Equatable {
     /// attn_norm → attention → + residual → ffn_norm → feed-forward → + residual (`build_llama`).
     case preNorm
+    /// attn_norm → attention → post_attention_norm → + residual → ffn_norm → feed-forward →
+    /// post_ffw_norm → + residual (Gemma 2/3).
+    case sandwichNorm
 }
 
 /// The feed-forward network of a block.
 public enum FeedForwardKind: Sendable, Equatable {
     /// down(silu(gate(x)) · up(x)).
     case swiGLU
+    /// down(gelu_tanh(gate(x)) · up(x)) (ggml `geglu_split`; Gemma).
+    case geGLU
+}
+
+/// How the attention scores are scaled.
+public enum QueryScaling: Sendable, Equatable {
+    /// `softmax(scores / sqrt(head_dim))` (llama, qwen).
+    case softmax
+    /// Q is multiplied by 1/sqrt(head_dim) after RoPE, and by 1/sqrt(n_embd/n_head) when the model
+    /// has `fullWidthLayers` layers (llama.cpp's rule for Gemma 2/3 27B); the softmax scale is 1.
+    case query(fullWidthLayers: Int)
+}
+
+/// A tanh soft-capping `cap · tanh(x / cap)` read from a GGUF key.
+public enum SoftCapping: Sendable, Equatable {
+    case none
+    /// The key's value, else `default`; 0 turns it off.
+    case fromKey(default: Float)
+}
+
+/// Sliding-window attention on some layers (llama.cpp `LLAMA_SWA_TYPE_STANDARD`): a query at
+/// position p sees keys p - window < key ≤ p. Layer il slides when `il % period < period - 1`
+/// (period from `attention.sliding_window_pattern`, else `defaultPeriod`). Those layers use
+/// `rope.freq_base_swa` when present.
+public struct SlidingWindowRule: Sendable, Equatable {
+    /// The window when `attention.sliding_window` is absent (nil: no sliding window at all).
+    public let defaultWindow: Int?
+    public let defaultPeriod: Int
+
+    public init(defaultWindow: Int?, defaultPeriod: Int) {
+        self.defaultWindow = defaultWindow
+        self.defaultPeriod = defaultPeriod
+    }
 }
 
 /// How llama.cpp's graph builds a block of this architecture (llama-model.cpp `build_*`,
@@ -231,20 +291,29 @@ public struct EngineWiring: Sendable, Equatable {
     public let ropeFreqs: Bool
     /// `output.weight` may be absent, in which case the token embedding is used (tied output).
     public let tiedOutputAllowed: Bool
+    /// The output is always the token embedding (Gemma 2 reads no `output.weight`).
+    public let alwaysTiedOutput: Bool
+    /// The token embeddings are multiplied by sqrt(n_embd) (Gemma).
+    public let scalesEmbedding: Bool
+    public let queryScaling: QueryScaling
+    /// Soft-capping of the attention scores (`attn_logit_softcapping`, Gemma 2).
+    public let attentionSoftCapping: SoftCapping
+    /// Soft-capping of the output logits (`final_logit_softcapping`).
+    public let finalSoftCapping: SoftCapping
+    public let slidingWindow: SlidingWindowRule?
     /// Q and K/V come from one fused `attn_qkv` and gate/up from one `ffn_up` of 2·ffn rows
     /// (gate first), as Phi-3 stores them; the engine reads them as row ranges of those tensors.
     public let fusedProjections: Bool
-    /// Q is multiplied by 1/√head_dim after RoPE and the scores are not scaled again (Phi-3's
-    /// `ggml_scale(Qcur)` with `kq_scale = 1`), which rounds differently from scaling the scores.
-    public let scalesQueryBeforeAttention: Bool
     /// Phi-3's `rope_factors_long` / `rope_factors_short` are read when present.
     public let longContextRopeFactors: Bool
 
     public init(layout: BlockLayout, feedForward: FeedForwardKind, rope: RopeStyle, qkvBias: TensorPresence,
-                qkNorm: TensorPresence, ropeFreqs: Bool, tiedOutputAllowed: Bool, fusedProjections: Bool = false,
-                scalesQueryBeforeAttention: Bool = false, longContextRopeFactors: Bool = false) {
+                qkNorm: TensorPresence, ropeFreqs: Bool, tiedOutputAllowed: Bool, alwaysTiedOutput: Bool = false,
+                scalesEmbedding: Bool = false, queryScaling: QueryScaling = .softmax,
+                attentionSoftCapping: SoftCapping = .none, finalSoftCapping: SoftCapping = .none,
+                slidingWindow: SlidingWindowRule? = nil, fusedProjections: Bool = false,
+                longContextRopeFactors: Bool = false) {
         self.fusedProjections = fusedProjections
-        self.scalesQueryBeforeAttention = scalesQueryBeforeAttention
         self.longContextRopeFactors = longContextRopeFactors
         self.layout = layout
         self.feedForward = feedForward
@@ -253,6 +322,12 @@ public struct EngineWiring: Sendable, Equatable {
         self.qkNorm = qkNorm
         self.ropeFreqs = ropeFreqs
         self.tiedOutputAllowed = tiedOutputAllowed
+        self.alwaysTiedOutput = alwaysTiedOutput
+        self.scalesEmbedding = scalesEmbedding
+        self.queryScaling = queryScaling
+        self.attentionSoftCapping = attentionSoftCapping
+        self.finalSoftCapping = finalSoftCapping
+        self.slidingWindow = slidingWindow
     }
 }
 

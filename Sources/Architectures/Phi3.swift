@@ -29,8 +29,10 @@ extension ArchitectureSpec {
             ],
             parameters: .phi3),
         engine: EngineWiring(layout: .preNorm, feedForward: .swiGLU, rope: .neox, qkvBias: .optional,
-                             qkNorm: .optional, ropeFreqs: false, tiedOutputAllowed: true, fusedProjections: true,
-                             scalesQueryBeforeAttention: true, longContextRopeFactors: true),
+                             qkNorm: .optional, ropeFreqs: false, tiedOutputAllowed: true,
+                             // Q × 1/√head_dim after RoPE, softmax scale 1 (no full-width rule: -1 layers).
+                             queryScaling: .query(fullWidthLayers: -1),
+                             fusedProjections: true, longContextRopeFactors: true),
         // AutoAWQ's Phi-3 groups scale the fused qkv_proj and gate_up_proj; the AWQ writer works on
         // separate q/k/v and gate/up tensors, so Phi-3 has no AWQ groups yet (gguf-quantize --awq refuses).
         awqGroups: [],

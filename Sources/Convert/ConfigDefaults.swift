@@ -33,4 +33,22 @@ enum ConfigDefaults {
         return ModelConfig(json: HFJSONFile(path: config.path, object: object))
     }
 
+    /// A tensor shape error caused by a transformers default (typically `head_dim`, which
+    /// Gemma2Config / Gemma3TextConfig set to 256 whatever the width and head count): the message
+    /// says which defaults were assumed.
+    /// Only constant defaults count (not those derived from other keys, like Llama's head_dim).
+    static func explainShapeError(_ error: ConvertError, table: [String: [ConfigDefault]], raw: ModelConfig,
+                                  filled: ModelConfig) -> ConvertError {
+        guard error.message.contains(" has shape "), let type = (try? raw.modelType()).flatMap({ $0 }),
+              let defaults = table[type] else { return error }
+        let shapeKeys: Set = ["head_dim", "hidden_size", "intermediate_size", "num_attention_heads", "num_key_value_heads", "vocab_size"]
+        let assumed = defaults.compactMap { d -> String? in
+            guard case .int(let k, let v) = d, shapeKeys.contains(k), !raw.json.contains(k) else { return nil }
+            return "\(k) = \(v)"
+        }
+        guard !assumed.isEmpty else { return error }
+        return ConvertError(error.message + " (config.json does not set it: transformers' default for model_type '\(type)', "
+                            + "\(assumed.joined(separator: ", ")), was assumed, as llama.cpp b10572 does; set the right value in config.json)")
+    }
+
 }

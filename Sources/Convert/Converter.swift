@@ -46,6 +46,7 @@ public enum Converter {
         guard let spec = ArchitectureSpec.named(hfArch) else {
             throw ConvertError("\(config.path): architecture '\(hfArch)' is not supported; supported: \(ArchitectureSpec.supportedNames.joined(separator: ", "))")
         }
+        let rawConfig = config
         config = try ConfigDefaults.apply(spec.converter.configDefaults, to: config)
         let dims = try ModelDims(config: config)
 
@@ -79,8 +80,12 @@ public enum Converter {
                                                sourceDType: .f32, type: .f32, permuteHeads: nil, generated: values))
                 }
             }
-            tensors = try TensorPlanning.plan(model: st, spec: spec, dims: dims, outType: outType,
-                                              configPath: config.path, extra: extra)
+            do {
+                tensors = try TensorPlanning.plan(model: st, spec: spec, dims: dims, outType: outType,
+                                                  configPath: config.path, extra: extra)
+            } catch {
+                throw ConfigDefaults.explainShapeError(error, table: spec.converter.configDefaults, raw: rawConfig, filled: config)
+            }
         } else if outType == .auto {
             outType = .f16
         }
@@ -147,11 +152,14 @@ public enum Converter {
             if let g = t.generated {
                 try g.withUnsafeBytes { try streamer.write(source: $0, dtype: .f32, shape: t.hfShape, to: t.type, heads: nil, writer: writer) }
             } else if let st, let name = t.hfName, let src = st.tensor(named: name) {
-                let bytes = try st.data(src)
+                let whole = try st.data(src)
+                // A trimmed tensor (Gemma 3's embedding) keeps the leading rows.
+                let kept = t.elementCount * t.sourceDType.size
+                let bytes = kept < whole.count ? UnsafeRawBufferPointer(rebasing: whole[0..<kept]) : whole
                 let mapping = st.files.first { $0.path == src.file }?.mapping
                 let base = src.byteRange.lowerBound
                 try streamer.write(source: bytes, dtype: t.sourceDType, shape: t.hfShape, to: t.type, heads: t.permuteHeads,
-                                   writer: writer) { r in mapping?.release((base + r.lowerBound)..<(base + r.upperBound)) }
+                                   shift: t.shift, writer: writer) { r in mapping?.release((base + r.lowerBound)..<(base + r.upperBound)) }
                 st.release(src)
             } else {
                 throw ConvertError("\(directory): tensor '\(t.hfName ?? t.ggufName)' disappeared from the checkpoint")

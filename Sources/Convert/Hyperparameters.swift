@@ -18,6 +18,7 @@ enum Hyperparameters {
     /// Keys from `set_gguf_parameters`, ending with `general.file_type`, plus the LlamaModel extras.
     static func metadata(config: ModelConfig, spec: ArchitectureSpec, fileType: Int) throws(ConvertError) -> [GGUFKeyValue] {
         if spec.converter.parameters == .phi3 { return try phi3(config: config, arch: spec.arch, fileType: fileType) }
+        if spec.converter.parameters == .gemma2 { return try gemma2(config: config, spec: spec, fileType: fileType) }
         let a = spec.arch
         var out: [GGUFKeyValue] = []
         func int(_ keys: [String]) throws(ConvertError) -> (String, Int)? {
@@ -69,6 +70,7 @@ enum Hyperparameters {
             let dims = try ModelDims(config: config)
             out.append(try u32(GGUFKey.LLM.ropeDimensionCount(a), dims.headDim, config: config, from: "head_dim"))
         }
+        if spec.converter.parameters == .gemma3 { out += try gemma3Extras(config: config, spec: spec) }
         return out
     }
 

@@ -55,15 +55,17 @@ final class TensorStreamer {
     ///   - heads: interleave rows of dim 0 in this many groups (nil: no permutation).
     ///   - release: called with byte ranges of `source` that will not be read again, so their pages
     ///     can leave the resident set while a large tensor is still being written.
+    ///   - shift: added to every element after widening (like gemma.py's `data_torch + 1`: in f32
+    ///     for f32/bf16 sources, rounded back to f16 for f16 sources); 0 leaves the values alone.
     func write(source: UnsafeRawBufferPointer, dtype: SafetensorsDType, shape: [Int], to type: GGMLType,
-               heads: Int?, writer: GGUFWriter, release: (Range<Int>) -> Void = { _ in }) throws(GGUFError) {
+               heads: Int?, shift: Float = 0, writer: GGUFWriter, release: (Range<Int>) -> Void = { _ in }) throws(GGUFError) {
         let total = shape.reduce(1, *)
         let units = shape.first ?? 1
         let unit = units == 0 ? 0 : total / units
         let rowLength = shape.last ?? 1
         guard total > 0 else { try writer.endTensor(); return }
 
-        if heads == nil && type == dtype.sameBytesType {
+        if heads == nil && type == dtype.sameBytesType && shift == 0 {
             // Same bytes: stream straight from the map.
             var off = 0
             let step = TensorStreamer.chunkElements * dtype.size
@@ -91,7 +93,7 @@ final class TensorStreamer {
         while first < units {
             let count = min(unitsPerChunk, units - first)
             let elements = count * unit
-            if type == dtype.sameBytesType {
+            if type == dtype.sameBytesType && shift == 0 {
                 // Permutation only: gather raw bytes.
                 let ub = unit * dtype.size
                 for u in 0..<count {
@@ -101,7 +103,8 @@ final class TensorStreamer {
                 try writer.write(UnsafeRawBufferPointer(rebasing: output[0..<(count * ub)]))
             } else {
                 try convertChunk(source: source, dtype: dtype, first: first, count: count, unit: unit, units: units,
-                                 heads: heads, to: type, rowLength: rowLength, writer: writer, elements: elements)
+                                 heads: heads, to: type, rowLength: rowLength, writer: writer, elements: elements,
+                                 shift: shift)
             }
             release((first * unit * dtype.size)..<((first + count) * unit * dtype.size))
             first += count
@@ -111,7 +114,7 @@ final class TensorStreamer {
 
     private func convertChunk(source: UnsafeRawBufferPointer, dtype: SafetensorsDType, first: Int, count: Int, unit: Int,
                               units: Int, heads: Int?, to type: GGMLType, rowLength: Int, writer: GGUFWriter,
-                              elements: Int) throws(GGUFError) {
+                              elements: Int, shift: Float = 0) throws(GGUFError) {
         let dst = scratch.baseAddress!
         let base = source.baseAddress!
         nonisolated(unsafe) let s = dst
@@ -127,6 +130,12 @@ final class TensorStreamer {
                 case .f32: out.update(from: from.assumingMemoryBound(to: Float.self), count: unit)
                 case .f16: FP16.expand(from.assumingMemoryBound(to: UInt16.self), out, count: unit)
                 case .bf16: BF16.expand(from.assumingMemoryBound(to: UInt16.self), out, count: unit)
+                }
+                if shift != 0 {
+                    for i in 0..<unit {
+                        let v = out[i] + shift
+                        out[i] = dtype == .f16 ? FP16.toFloat(FP16.fromFloat(v)) : v
+                    }
                 }
             }
         }

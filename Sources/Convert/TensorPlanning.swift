@@ -44,6 +44,8 @@ public struct PlannedTensor: Sendable {
     public let permuteHeads: Int?
     /// Data for generated tensors (f32).
     public let generated: [Float]?
+    /// Added to every element after widening (Gemma norms: 1).
+    public var shift: Float = 0
 
     public var ggmlShape: [Int] { hfShape.reversed() }
     public var elementCount: Int { hfShape.reduce(1, *) }
@@ -88,14 +90,20 @@ enum TensorPlanning {
         var seen = Set<String>()
         for t in model.tensors {
             if ArchitectureSpec.ignoredSuffixes.contains(where: { t.name.hasSuffix($0) }) { continue }
+            if spec.converter.skippedTensors.contains(t.name) { continue }
             guard let (rule, name, layer, isBias) = map(t.name, spec: spec) else {
                 throw ConvertError("\(t.file): cannot map tensor '\(t.name)' to a GGUF tensor of architecture '\(spec.arch)'")
             }
             if let layer, layer >= dims.layers {
                 throw ConvertError("\(t.file): tensor '\(t.name)' is in layer \(layer), but \(configPath) has \(dims.layers) layers")
             }
-            let expected = isBias ? [dims.value(rule.shape[0])] : rule.shape.map(dims.value)
-            guard t.shape == expected else {
+            var expected = isBias ? [dims.value(rule.shape[0])] : rule.shape.map(dims.value)
+            var hfShape = t.shape
+            if spec.converter.trimsEmbeddingToVocabulary, rule.gguf == .tokenEmbd, !isBias {
+                hfShape = try trimmedEmbeddingShape(t, model: model, dims: dims, configPath: configPath)
+                if hfShape != t.shape { expected[0] = hfShape[0] }
+            }
+            guard hfShape == expected else {
                 throw ConvertError("\(t.file): tensor '\(t.name)' has shape \(t.shape), but \(configPath) implies \(expected)")
             }
             let dtype: SafetensorsDType
@@ -111,8 +119,8 @@ enum TensorPlanning {
             }
             let type = outputType(name: name, nDims: t.shape.count, rowLength: t.shape.last ?? 1, outType: outType)
             seen.insert(name)
-            out.append(PlannedTensor(ggufName: name, hfName: t.name, hfShape: t.shape, sourceDType: dtype, type: type,
-                                     permuteHeads: heads, generated: nil))
+            out.append(PlannedTensor(ggufName: name, hfName: t.name, hfShape: hfShape, sourceDType: dtype, type: type,
+                                     permuteHeads: heads, generated: nil, shift: isBias ? 0 : rule.shift))
         }
         var missing: [String] = []
         for rule in spec.tensors {

@@ -32,6 +32,9 @@ struct VocabBuilder {
             case .sentencePiece:
                 guard fileExists(path(HFModelFiles.sentencePieceModel)) else { continue }
                 kvs = try sentencePiece()
+                if let b = spec.converter.sentencePieceAddSpacePrefix {
+                    kvs?.append(GGUFKeyValue(GGUFKey.Tokenizer.addSpacePrefix, .bool(b)))
+                }
             case .llamaHF:
                 guard let tj = try tokenizerJSON(), isLlamaHF(tj) else { continue }
                 kvs = try llamaHF(tj)

@@ -152,6 +152,10 @@ public enum TensorName: String, CaseIterable, Sendable {
     case ffnGate = "blk.{bid}.ffn_gate"
     case ffnUp = "blk.{bid}.ffn_up"
     case ffnDown = "blk.{bid}.ffn_down"
+    /// Gemma 2/3: the norm after attention, before the residual add.
+    case postAttentionNorm = "blk.{bid}.post_attention_norm"
+    /// Gemma 2/3: the norm after the feed-forward network, before the residual add.
+    case postFFWNorm = "blk.{bid}.post_ffw_norm"
 
     public var isPerLayer: Bool { rawValue.hasPrefix("blk.") }
 

@@ -14,6 +14,8 @@ final class Attention {
     let kvHeads: Int
     let headDim: Int
     let scale: Float
+    /// tanh soft-capping of the raw scores (0: off; Gemma 2).
+    let softCap: Float
     private let maxTasks: Int
     private let capacity: Int
     // Per task: packed queries (headDim × 12), scores (12 × capacity), packed probabilities
@@ -25,7 +27,9 @@ final class Attention {
         heads = c.headCount
         kvHeads = c.headCountKV
         headDim = c.headDimK
-        scale = c.attentionScale
+        // Gemma scales Q before the product; its softmax scale is 1.
+        scale = c.queryScale == nil ? c.attentionScale : 1
+        softCap = c.attentionSoftCap
         self.maxTasks = maxTasks
         self.capacity = capacity
         let mr = MicroKernel.mr, nr = MicroKernel.nr
@@ -44,11 +48,13 @@ final class Attention {
     /// Attention for `sequences` sequences of `length` new rows each, whose positions start at
     /// `start`; keys and values of positions `0..<start+length` are in `cache` (layer `layer`).
     /// `q` holds the rotated queries (`rows × heads·headDim`), `out` receives `rows × heads·headDim`.
+    /// `window` > 0 limits a query at position p to the keys p - window < key ≤ p (sliding layers).
     func run(q: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, cache: KVCache, layer: Int,
-             sequences: Int, length: Int, start: Int, threads: Int, flash: Bool = false) {
-        // Flash attention where llama.cpp b10572 takes its tiled CPU path; shorter batches keep
-        // this path (llama.cpp's per-row flash kernel is not reproduced).
-        if flash && FlashAttentionKernel.tiledPath(length: length, headDim: headDim) {
+             sequences: Int, length: Int, start: Int, threads: Int, flash: Bool = false, window: Int = 0) {
+        // Flash attention where llama.cpp b10572 takes its tiled CPU path; shorter batches and
+        // sliding-window layers keep this path (llama.cpp's per-row and windowed flash kernels are
+        // not reproduced).
+        if flash && window == 0 && FlashAttentionKernel.tiledPath(length: length, headDim: headDim) {
             flashKernel.run(q: q, out: out, cache: cache, layer: layer, sequences: sequences, length: length,
                             start: start, threads: threads)
             return
@@ -66,14 +72,14 @@ final class Attention {
                 let h = (item / groups) % self.heads
                 let s = item / (groups * self.heads)
                 self.group(q: qp, out: op, cache: cache, layer: layer, sequence: s, head: h, group: g,
-                           length: length, start: start, scratch: base)
+                           length: length, start: start, scratch: base, window: window)
             }
         }
     }
 
     private func group(q: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, cache: KVCache, layer: Int,
                        sequence s: Int, head h: Int, group g: Int, length: Int, start: Int,
-                       scratch: UnsafeMutablePointer<Float>) {
+                       scratch: UnsafeMutablePointer<Float>, window: Int = 0) {
         let mr = MicroKernel.mr, nr = MicroKernel.nr
         let hd = headDim
         let qStride = heads * hd
@@ -128,6 +134,12 @@ final class Attention {
             let row = scores + i * capacity
             let valid = i < rows ? start + t0 + i + 1 : 0
             if valid > 0 {
+                if softCap != 0 { Self.softCap(row, count: valid, cap: softCap) }
+                if window > 0 {
+                    // Keys at or before position (query - window) are masked (-inf before softmax).
+                    let hidden = min(valid - 1, max(0, valid - window))
+                    for j in 0..<hidden { row[j] = -.infinity }
+                }
                 VectorMath.softmaxRow(row, valid: valid, scale: scale, phase: phase)
                 // The probabilities as f16 values (ggml converts them for the f16 product).
                 var j = 0

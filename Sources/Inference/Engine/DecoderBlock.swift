@@ -16,6 +16,10 @@ extension InferenceSession {
         // The block below is the pre-norm layout; other layouts of `EngineWiring` get their own path here.
         switch c.wiring.layout {
         case .preNorm: break
+        case .sandwichNorm:
+            runSandwichBlock(layer: w, index: il, rows: n, sequences: sequences, length: length, start: start,
+                             cache: cache, cacheLayer: cacheLayer, attention: att, overrides: overrides, keepRows: keepRows)
+            return
         }
         let e = c.embeddingLength
         let x = acts.residual.pointer
@@ -66,6 +70,7 @@ extension InferenceSession {
         linear(w.up, xn, rows: n, into: up, override: overrides[.ffnUp], sameInput: overrides[.ffnGate] == nil)
         switch c.wiring.feedForward {
         case .swiGLU: swiglu(gate: gate, up: up, into: xn, count: n * c.feedForwardLength)
+        case .geGLU: geglu(gate: gate, up: up, into: xn, count: n * c.feedForwardLength)
         }
         linear(w.down, xn, rows: n, into: proj, override: overrides[.ffnDown])
         RowOps.add(x, proj, count: n * e)

@@ -72,6 +72,8 @@ public final class InferenceSession {
 
     let cache: KVCache
     let rope: RopeTable
+    /// The RoPE table of the sliding-window layers when their base differs (Gemma 3).
+    var ropeSWA: RopeTable?
     let attention: Attention
     let acts = Activations()
     let logits = FloatBuffer()
@@ -98,6 +100,9 @@ public final class InferenceSession {
         let factors = model.ropeFactors
             ?? (contextLength > c.yarnOrigContext ? model.ropeFactorsLong : model.ropeFactorsShort)
         rope = RopeTable(config: c, factors: factors, positions: contextLength)
+        if c.slidingWindow > 0 && c.ropeFreqBaseSWA != c.ropeFreqBase {
+            ropeSWA = RopeTable(config: c, factors: factors, positions: contextLength, base: c.ropeFreqBaseSWA)
+        }
         attention = Attention(config: c, capacity: cache.capacity, maxTasks: 64)
     }
 
@@ -170,6 +175,7 @@ public final class InferenceSession {
             }
             table.dequantize(row: Int(t), k0: 0, count: e, into: dst + i * e)
         }
+        scaleEmbeddings(dst, rows: tokens.count)
     }
 
     /// Runs decoder block `layer` on `hidden` (`sequences` sequences of equal length, each starting
@@ -226,6 +232,7 @@ public final class InferenceSession {
         }
         if !rows.isEmpty {
             linear(model.output, normed, rows: rows.count, into: out, override: nil)
+            softCapLogits(out, count: rows.count * nv)
         }
         return Logits(rows: rows.count, vocabulary: nv, base: out, owner: logits)
     }

@@ -50,7 +50,9 @@ public final class LanguageModel {
         }
         let nVocab = embd.shape[1]
         tokenEmbedding = try loader.matrix(embd.name, columns: c.embeddingLength, rows: nVocab)
-        if file.tensor(named: TensorName.output.weight()) != nil || !c.wiring.tiedOutputAllowed {
+        if c.wiring.alwaysTiedOutput {
+            output = tokenEmbedding
+        } else if file.tensor(named: TensorName.output.weight()) != nil || !c.wiring.tiedOutputAllowed {
             output = try loader.matrix(TensorName.output.weight(), columns: c.embeddingLength, rows: nVocab)
         } else {
             output = tokenEmbedding

@@ -31,13 +31,30 @@ public struct ModelConfig: Sendable, Equatable {
     public var yarnBetaSlow: Float
     public var yarnOrigContext: Int
 
+    /// Multiplies the token embeddings (sqrt(n_embd) for Gemma, else 1).
+    public var embeddingScale: Float = 1
+    /// Multiplies Q after RoPE (Gemma, Phi-3: `EngineWiring.queryScaling`), in which case the
+    /// softmax scale is 1; nil: softmax scale `attentionScale`.
+    public var queryScale: Float?
+    /// tanh soft-capping of the attention scores and of the logits (0: off).
+    public var attentionSoftCap: Float = 0
+    public var finalSoftCap: Float = 0
+    /// Sliding window of the sliding layers (0: none) and their period.
+    public var slidingWindow: Int = 0
+    public var slidingWindowPeriod: Int = 0
+    /// RoPE base of the sliding layers.
+    public var ropeFreqBaseSWA: Float = 10000
+
+    /// Whether layer `il` attends through the sliding window (llama.cpp `set_swa_pattern`).
+    public func isSlidingWindowLayer(_ il: Int) -> Bool {
+        slidingWindow > 0 && (slidingWindowPeriod == 0 || il % slidingWindowPeriod < slidingWindowPeriod - 1)
+    }
+
     /// Width of the KV rows.
     public var kvDimK: Int { headCountKV * headDimK }
     public var kvDimV: Int { headCountKV * headDimV }
     /// Softmax scale of the attention scores, `1/sqrtf(head_dim)`.
-    public var attentionScale: Float { wiring.scalesQueryBeforeAttention ? 1 : 1 / Float(headDimV).squareRoot() }
-    /// The factor Q is multiplied by after RoPE (Phi-3: `1.0f/sqrtf(float(n_embd_head))`), or nil.
-    public var queryScale: Float? { wiring.scalesQueryBeforeAttention ? 1 / Float(headDimK).squareRoot() : nil }
+    public var attentionScale: Float { 1 / Float(headDimV).squareRoot() }
 
     /// Reads the hyper-parameters of `file`.
     /// - Throws: `InferenceError` for an unsupported architecture, a missing required key, or
@@ -109,5 +126,7 @@ public struct ModelConfig: Sendable, Equatable {
         yarnBetaFast = 32
         yarnBetaSlow = 1
         yarnOrigContext = try int(K.ropeScalingOrigContext(arch), contextLengthTrain)
+        ropeFreqBaseSWA = ropeFreqBase
+        try readGemmaParameters(spec.engine, int: int, float: float)
     }
 }

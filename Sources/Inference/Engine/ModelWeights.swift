@@ -56,6 +56,9 @@ public struct LayerWeights {
     public let qNorm: [Float]?, kNorm: [Float]?
     public let ffnNorm: [Float]
     public let gate: Linear, up: Linear, down: Linear
+    /// Gemma's norms after attention and after the feed-forward network (sandwich layout).
+    public var postAttentionNorm: [Float]? = nil
+    public var postFFWNorm: [Float]? = nil
 
     public func linear(_ role: LinearRole) -> Linear {
         switch role {
@@ -153,7 +156,7 @@ struct WeightLoader {
             gate = try matrix(TensorName.ffnGate.weight(il), columns: e, rows: c.feedForwardLength)
             up = try matrix(TensorName.ffnUp.weight(il), columns: e, rows: c.feedForwardLength)
         }
-        return LayerWeights(
+        var layer = LayerWeights(
             attnNorm: try required(TensorName.attnNorm.weight(il), count: e),
             q: q, k: k, v: v,
             o: try matrix(TensorName.attnOutput.weight(il), columns: c.headCount * c.headDimV, rows: e),
@@ -165,5 +168,10 @@ struct WeightLoader {
             ffnNorm: try required(TensorName.ffnNorm.weight(il), count: e),
             gate: gate, up: up,
             down: try matrix(TensorName.ffnDown.weight(il), columns: c.feedForwardLength, rows: e))
+        if c.wiring.layout == .sandwichNorm {
+            layer.postAttentionNorm = try required(TensorName.postAttentionNorm.weight(il), count: e)
+            layer.postFFWNorm = try required(TensorName.postFFWNorm.weight(il), count: e)
+        }
+        return layer
     }
 }

@@ -63,11 +63,13 @@ struct RopeTable {
     let style: RopeStyle
     let values: [Float]
 
-    init(config c: ModelConfig, factors: [Float]?, positions: Int) {
+    /// - Parameter base: the RoPE base (default `c.ropeFreqBase`; the sliding layers' base for Gemma 3).
+    init(config c: ModelConfig, factors: [Float]?, positions: Int, base: Float? = nil) {
         dims = c.ropeDimensions
         style = c.ropeStyle
-        let thetaScale = powf(c.ropeFreqBase, -2 / Float(dims))
-        let corr = Self.yarnCorrectionDims(dims: dims, origContext: c.yarnOrigContext, base: c.ropeFreqBase,
+        let freqBase = base ?? c.ropeFreqBase
+        let thetaScale = powf(freqBase, -2 / Float(dims))
+        let corr = Self.yarnCorrectionDims(dims: dims, origContext: c.yarnOrigContext, base: freqBase,
                                            betaFast: c.yarnBetaFast, betaSlow: c.yarnBetaSlow)
         var v = [Float](repeating: 0, count: positions * dims)
         for p in 0..<positions {

@@ -64,6 +64,16 @@ public final class SubBlockRunner {
         s.acts.reserve(rows: n, config: c)
         let xn = s.acts.normed.pointer
         input.withUnsafeBufferPointer { xn.update(from: $0.baseAddress!, count: input.count) }
+        if c.wiring.layout == .sandwichNorm {
+            // Gemma: per-layer RoPE base, query scale, soft-capping and sliding window.
+            s.gemmaAttentionCore(layer: w, index: layer, input: xn, rows: n, sequences: sequences, length: length, start: 0,
+                                 cache: kv, cacheLayer: 0, attention: att, overrides: overrides)
+            var out = [Float](repeating: 0, count: n * e)
+            out.withUnsafeMutableBufferPointer { o in
+                s.linear(w.o, s.acts.attention.pointer, rows: n, into: o.baseAddress!, override: overrides[.attnOutput])
+            }
+            return out
+        }
         let qDim = c.headCount * c.headDimK
         let q = s.acts.q.pointer, k = s.acts.k.pointer, v = s.acts.v.pointer
         s.linear(w.q, xn, rows: n, into: q, override: overrides[.attnQ])
@@ -108,6 +118,7 @@ public final class SubBlockRunner {
         s.linear(w.up, xn, rows: n, into: up, override: overrides[.ffnUp])
         switch c.wiring.feedForward {
         case .swiGLU: s.swiglu(gate: gate, up: up, into: xn, count: n * c.feedForwardLength)
+        case .geGLU: s.geglu(gate: gate, up: up, into: xn, count: n * c.feedForwardLength)
         }
         var out = [Float](repeating: 0, count: n * e)
         out.withUnsafeMutableBufferPointer { o in
