@@ -8,7 +8,9 @@ import TestSupport
 /// GoldenConvertTests), then gguf-ppl against llama.cpp b10572's llama-perplexity (AVX2 build):
 /// `llama-perplexity -m tiny-phi3-f32.gguf -f wiki.test.raw -c 128 --chunks 4 -t 2` printed
 /// `[1]36515.1720,[2]34816.7333,[3]34347.8024,[4]33654.3452,` and
-/// `Final estimate: PPL = 33654.3452 +/- 974.75826`.
+/// `Final estimate: PPL = 33654.3452 +/- 974.75826` (flash attention on, b10572's default). With flash
+/// attention the engine follows b10572's order and prints the same text; the 0.01 % bound is the
+/// issue's, the exact line is checked as well.
 @Suite("Phi-3 perplexity against llama-perplexity b10572")
 struct Phi3Tests {
     static let running = [36515.1720, 34816.7333, 34347.8024, 33654.3452]
@@ -34,5 +36,6 @@ struct Phi3Tests {
         let ppl = try #require(Double(parts[4])), err = try #require(Double(parts[6]))
         #expect(abs(ppl - Self.final.ppl) / Self.final.ppl < 1e-4, "\(finalLine)")
         #expect(abs(err - Self.final.err) / Self.final.err < 1e-4, "\(finalLine)")
+        #expect(finalLine == "Final estimate: PPL = 33654.3452 +/- 974.75826")
     }
 }
