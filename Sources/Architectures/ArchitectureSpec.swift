@@ -42,7 +42,7 @@ public struct ArchitectureSpec: Sendable {
 
 extension ArchitectureSpec {
     /// Every supported architecture. Adding one: a new file with its `static let`, and a line here.
-    public static let all: [ArchitectureSpec] = [llama, qwen2, qwen3]
+    public static let all: [ArchitectureSpec] = [llama, qwen2, qwen3, mixtral, qwen3moe]
 
     /// The description for a config.json `architectures[0]` value, or nil.
     public static func named(_ hfName: String) -> ArchitectureSpec? {
@@ -70,6 +70,10 @@ public enum Dim: Sendable, Equatable {
     case qDim
     /// n_head_kv * head_dim (rows of k_proj / v_proj)
     case kvDim
+    /// Number of routed experts (rows of the MoE router).
+    case experts
+    /// Hidden size of one routed expert's FFN (`moe_intermediate_size`, else `intermediate_size`).
+    case expertFFN
 }
 
 /// Which rows to reorder for llama.cpp's rope layout (llama.py `LlamaModel.permute`).
@@ -134,10 +138,18 @@ public struct ConverterRules: Sendable {
     /// `model_type` (b10572 reads config.json through `AutoConfig(...).to_dict()`, so these reach
     /// the GGUF: e.g. `head_dim`, hence `attention.key_length`, for a Llama config without one).
     public let configDefaults: [String: [ConfigDefault]]
+    /// One tensor per expert in the checkpoint, stacked into 3-D GGUF tensors (nil: no experts).
+    public let experts: ExpertStacking?
+    /// Qwen2MoeModel writes `expert_feed_forward_length` (`moe_intermediate_size`) and
+    /// `expert_shared_feed_forward_length` after `general.file_type`.
+    public let writesExpertFeedForwardLengths: Bool
 
     public init(vocabSources: [VocabSource], writesVocabSizeAndRopeDims: Bool, copiesAddPrefixSpace: Bool,
                 noBOSForVocabSize: Int?, generatesLlama3RopeFreqs: Bool, tensors: [TensorRule],
-                configDefaults: [String: [ConfigDefault]] = [:]) {
+                configDefaults: [String: [ConfigDefault]] = [:], experts: ExpertStacking? = nil,
+                writesExpertFeedForwardLengths: Bool = false) {
+        self.experts = experts
+        self.writesExpertFeedForwardLengths = writesExpertFeedForwardLengths
         self.vocabSources = vocabSources
         self.writesVocabSizeAndRopeDims = writesVocabSizeAndRopeDims
         self.copiesAddPrefixSpace = copiesAddPrefixSpace

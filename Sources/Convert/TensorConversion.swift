@@ -56,12 +56,13 @@ final class TensorStreamer {
     ///   - release: called with byte ranges of `source` that will not be read again, so their pages
     ///     can leave the resident set while a large tensor is still being written.
     func write(source: UnsafeRawBufferPointer, dtype: SafetensorsDType, shape: [Int], to type: GGMLType,
-               heads: Int?, writer: GGUFWriter, release: (Range<Int>) -> Void = { _ in }) throws(GGUFError) {
+               heads: Int?, writer: GGUFWriter, endTensor: Bool = true,
+               release: (Range<Int>) -> Void = { _ in }) throws(GGUFError) {
         let total = shape.reduce(1, *)
         let units = shape.first ?? 1
         let unit = units == 0 ? 0 : total / units
         let rowLength = shape.last ?? 1
-        guard total > 0 else { try writer.endTensor(); return }
+        guard total > 0 else { if endTensor { try writer.endTensor() }; return }
 
         if heads == nil && type == dtype.sameBytesType {
             // Same bytes: stream straight from the map.
@@ -73,7 +74,7 @@ final class TensorStreamer {
                 release(off..<(off + n))
                 off += n
             }
-            try writer.endTensor()
+            if endTensor { try writer.endTensor() }
             return
         }
 
@@ -106,7 +107,7 @@ final class TensorStreamer {
             release((first * unit * dtype.size)..<((first + count) * unit * dtype.size))
             first += count
         }
-        try writer.endTensor()
+        if endTensor { try writer.endTensor() }
     }
 
     private func convertChunk(source: UnsafeRawBufferPointer, dtype: SafetensorsDType, first: Int, count: Int, unit: Int,

@@ -148,6 +148,11 @@ public enum TensorName: String, CaseIterable, Sendable {
     case ffnGate = "blk.{bid}.ffn_gate"
     case ffnUp = "blk.{bid}.ffn_up"
     case ffnDown = "blk.{bid}.ffn_down"
+    // Mixture of experts: the router and the experts' FFNs stacked into 3-D tensors.
+    case ffnGateInp = "blk.{bid}.ffn_gate_inp"
+    case ffnGateExps = "blk.{bid}.ffn_gate_exps"
+    case ffnUpExps = "blk.{bid}.ffn_up_exps"
+    case ffnDownExps = "blk.{bid}.ffn_down_exps"
 
     public var isPerLayer: Bool { rawValue.hasPrefix("blk.") }
 
