@@ -58,7 +58,12 @@ extension ArchitectureSpec {
     public static var supportedNames: [String] { all.flatMap(\.hfNames) }
 
     /// Every supported `general.architecture` value, for error messages.
-    public static var supportedGGUFNames: [String] { all.map(\.arch) }
+    /// (Several descriptions may share one: Mixtral converts to "llama", whose description `gguf`
+    /// returns first.)
+    public static var supportedGGUFNames: [String] {
+        var seen = Set<String>()
+        return all.map(\.arch).filter { seen.insert($0).inserted }
+    }
 }
 
 // MARK: - Converter

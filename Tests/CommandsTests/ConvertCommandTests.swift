@@ -93,7 +93,7 @@ struct ConvertCommandTests {
     func unknownArchitecture() throws {
         let m = try ModelCopy()
         try m.editConfig { $0["architectures"] = ["GPTJForCausalLM"] }
-        expectFailure(m, [], "\(m.dir)/config.json: architecture 'GPTJForCausalLM' is not supported; supported: LlamaForCausalLM, LLaMAForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM")
+        expectFailure(m, [], "\(m.dir)/config.json: architecture 'GPTJForCausalLM' is not supported; supported: LlamaForCausalLM, LLaMAForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM, MixtralForCausalLM, Qwen3MoeForCausalLM")
     }
 
     @Test("shapes that contradict config.json")
