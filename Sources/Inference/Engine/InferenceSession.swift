@@ -74,6 +74,7 @@ public final class InferenceSession {
     let rope: RopeTable
     let attention: Attention
     let acts = Activations()
+    let expertBuffers = ExpertBuffers()
     let logits = FloatBuffer()
     let workspace = MatMulWorkspace()
     private var scratchCache: KVCache?
