@@ -122,11 +122,11 @@ extension InferenceSession {
                 (g + i * e).update(from: x + Int(s) / k * e, count: e)
             }
             let gt = b.gate.reserve(mr * f), up = b.up.reserve(mr * f), h = b.hidden.reserve(mr * f)
-            expertLinear(m.gate[xid], g, rows: mr, into: gt)
-            expertLinear(m.up[xid], g, rows: mr, into: up, sameInput: true)
+            expertLinear(m.gate[xid], g, rows: mr, into: gt, expert: xid, experts: nx, slots: slots, used: k)
+            expertLinear(m.up[xid], g, rows: mr, into: up, sameInput: true, expert: xid, experts: nx, slots: slots, used: k)
             for i in 0..<mr { VectorMath.swiglu(gate: gt + i * f, up: up + i * f, h + i * f, count: f) }
             let d = b.gathered.reserve(mr * max(e, f))
-            expertLinear(m.down[xid], h, rows: mr, into: d)
+            expertLinear(m.down[xid], h, rows: mr, into: d, expert: xid, experts: nx, slots: slots, used: k)
             for (i, s) in slots.enumerated() {
                 (out + Int(s) * e).update(from: d + i * e, count: e)
             }
@@ -198,6 +198,14 @@ extension WeightLoader {
     }
 }
 
+/// Called before each expert's product in an MoE block (one `mul_mat_id` split by expert) with
+/// the stacked tensor's name, the expert, the number of experts, the rows routed to it (`rows ×
+/// columns`, f32) and, for each row, its routing slot `token · used + k` (the k-th choice of that
+/// token in the pass). The buffers are valid only during the call.
+public typealias ExpertActivationObserver = (_ tensor: String, _ expert: Int, _ experts: Int,
+                                             _ activations: UnsafeBufferPointer<Float>, _ rows: Int, _ columns: Int,
+                                             _ slots: UnsafeBufferPointer<Int32>, _ used: Int) -> Void
+
 extension InferenceSession {
     /// One expert's product (ggml `mul_mat_id`): the observer sees the gathered rows, then F32
     /// weights are multiplied in `ggml_vec_dot_f32`'s order (as `mul_mat_id` calls it, one row at a
@@ -205,13 +213,21 @@ extension InferenceSession {
     /// `a0+a2, a1+a3`, `(a0+a1)`, halves added and two horizontal adds); other types take the
     /// ordinary product.
     func expertLinear(_ l: Linear, _ x: UnsafePointer<Float>, rows n: Int, into y: UnsafeMutablePointer<Float>,
-                      sameInput: Bool = false) {
+                      sameInput: Bool = false, expert: Int, experts: Int, slots: [Int32], used: Int) {
         let w = l.matrix
+        if let expertObserver {
+            slots.withUnsafeBufferPointer { s in
+                expertObserver(l.name, expert, experts, UnsafeBufferPointer(start: x, count: n * w.columns), n, w.columns, s, used)
+            }
+        }
         guard w.type == .f32, w.columns % 32 == 0 else {
+            let saved = observer
+            if expertObserver != nil { observer = nil }
             linear(l, x, rows: n, into: y, override: nil, sameInput: sameInput)
+            observer = saved
             return
         }
-        if let observer {
+        if expertObserver == nil, let observer {
             observer(l.name, UnsafeBufferPointer(start: x, count: n * w.columns), n, w.columns)
         }
         let k = w.columns, outs = w.rows
