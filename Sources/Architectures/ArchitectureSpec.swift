@@ -42,7 +42,7 @@ public struct ArchitectureSpec: Sendable {
 
 extension ArchitectureSpec {
     /// Every supported architecture. Adding one: a new file with its `static let`, and a line here.
-    public static let all: [ArchitectureSpec] = [llama, qwen2, qwen3, phi3, gemma2, gemma3]
+    public static let all: [ArchitectureSpec] = [llama, qwen2, qwen3, phi3, gemma2, gemma3, mixtral, qwen3moe]
 
     /// The description for a config.json `architectures[0]` value, or nil.
     public static func named(_ hfName: String) -> ArchitectureSpec? {
@@ -58,7 +58,12 @@ extension ArchitectureSpec {
     public static var supportedNames: [String] { all.flatMap(\.hfNames) }
 
     /// Every supported `general.architecture` value, for error messages.
-    public static var supportedGGUFNames: [String] { all.map(\.arch) }
+    /// (Several descriptions may share one: Mixtral converts to "llama", whose description `gguf`
+    /// returns first.)
+    public static var supportedGGUFNames: [String] {
+        var seen = Set<String>()
+        return all.map(\.arch).filter { seen.insert($0).inserted }
+    }
 }
 
 // MARK: - Converter
@@ -74,6 +79,10 @@ public enum Dim: Sendable, Equatable {
     case qkvDim
     /// 2 · ffn (rows of a fused gate_up_proj)
     case ffnPair
+    /// Number of routed experts (rows of the MoE router).
+    case experts
+    /// Hidden size of one routed expert's FFN (`moe_intermediate_size`, else `intermediate_size`).
+    case expertFFN
 }
 
 /// Which rows to reorder for llama.cpp's rope layout (llama.py `LlamaModel.permute`).
@@ -158,11 +167,20 @@ public struct ConverterRules: Sendable {
     /// `modify_tensors` drops out-of-vocabulary rows).
     public let trimsEmbeddingToVocabulary: Bool
 
+    /// One tensor per expert in the checkpoint, stacked into 3-D GGUF tensors (nil: no experts).
+    public let experts: ExpertStacking?
+    /// Qwen2MoeModel writes `expert_feed_forward_length` (`moe_intermediate_size`) and
+    /// `expert_shared_feed_forward_length` after `general.file_type`.
+    public let writesExpertFeedForwardLengths: Bool
+
     public init(vocabSources: [VocabSource], writesVocabSizeAndRopeDims: Bool, copiesAddPrefixSpace: Bool,
                 noBOSForVocabSize: Int?, generatesLlama3RopeFreqs: Bool, tensors: [TensorRule],
                 configDefaults: [String: [ConfigDefault]] = [:], parameters: ParameterStyle = .textModel,
                 skippedTensors: [String] = [], sentencePieceAddSpacePrefix: Bool? = nil,
-                trimsEmbeddingToVocabulary: Bool = false) {
+                trimsEmbeddingToVocabulary: Bool = false, experts: ExpertStacking? = nil,
+                writesExpertFeedForwardLengths: Bool = false) {
+        self.experts = experts
+        self.writesExpertFeedForwardLengths = writesExpertFeedForwardLengths
         self.vocabSources = vocabSources
         self.writesVocabSizeAndRopeDims = writesVocabSizeAndRopeDims
         self.copiesAddPrefixSpace = copiesAddPrefixSpace

@@ -71,6 +71,10 @@ public final class AWQCalibrator {
             throw AWQError(.unsupportedArchitecture, "\(file.path): architecture '\(arch)' has no AWQ scaling groups; "
                            + "supported: \(AWQGroup.architectures.joined(separator: ", "))")
         }
+        if let t = file.tensors.first(where: { $0.name.hasSuffix(".ffn_gate_inp.weight") }) {
+            throw AWQError(.unsupportedArchitecture, "\(file.path): tensor '\(t.name)' routes to experts; "
+                           + "AWQ does not scale mixture-of-experts blocks yet")
+        }
         if let t = file.tensors.first(where: { $0.type.isQuantized }) {
             throw AWQError(.quantizedInput, "\(file.path): tensor '\(t.name)' is already quantized (\(t.type.name)); "
                            + "AWQ needs an unquantized F32, F16 or BF16 model")

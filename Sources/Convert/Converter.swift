@@ -91,10 +91,12 @@ public enum Converter {
         }
 
         let total = tensors.reduce(0) { $0 + $1.elementCount }
+        let split = ParameterSplit(tensors)
         var notes: [String] = []
         var general = GeneralMetadata.gather(directory: directory,
                                              card: ModelCard.load(directory: directory) { notes.append($0) },
-                                             nameOrPath: config["_name_or_path"]?.string, totalParams: total)
+                                             nameOrPath: config["_name_or_path"]?.string, totalParams: total,
+                                             shared: split.shared, expert: split.expert, expertCount: split.expertCount)
         if let n = options.modelName { general.name = n }
 
         var md = GGUFMetadata()
@@ -140,7 +142,7 @@ public enum Converter {
     public static func write(_ plan: ConversionPlan, directory: String, options: ConvertOptions, model: SafetensorsModel? = nil,
                              progress: ((Int, Int, String) -> Void)? = nil) throws {
         let st: SafetensorsModel?
-        if plan.tensors.contains(where: { $0.hfName != nil }) {
+        if plan.tensors.contains(where: { $0.hfName != nil || $0.expertSources != nil }) {
             if let model { st = model } else { st = try SafetensorsModel(directory: directory) }
         } else {
             st = nil
@@ -151,6 +153,8 @@ public enum Converter {
         for (i, t) in plan.tensors.enumerated() {
             if let g = t.generated {
                 try g.withUnsafeBytes { try streamer.write(source: $0, dtype: .f32, shape: t.hfShape, to: t.type, heads: nil, writer: writer) }
+            } else if let st, let sources = t.expertSources {
+                try writeStacked(t, sources: sources, model: st, streamer: streamer, writer: writer, directory: directory)
             } else if let st, let name = t.hfName, let src = st.tensor(named: name) {
                 let whole = try st.data(src)
                 // A trimmed tensor (Gemma 3's embedding) keeps the leading rows.

@@ -23,7 +23,10 @@ public struct GeneralMetadata: Equatable, Sendable {
     ///   - card: README.md front matter, if any.
     ///   - nameOrPath: config.json `_name_or_path`, if any.
     ///   - totalParams: element count of every tensor that will be written.
-    public static func gather(directory: String, card: CardValue?, nameOrPath: String?, totalParams: Int) -> GeneralMetadata {
+    ///   - shared, expert, expertCount: gguf-py `get_total_parameter_count`'s split for MoE models
+    ///     (parameters outside `_exps.` tensors, one expert's parameters, experts per tensor).
+    public static func gather(directory: String, card: CardValue?, nameOrPath: String?, totalParams: Int,
+                              shared: Int = 0, expert: Int = 0, expertCount: Int = 0) -> GeneralMetadata {
         var m = GeneralMetadata()
         if let card { m.applyCard(card, totalParams: totalParams) }
         if let id = nameOrPath, id.filter({ $0 == "/" }).count <= 1 {
@@ -31,7 +34,9 @@ public struct GeneralMetadata: Equatable, Sendable {
         }
         m.applyID(folderName(directory), totalParams: totalParams)
         if m.name == nil { m.name = folderName(directory) }
-        if m.sizeLabel == nil && totalParams > 0 { m.sizeLabel = ModelNaming.sizeLabel(total: totalParams) }
+        if m.sizeLabel == nil && totalParams > 0 {
+            m.sizeLabel = ModelNaming.sizeLabel(total: totalParams, shared: shared, expert: expert, expertCount: expertCount)
+        }
         return m
     }
 

@@ -64,6 +64,10 @@ enum Hyperparameters {
             out.append(try u32(GGUFKey.LLM.valueLength(a), v.1, config: config, from: v.0))
         }
         out.append(GGUFKeyValue(GGUFKey.General.fileType, .uint32(UInt32(fileType))))
+        if spec.converter.writesExpertFeedForwardLengths {
+            try addInt(GGUFKey.LLM.expertFeedForwardLength(a), ["moe_intermediate_size"])
+            try addInt(GGUFKey.LLM.expertSharedFeedForwardLength(a), ["shared_expert_intermediate_size"])
+        }
         if spec.converter.writesVocabSizeAndRopeDims {
             guard let vocab = try int(["vocab_size"]) else { throw ConvertError("\(config.path): 'vocab_size' is missing") }
             out.append(try u32(GGUFKey.LLM.vocabSize(a), vocab.1, config: config, from: vocab.0))
@@ -149,6 +153,11 @@ struct ModelDims {
     var headsKV: Int
     var headDim: Int
     var layers: Int
+    /// Routed experts (0: a dense model) and the hidden size of one expert's FFN.
+    var experts = 0
+    var expertFFN = 0
+    /// Experts each token is routed to (`num_experts_per_tok`), when given.
+    var expertsUsed: Int?
 
     init(config: ModelConfig) throws(ConvertError) {
         func need(_ keys: [String]) throws(ConvertError) -> Int {
@@ -172,6 +181,11 @@ struct ModelDims {
         guard headsKV > 0, headDim > 0 else {
             throw ConvertError("\(config.path): num_key_value_heads \(headsKV) and head_dim \(headDim) must be positive")
         }
+        do {
+            experts = try config.int(["num_local_experts", "num_experts", "n_routed_experts"]) ?? 0
+            expertFFN = try config.int(["moe_intermediate_size"]) ?? ffn
+            expertsUsed = try config.int(["num_experts_per_tok", "num_experts_per_token", "top_k_experts"])
+        } catch { throw ConvertError(error.description) }
     }
 
     func value(_ d: Dim) -> Int {
@@ -184,6 +198,8 @@ struct ModelDims {
         case .kvDim: return headsKV * headDim
         case .qkvDim: return (heads + 2 * headsKV) * headDim
         case .ffnPair: return 2 * ffn
+        case .experts: return experts
+        case .expertFFN: return expertFFN
         }
     }
 }

@@ -58,12 +58,13 @@ final class TensorStreamer {
     ///   - shift: added to every element after widening (like gemma.py's `data_torch + 1`: in f32
     ///     for f32/bf16 sources, rounded back to f16 for f16 sources); 0 leaves the values alone.
     func write(source: UnsafeRawBufferPointer, dtype: SafetensorsDType, shape: [Int], to type: GGMLType,
-               heads: Int?, shift: Float = 0, writer: GGUFWriter, release: (Range<Int>) -> Void = { _ in }) throws(GGUFError) {
+               heads: Int?, shift: Float = 0, writer: GGUFWriter, endTensor: Bool = true,
+               release: (Range<Int>) -> Void = { _ in }) throws(GGUFError) {
         let total = shape.reduce(1, *)
         let units = shape.first ?? 1
         let unit = units == 0 ? 0 : total / units
         let rowLength = shape.last ?? 1
-        guard total > 0 else { try writer.endTensor(); return }
+        guard total > 0 else { if endTensor { try writer.endTensor() }; return }
 
         if heads == nil && type == dtype.sameBytesType && shift == 0 {
             // Same bytes: stream straight from the map.
@@ -75,7 +76,7 @@ final class TensorStreamer {
                 release(off..<(off + n))
                 off += n
             }
-            try writer.endTensor()
+            if endTensor { try writer.endTensor() }
             return
         }
 
@@ -109,7 +110,7 @@ final class TensorStreamer {
             release((first * unit * dtype.size)..<((first + count) * unit * dtype.size))
             first += count
         }
-        try writer.endTensor()
+        if endTensor { try writer.endTensor() }
     }
 
     private func convertChunk(source: UnsafeRawBufferPointer, dtype: SafetensorsDType, first: Int, count: Int, unit: Int,

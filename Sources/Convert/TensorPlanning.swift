@@ -46,6 +46,9 @@ public struct PlannedTensor: Sendable {
     public let generated: [Float]?
     /// Added to every element after widening (Gemma norms: 1).
     public var shift: Float = 0
+    /// For a stacked expert tensor: the HF names of its experts' slices, expert 0 first (hfName
+    /// is nil); each is converted and written in turn.
+    public var expertSources: [String]? = nil
 
     public var ggmlShape: [Int] { hfShape.reversed() }
     public var elementCount: Int { hfShape.reduce(1, *) }
@@ -56,6 +59,7 @@ enum TensorPlanning {
     /// everything else takes the outtype, Q8_0 falling back to F16 when a row is not whole blocks.
     static func outputType(name: String, nDims: Int, rowLength: Int, outType: OutType) -> GGMLType {
         if nDims <= 1 || name.hasSuffix("_norm.weight") || !name.hasSuffix(".weight") { return .f32 }
+        if name.hasSuffix(".ffn_gate_inp.weight") { return .f32 }  // MoE routers stay F32
         let t = outType.tensorType
         if t == .q8_0 && rowLength % GGMLType.q8_0.blockSize != 0 { return .f16 }
         return t
@@ -88,9 +92,14 @@ enum TensorPlanning {
                      configPath: String, extra: [PlannedTensor]) throws(ConvertError) -> [PlannedTensor] {
         var out = extra
         var seen = Set<String>()
+        var experts = try ExpertCollector(spec: spec, dims: dims, configPath: configPath, outType: outType)
         for t in model.tensors {
             if ArchitectureSpec.ignoredSuffixes.contains(where: { t.name.hasSuffix($0) }) { continue }
             if spec.converter.skippedTensors.contains(t.name) { continue }
+            if let stacked = try experts.add(t, model: model) {
+                out += stacked
+                continue
+            }
             guard let (rule, name, layer, isBias) = map(t.name, spec: spec) else {
                 throw ConvertError("\(t.file): cannot map tensor '\(t.name)' to a GGUF tensor of architecture '\(spec.arch)'")
             }
@@ -122,6 +131,7 @@ enum TensorPlanning {
             out.append(PlannedTensor(ggufName: name, hfName: t.name, hfShape: hfShape, sourceDType: dtype, type: type,
                                      permuteHeads: heads, generated: nil, shift: isBias ? 0 : rule.shift))
         }
+        try experts.finish(model: model)
         var missing: [String] = []
         for rule in spec.tensors {
             let layers: [Int?] = rule.isPerLayer ? Array(0..<dims.layers) : [nil]

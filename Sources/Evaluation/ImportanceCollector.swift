@@ -34,6 +34,79 @@ public final class ImportanceCollector {
         self.processOutput = processOutput
     }
 
+    // MARK: Experts (llama-imatrix b10572's rules for MUL_MAT_ID)
+
+    /// One stacked expert tensor: `columns` sums per expert and a routed-row count per expert.
+    final class ExpertStats {
+        let columns: Int
+        var values: [Float]
+        var counts: [Int32]
+        init(columns: Int, experts: Int) {
+            self.columns = columns
+            values = [Float](repeating: 0, count: columns * experts)
+            counts = [Int32](repeating: 0, count: experts)
+        }
+
+        /// llama-imatrix's legacy save: `ncall` = ⌈largest expert count / chunk tokens⌉; each
+        /// expert's sums divided by its count times `ncall`; an expert that received no row is
+        /// stored as 1 · ncall ("partial data"); nil when no expert received a row.
+        func entry(name: String, chunkTokens: Int) -> ImportanceMatrix.Entry? {
+            guard let most = counts.max(), most > 0 else { return nil }
+            let chunk = Int32(max(1, chunkTokens))
+            let ncall = (most + chunk - 1) / chunk
+            var out = [Float](repeating: 0, count: values.count)
+            for i in 0..<values.count {
+                let c = counts[i / columns]
+                out[i] = c == 0 ? Float(ncall) : (values[i] / Float(c)) * Float(ncall)
+            }
+            return .init(name: name, callCount: ncall, values: out)
+        }
+    }
+
+    private var expertStats: [String: ExpertStats] = [:]
+    /// Tokens per chunk (llama-imatrix's `n_ctx / n_parallel`), which turns the expert row counts
+    /// into call counts.
+    public var chunkTokens = 512
+
+    /// The `ExpertActivationObserver` body: every routed row counts (no 16-row minimum, any
+    /// tensor name), into its expert's sums, in llama-imatrix's order (by routing choice k, then by
+    /// token).
+    public func observeExperts(_ name: String, expert: Int, experts: Int, _ x: UnsafeBufferPointer<Float>, rows: Int,
+                               columns: Int, slots: UnsafeBufferPointer<Int32>, used: Int) {
+        guard let base = x.baseAddress, rows > 0, expert >= 0, expert < experts, slots.count == rows, used > 0 else { return }
+        let s: ExpertStats
+        if let existing = expertStats[name] {
+            s = existing
+        } else {
+            s = ExpertStats(columns: columns, experts: experts)
+            expertStats[name] = s
+            order.append(name)
+        }
+        guard s.columns == columns, s.counts.count == experts else {
+            nonFinite = nonFinite ?? "inconsistent size for \(name) (\(s.values.count) vs \(columns * experts))"
+            return
+        }
+        let ordered = (0..<rows).sorted { a, b in
+            let ka = Int(slots[a]) % used, kb = Int(slots[b]) % used
+            return ka != kb ? ka < kb : slots[a] < slots[b]
+        }
+        s.values.withUnsafeMutableBufferPointer { vb in
+            let v = vb.baseAddress! + expert * columns
+            for r in ordered {
+                let row = base + r * columns
+                for j in 0..<columns {
+                    let sq = row[j] * row[j]
+                    v[j] = v[j] + sq
+                }
+            }
+            if nonFinite == nil, (0..<columns).contains(where: { !v[$0].isFinite }) {
+                nonFinite = "non-finite values detected in \(name)"
+            }
+        }
+        s.counts[expert] += Int32(rows)
+        lastCall = max(lastCall, s.counts[expert] / Int32(max(1, chunkTokens)))
+    }
+
     /// Whether llama-imatrix records a product with this weight.
     func wants(_ name: String, rows: Int) -> Bool {
         guard rows >= 16 else { return false }
@@ -89,6 +162,10 @@ public final class ImportanceCollector {
     public func matrix(dataset: String?) -> ImportanceMatrix {
         var entries: [ImportanceMatrix.Entry] = []
         for name in order {
+            if let x = expertStats[name] {
+                if let e = x.entry(name: name, chunkTokens: chunkTokens) { entries.append(e) }
+                continue
+            }
             guard let s = stats[name], !s.counts.isEmpty, !s.counts.contains(0) else { continue }
             let calls = Float(s.calls)
             var values = [Float](repeating: 0, count: s.values.count)
@@ -140,6 +217,10 @@ public final class ImatrixRunner {
         output(String(format: "compute_imatrix: computing over %d chunks with batch_size %d\n", nChunk, nCtx), .info)
         let session = InferenceSession(model: model, contextLength: nCtx, sequences: sequences, threads: threads)
         session.observer = { name, x, rows, columns in collector.observe(name, x, rows: rows, columns: columns) }
+        collector.chunkTokens = nCtx
+        session.expertObserver = { name, expert, experts, x, rows, columns, slots, used in
+            collector.observeExperts(name, expert: expert, experts: experts, x, rows: rows, columns: columns, slots: slots, used: used)
+        }
         let first = nCtx / 2
         let scored = nCtx - 1 - first
         var nll = 0.0, nll2 = 0.0

@@ -156,6 +156,11 @@ public enum TensorName: String, CaseIterable, Sendable {
     case postAttentionNorm = "blk.{bid}.post_attention_norm"
     /// Gemma 2/3: the norm after the feed-forward network, before the residual add.
     case postFFWNorm = "blk.{bid}.post_ffw_norm"
+    // Mixture of experts: the router and the experts' FFNs stacked into 3-D tensors.
+    case ffnGateInp = "blk.{bid}.ffn_gate_inp"
+    case ffnGateExps = "blk.{bid}.ffn_gate_exps"
+    case ffnUpExps = "blk.{bid}.ffn_up_exps"
+    case ffnDownExps = "blk.{bid}.ffn_down_exps"
 
     public var isPerLayer: Bool { rawValue.hasPrefix("blk.") }
 

@@ -6,8 +6,10 @@ import Testing
 struct ArchitectureSpecTests {
     @Test("names are unique and both lookups find every description")
     func registry() {
-        let ggufNames = ArchitectureSpec.all.map(\.arch)
+        let ggufNames = ArchitectureSpec.supportedGGUFNames
         #expect(Set(ggufNames).count == ggufNames.count)
+        #expect(ArchitectureSpec.named("MixtralForCausalLM")?.arch == "llama")
+        #expect(ArchitectureSpec.gguf("llama")?.hfNames.contains("LlamaForCausalLM") == true)
         let hfNames = ArchitectureSpec.supportedNames
         #expect(Set(hfNames).count == hfNames.count)
         for spec in ArchitectureSpec.all {

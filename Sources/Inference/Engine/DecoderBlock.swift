@@ -65,6 +65,11 @@ extension InferenceSession {
         RowOps.add(x, proj, count: n * e)
 
         normRows(x, w.ffnNorm, xn, rows: n, width: e)
+        if let moe = w.experts {
+            runExperts(moe, xn, rows: n, into: proj)
+            RowOps.add(x, proj, count: n * e)
+            return
+        }
         let gate = acts.gate.pointer, up = acts.up.pointer
         linear(w.gate, xn, rows: n, into: gate, override: overrides[.ffnGate])
         linear(w.up, xn, rows: n, into: up, override: overrides[.ffnUp], sameInput: overrides[.ffnGate] == nil)

@@ -69,6 +69,9 @@ public final class InferenceSession {
     public let maxSequences: Int
     /// Sees the input of every matrix product (see `ActivationObserver`).
     public var observer: ActivationObserver?
+    /// Sees the input of every expert product of an MoE block instead of `observer` (see
+    /// `ExpertActivationObserver`).
+    public var expertObserver: ExpertActivationObserver?
 
     let cache: KVCache
     let rope: RopeTable
@@ -76,6 +79,7 @@ public final class InferenceSession {
     var ropeSWA: RopeTable?
     let attention: Attention
     let acts = Activations()
+    let expertBuffers = ExpertBuffers()
     let logits = FloatBuffer()
     let workspace = MatMulWorkspace()
     private var scratchCache: KVCache?

@@ -30,6 +30,12 @@ public struct ModelConfig: Sendable, Equatable {
     public var yarnBetaFast: Float
     public var yarnBetaSlow: Float
     public var yarnOrigContext: Int
+    /// Routed experts (`expert_count`, 0 for a dense model), experts per token
+    /// (`expert_used_count`) and one expert's hidden width (`expert_feed_forward_length`, default
+    /// `feed_forward_length`).
+    public var expertCount = 0
+    public var expertUsedCount = 0
+    public var expertFeedForwardLength = 0
 
     /// Multiplies the token embeddings (sqrt(n_embd) for Gemma, else 1).
     public var embeddingScale: Float = 1
@@ -128,5 +134,12 @@ public struct ModelConfig: Sendable, Equatable {
         yarnOrigContext = try int(K.ropeScalingOrigContext(arch), contextLengthTrain)
         ropeFreqBaseSWA = ropeFreqBase
         try readGemmaParameters(spec.engine, int: int, float: float)
+        expertCount = try int(K.expertCount(arch), 0)
+        expertUsedCount = try int(K.expertUsedCount(arch), 0)
+        expertFeedForwardLength = try int(K.expertFeedForwardLength(arch), feedForwardLength)
+        guard expertCount >= 0, expertUsedCount >= 0, expertUsedCount <= expertCount, expertFeedForwardLength > 0 else {
+            throw InferenceError(.invalid, file: path, "\(expertUsedCount) experts used per token of \(expertCount) "
+                                 + "(expert feed-forward \(expertFeedForwardLength)): expected at most as many as there are")
+        }
     }
 }

@@ -59,6 +59,10 @@ public struct LayerWeights {
     /// Gemma's norms after attention and after the feed-forward network (sandwich layout).
     public var postAttentionNorm: [Float]? = nil
     public var postFFWNorm: [Float]? = nil
+    /// The routed experts of an MoE block (nil: dense). In an MoE block `gate`, `up` and `down`
+    /// are expert 0's matrices, kept only so the dense accessors stay valid; the block runs
+    /// `experts`.
+    public var experts: ExpertWeights? = nil
 
     public func linear(_ role: LinearRole) -> Linear {
         switch role {
@@ -135,6 +139,7 @@ struct WeightLoader {
     }
 
     func layer(_ il: Int, _ c: ModelConfig) throws(InferenceError) -> LayerWeights {
+        if let moe = try experts(il, c) { return try layer(il, c, experts: moe) }
         let e = c.embeddingLength
         let qDim = c.headCount * c.headDimK
         let biasOptional = c.wiring.qkvBias == .optional

@@ -113,6 +113,11 @@ public final class SubBlockRunner {
         s.acts.reserve(rows: n, config: c)
         let xn = s.acts.normed.pointer
         input.withUnsafeBufferPointer { xn.update(from: $0.baseAddress!, count: input.count) }
+        if let moe = w.experts {
+            var out = [Float](repeating: 0, count: n * e)
+            out.withUnsafeMutableBufferPointer { s.runExperts(moe, xn, rows: n, into: $0.baseAddress!) }
+            return out
+        }
         let gate = s.acts.gate.pointer, up = s.acts.up.pointer
         s.linear(w.gate, xn, rows: n, into: gate, override: overrides[.ffnGate])
         s.linear(w.up, xn, rows: n, into: up, override: overrides[.ffnUp])

@@ -141,9 +141,10 @@ public enum ConvertCommand {
         let width = (p.tensors.map { $0.ggufName.count }.max() ?? 0) + 1
         for t in p.tensors {
             let shape = "{" + t.ggmlShape.map(String.init).joined(separator: ", ") + "}"
-            let from = t.hfName.map { _ in t.sourceDType.rawValue.lowercased() } ?? "generated"
+            let from = (t.hfName ?? t.expertSources?.first).map { _ in t.sourceDType.rawValue.lowercased() } ?? "generated"
             s += TextFormat.pad(t.ggufName + ",", right: width + 1) + " \(from) --> \(t.type.upperName), shape = \(shape)"
             if t.permuteHeads != nil { s += " (rows permuted for rope)" }
+            if let e = t.expertSources { s += " (\(e.count) experts stacked)" }
             s += "\n"
         }
         s += "metadata (\(p.metadata.count) keys):\n"
