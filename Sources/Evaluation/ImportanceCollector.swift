@@ -20,8 +20,8 @@ public final class ImportanceCollector {
     }
 
     public let processOutput: Bool
-    private(set) var order: [String] = []
-    private var stats: [String: Stats] = [:]
+    var order: [String] = []
+    var stats: [String: Stats] = [:]
     /// llama-imatrix's `m_last_call`: the largest call count of any entry.
     public private(set) var lastCall: Int32 = 0
     /// The first non-finite sum seen (llama-imatrix stops with "nan detected in NAME").
