@@ -240,7 +240,10 @@ public enum Quantization {
             events?(.notice("did not find imatrix data for \(t.name); using no importance for it\n"))
         }
         job.importance = importance
-        job.extraMetadata = m.metadata(fileArgument: path, entryCount: importance.count) + job.extraMetadata
+        // llama-quantize records the imatrix only when entries are left after the filters.
+        if !importance.isEmpty {
+            job.extraMetadata = m.metadata(fileArgument: path, entryCount: importance.count) + job.extraMetadata
+        }
     }
 
     /// The float ftype a scale-only AWQ run keeps: that of the block matrices (F16, BF16, else F32).

@@ -26,7 +26,7 @@ struct ImportanceMatrixTests {
         let md = m.metadata(fileArgument: "imatrix.dat", entryCount: imp.count)
         #expect(md.map(\.key) == [GGUFKey.Quantize.imatrixFile, GGUFKey.Quantize.imatrixDataset,
                                   GGUFKey.Quantize.imatrixEntriesCount, GGUFKey.Quantize.imatrixChunksCount])
-        #expect(md[2].value == .int32(210))
+        #expect(md[2].value == .uint32(210))
     }
 
     static func parse(_ b: [UInt8], file: String = "m.dat") -> String? {

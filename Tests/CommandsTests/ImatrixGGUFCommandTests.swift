@@ -1,0 +1,191 @@
+import Foundation
+import GGUF
+import Quants
+import Testing
+import TestSupport
+@testable import ToolSupport
+
+/// gguf-imatrix / gguf-quantize with GGUF importance matrices, against b10572's llama-imatrix and
+/// llama-quantize (Fixtures/reference-b10572/imatrix, see the README there for the commands).
+@Suite("gguf-imatrix GGUF format, --in-file, --show-statistics; gguf-quantize --imatrix FILE.gguf")
+struct ImatrixGGUFCommandTests {
+    static let dir = TestPaths.fixtures.appendingPathComponent("reference-b10572/imatrix")
+    static let fixture = dir.appendingPathComponent("smollm2-calib4.imatrix.gguf")
+
+    /// `llama-quantize --imatrix imatrix.gguf smollm2-f32.gguf OUT Q4_K_M 2`, run from the folder of
+    /// imatrix.gguf: every key and tensor of the output must match the digest.
+    @Test("--imatrix with llama-imatrix's GGUF file: the digest of llama-quantize's output", .golden)
+    func quantizeDigest() throws {
+        let model = try Golden.require(model: "smollm2-f32.gguf")
+        let quantize = try Tool.require("gguf-quantize")
+        let tmp = TemporaryDirectory("imatrix-gguf-digest")
+        try FileManager.default.copyItem(atPath: Self.fixture.path, toPath: tmp.file("imatrix.gguf"))
+        let p = try Tool.Child("cd \(Tool.quote(tmp.path)) && exec \(Tool.quote(quantize)) --imatrix imatrix.gguf "
+                               + "\(Tool.quote(model.path)) out.gguf Q4_K_M 2", stderr: tmp.file("stderr"))
+        let status = p.wait()
+        let stderr = (try? String(contentsOfFile: tmp.file("stderr"), encoding: .utf8)) ?? ""
+        #expect(status == 0, "\(stderr)")
+        #expect(stderr.contains("load_imatrix: imatrix datasets=['/work/shared/data/wikitext-2-raw/wiki.calib.raw']"), "\(stderr.prefix(600))")
+        #expect(stderr.contains("load_imatrix: loaded 210 importance matrix entries from imatrix.gguf computed on 4 chunks"))
+        let digest = try #require(ReferenceDigest(TestPaths.fixtures.appendingPathComponent(
+            "reference-b10572/quantize/smollm2-Q4_K_M-imatrix-gguf.json")))
+        let diffs = digest.differences(from: try GGUFFile(path: tmp.file("out.gguf")))
+        #expect(diffs.isEmpty, "\(diffs.prefix(5).joined(separator: "\n"))")
+    }
+
+    static func reference(_ name: String) throws -> String {
+        try String(contentsOf: dir.appendingPathComponent(name), encoding: .utf8)
+    }
+
+    @Test("--show-statistics: llama-imatrix's table, character for character")
+    func statistics() throws {
+        let tmp = TemporaryDirectory("imatrix-stats")
+        try FileManager.default.copyItem(atPath: Self.fixture.path, toPath: tmp.file("imatrix.gguf"))
+        // llama-imatrix shows the file as given; ours names the same file.
+        let r = runCommand(ImatrixCommand.run, ["--in-file", tmp.file("imatrix.gguf"), "--show-statistics"])
+        #expect(r.error == nil, "\(String(describing: r.error))")
+        let ours = r.console.stdout.replacingOccurrences(of: tmp.file("imatrix.gguf"), with: "imatrix.gguf")
+        let ref = try Self.reference("show-statistics-calib4.txt")
+        #expect(ours == ref, "first difference at line \(Self.firstDifference(ours, ref))")
+        var e = runCommand(ImatrixCommand.run, ["--in-file", tmp.file("imatrix.gguf"), "--in-file", tmp.file("imatrix.gguf"), "--show-statistics"])
+        #expect(e.error?.exitCode == 64)
+        e = runCommand(ImatrixCommand.run, ["--show-statistics"])
+        #expect(e.error?.exitCode == 64)
+    }
+
+    static func firstDifference(_ a: String, _ b: String) -> String {
+        let x = a.split(separator: "\n", omittingEmptySubsequences: false), y = b.split(separator: "\n", omittingEmptySubsequences: false)
+        for i in 0..<min(x.count, y.count) where x[i] != y[i] { return "\(i + 1):\n  ours: \(x[i])\n  ref:  \(y[i])" }
+        return "end (\(x.count) vs \(y.count) lines)"
+    }
+
+    @Test("legacy .dat: --show-statistics, merging with a GGUF file, conversion to GGUF and back", .golden)
+    func mergeWithLegacy() throws {
+        let dat = try Golden.require(shared: "reference/imatrix/imatrix.dat")
+        let tmp = TemporaryDirectory("imatrix-merge")
+        let legacy = tmp.file("legacy.dat"), gguf = tmp.file("imatrix.gguf")
+        try FileManager.default.copyItem(atPath: dat.path, toPath: legacy)
+        try FileManager.default.copyItem(atPath: Self.fixture.path, toPath: gguf)
+        var r = runCommand(ImatrixCommand.run, ["--in-file", legacy, "--show-statistics"])
+        #expect(r.error == nil, "\(String(describing: r.error))")
+        let ours = r.console.stdout.replacingOccurrences(of: legacy, with: "legacy.dat")
+        let ref = try Self.reference("show-statistics-dat168.txt")
+        #expect(ours == ref, "first difference at line \(Self.firstDifference(ours, ref))")
+        // --in-file imatrix.gguf --in-file legacy.dat -o merged.gguf
+        r = runCommand(ImatrixCommand.run, ["--in-file", gguf, "--in-file", legacy, "-o", tmp.file("merged.gguf")])
+        #expect(r.error == nil, "\(String(describing: r.error))")
+        var digest = try #require(ReferenceDigest(Self.dir.appendingPathComponent("merged-calib4-dat168.json")))
+        var diffs = digest.differences(from: try GGUFFile(path: tmp.file("merged.gguf")))
+        #expect(diffs.isEmpty, "\(diffs.prefix(5).joined(separator: "\n"))")
+        // --in-file imatrix.gguf,legacy.dat --output-format dat
+        r = runCommand(ImatrixCommand.run, ["--in-file", "\(gguf),\(legacy)", "-o", tmp.file("merged.dat"), "--output-format", "dat"])
+        #expect(r.error == nil, "\(String(describing: r.error))")
+        let datBytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: tmp.file("merged.dat"))))
+        let sha = datBytes.withUnsafeBytes { SHA256.hex($0) }
+        #expect(try Self.reference("merged-calib4-dat168.dat.sha256").hasPrefix(sha))
+        // --in-file legacy.dat -o legacy.gguf
+        r = runCommand(ImatrixCommand.run, ["--in-file", legacy, "-o", tmp.file("legacy.gguf")])
+        #expect(r.error == nil, "\(String(describing: r.error))")
+        digest = try #require(ReferenceDigest(Self.dir.appendingPathComponent("dat168-as-gguf.json")))
+        diffs = digest.differences(from: try GGUFFile(path: tmp.file("legacy.gguf")))
+        #expect(diffs.isEmpty, "\(diffs.prefix(5).joined(separator: "\n"))")
+    }
+
+    @Test("--in-file alone rewrites a GGUF imatrix byte for byte; options")
+    func rewrite() throws {
+        let tmp = TemporaryDirectory("imatrix-rewrite")
+        var r = runCommand(ImatrixCommand.run, ["--in-file", Self.fixture.path, "-o", tmp.file("same.gguf")])
+        #expect(r.error == nil, "\(String(describing: r.error))")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: tmp.file("same.gguf"))) == Data(contentsOf: Self.fixture))
+        // Not .gguf without --output-format: GGUF all the same, with a warning.
+        r = runCommand(ImatrixCommand.run, ["--in-file", Self.fixture.path, "-o", tmp.file("x.dat")])
+        #expect(r.error == nil && r.console.stderr.contains("--output-format dat"))
+        #expect(try ImportanceMatrixFile(path: tmp.file("x.dat")).isLegacy == false)
+        r = runCommand(ImatrixCommand.run, ["--in-file", Self.fixture.path, "-o", tmp.file("y.dat"), "--output-format", "dat"])
+        #expect(r.error == nil)
+        let dat = try ImportanceMatrix(path: tmp.file("y.dat"))
+        #expect(dat.entries.count == 210 && dat.chunkCount == 4 && dat.dataset == "/work/shared/data/wikitext-2-raw/wiki.calib.raw")
+        #expect(dat.entries.allSatisfy { $0.callCount == 4 })
+        r = runCommand(ImatrixCommand.run, ["--in-file", Self.fixture.path, "-o", tmp.file("z"), "--output-format", "bin"])
+        #expect(r.error?.exitCode == 64)
+        r = runCommand(ImatrixCommand.run, ["-o", tmp.file("z")])
+        #expect(r.error?.exitCode == 64)
+        r = runCommand(ImatrixCommand.run, ["--in-file", tmp.file("none.gguf"), "-o", tmp.file("z")])
+        #expect(r.error?.description.contains("none.gguf") == true)
+        #expect(!FileManager.default.fileExists(atPath: tmp.file("z")))
+    }
+
+    /// Our collector on the first 4 chunks of wiki.calib.raw against llama-imatrix's file: the
+    /// same keys, tensor names, order, types, shapes and token counts, every sum within 1e-4
+    /// (relative) of llama.cpp's.
+    @Test("gguf-imatrix: llama-imatrix's GGUF file for 4 chunks of SmolLM2", .golden)
+    func collect() throws {
+        let model = try Golden.require(model: "smollm2-f32.gguf")
+        let calib = try Golden.require(shared: "data/wikitext-2-raw/wiki.calib.raw")
+        let tmp = TemporaryDirectory("imatrix-gguf-collect")
+        let out = tmp.file("imatrix.gguf")
+        let r = runCommand(ImatrixCommand.run, ["-m", model.path, "-f", calib.path, "--chunks", "4", "-c", "512", "-o", out, "-t", "2", "-q"])
+        #expect(r.error == nil, "\(String(describing: r.error))")
+        #expect(r.console.stdout.hasPrefix("[1]"))
+        let ours = try GGUFFile(path: out), ref = try GGUFFile(path: Self.fixture.path)
+        #expect(ours.metadata.keys == ref.metadata.keys)
+        #expect(ours.metadata[ImportanceStatistics.chunkCountKey] == .uint32(4))
+        #expect(ours.metadata[ImportanceStatistics.chunkSizeKey] == .uint32(512))
+        #expect(ours.metadata[ImportanceStatistics.datasetsKey] == .array(.string([calib.path])))
+        #expect(ours.tensors.map(\.name) == ref.tensors.map(\.name))
+        #expect(ours.tensors.map(\.shape) == ref.tensors.map(\.shape))
+        #expect(ours.tensors.map(\.type) == ref.tensors.map(\.type))
+        let a = try ImportanceStatistics(file: ours), b = try ImportanceStatistics(file: ref)
+        var worst: Float = 0
+        for (x, y) in zip(a.entries, b.entries) {
+            #expect(x.counts == y.counts, "\(x.name)")
+            for (u, v) in zip(x.sums, y.sums) { worst = max(worst, abs(u - v) / max(abs(v), 1e-30)) }
+        }
+        #expect(worst <= 1e-4, "largest relative difference \(worst)")
+    }
+
+    @Test("gguf-quantize: a GGUF imatrix without .counts, or of another size: file and tensor named, nothing written")
+    func badImatrix() throws {
+        let tmp = TemporaryDirectory("imatrix-gguf-bad")
+        let input = tmp.file("in.gguf"), output = tmp.file("out.gguf")
+        try writeTinyF32Model(input)
+        func gguf(_ path: String, _ tensors: [(String, [Int], [Float])]) throws {
+            var md = GGUFMetadata()
+            md.set("general.type", .string("imatrix"))
+            md.set(ImportanceStatistics.datasetsKey, .array(.string(["calib.txt"])))
+            md.set(ImportanceStatistics.chunkCountKey, .uint32(1))
+            md.set(ImportanceStatistics.chunkSizeKey, .uint32(512))
+            let w = try GGUFWriter(path: path, metadata: md, tensors: tensors.map { GGUFTensorInfo(name: $0.0, shape: $0.1, type: .f32) })
+            for t in tensors { try t.2.withUnsafeBytes { try w.writeTensor($0) } }
+            try w.finish(replace: true)
+        }
+        let ones = [Float](repeating: 1, count: 256)
+        try gguf(tmp.file("nocounts.gguf"), [("blk.0.ffn_up.weight.in_sum2", [256], ones)])
+        var r = runCommand(QuantizeCommand.run, ["--imatrix", tmp.file("nocounts.gguf"), input, output, "Q4_0", "-q"])
+        #expect(r.error?.exitCode == 1)
+        #expect(r.error?.description.contains(tmp.file("nocounts.gguf")) == true, "\(String(describing: r.error))")
+        #expect(r.error?.description.contains("blk.0.ffn_up.weight.counts") == true)
+        #expect(!FileManager.default.fileExists(atPath: output))
+
+        try gguf(tmp.file("size.gguf"), [("blk.0.ffn_up.weight.counts", [1], [512]), ("blk.0.ffn_up.weight.in_sum2", [100], Array(ones.prefix(100)))])
+        r = runCommand(QuantizeCommand.run, ["--imatrix", tmp.file("size.gguf"), input, output, "Q4_0", "-q"])
+        #expect(r.error?.exitCode == 1)
+        #expect(r.error?.description.contains(tmp.file("size.gguf")) == true, "\(String(describing: r.error))")
+        #expect(r.error?.description.contains("blk.0.ffn_up.weight") == true && r.error?.description.contains("100") == true)
+        #expect(!FileManager.default.fileExists(atPath: output))
+
+        try gguf(tmp.file("other.gguf"), [("model.layers.0.mlp.up_proj.counts", [1], [512]), ("model.layers.0.mlp.up_proj.in_sum2", [256], ones)])
+        r = runCommand(QuantizeCommand.run, ["--imatrix", tmp.file("other.gguf"), input, output, "Q4_0", "-q"])
+        #expect(r.error?.description.contains("an importance matrix from another model?") == true, "\(String(describing: r.error))")
+        #expect(!FileManager.default.fileExists(atPath: output))
+
+        // A good one: used, recorded with UINT32 counts and the first dataset.
+        try gguf(tmp.file("good.gguf"), [("blk.0.ffn_up.weight.counts", [1], [512]), ("blk.0.ffn_up.weight.in_sum2", [256], ones)])
+        r = runCommand(QuantizeCommand.run, ["--imatrix", tmp.file("good.gguf"), input, output, "Q4_0", "-q"])
+        #expect(r.error == nil, "\(String(describing: r.error))")
+        let f = try GGUFFile(path: output)
+        #expect(f.metadata[GGUFKey.Quantize.imatrixDataset] == .string("calib.txt"))
+        #expect(f.metadata[GGUFKey.Quantize.imatrixEntriesCount] == .uint32(1))
+        #expect(f.metadata[GGUFKey.Quantize.imatrixChunksCount] == .uint32(1))
+    }
+}
