@@ -137,7 +137,8 @@ public final class ImatrixRunner {
         }
         let nChunkMax = tokens.count / nCtx
         let nChunk = chunks < 0 ? nChunkMax : min(chunks, nChunkMax)
-        output(String(format: "compute_imatrix: computing over %d chunks with batch_size %d\n", nChunk, nCtx), .info)
+        output(String(format: "compute_imatrix: computing over %d chunks, n_ctx=%d, batch_size=%d, n_seq=%d\n",
+                      nChunk, nCtx, nCtx * sequences, sequences), .info)
         let session = InferenceSession(model: model, contextLength: nCtx, sequences: sequences, threads: threads)
         session.observer = { name, x, rows, columns in collector.observe(name, x, rows: rows, columns: columns) }
         let first = nCtx / 2
@@ -170,9 +171,9 @@ public final class ImatrixRunner {
             if let bad = collector.nonFinite { throw EvaluationError(file: model.file.path, bad) }
             let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
             if i == 0 {
-                let perChunk = elapsed / Double(n)
-                var total = Int(Float(perChunk) * Float(nChunk))
-                var line = String(format: "compute_imatrix: %.2f seconds per pass - ETA ", perChunk)
+                // b10572: the time of the first pass (of `sequences` chunks side by side).
+                var total = Int(Float(elapsed) * Float(nChunk) / Float(sequences))
+                var line = String(format: "compute_imatrix: %.2f seconds per pass - ETA ", elapsed)
                 if total >= 3600 {
                     line += String(format: "%d hours ", total / 3600)
                     total %= 3600

@@ -144,6 +144,51 @@ struct ImatrixGGUFCommandTests {
         #expect(worst <= 1e-4, "largest relative difference \(worst)")
     }
 
+    @Test("gguf-imatrix on the tiny model: GGUF sums and counts, --in-file adds to them, .dat from the same run")
+    func tinyModel() throws {
+        let tmp = TemporaryDirectory("imatrix-tiny")
+        let model = tmp.file("tiny.gguf")
+        #expect(runCommand(ConvertCommand.run, [TestPaths.fixtures.appendingPathComponent("tiny-bpe-llama").path,
+                                                "--outtype", "f32", "--outfile", model, "-q"]).error == nil)
+        let text = tmp.file("t.txt")
+        try String(repeating: "The quick brown fox jumps over the lazy dog, again and again. ", count: 40)
+            .write(toFile: text, atomically: true, encoding: .utf8)
+        let args = ["-m", model, "-f", text, "-c", "64", "--chunks", "2", "-t", "2", "-q"]
+        var r = runCommand(ImatrixCommand.run, args + ["-o", tmp.file("a.gguf")])
+        #expect(r.error == nil, "\(String(describing: r.error))")
+        let a = try ImportanceStatistics(path: tmp.file("a.gguf"))
+        // 2 layers x 7 matrices, 128 tokens each.
+        #expect(a.entries.count == 14)
+        #expect(a.entries.allSatisfy { $0.counts == [128] && $0.sums.count == 256 })
+        #expect(a.chunkCount == 2 && a.chunkSize == 64 && a.datasets == [text])
+        // Again on top of a.gguf: twice the tokens, the datasets of both, sums twice as large.
+        r = runCommand(ImatrixCommand.run, args + ["--in-file", tmp.file("a.gguf"), "-o", tmp.file("b.gguf")])
+        #expect(r.error == nil, "\(String(describing: r.error))")
+        let b = try ImportanceStatistics(path: tmp.file("b.gguf"))
+        #expect(b.entries.map(\.name) == a.entries.map(\.name))
+        #expect(b.entries.allSatisfy { $0.counts == [256] })
+        #expect(b.chunkCount == 4 && b.datasets == [text, text])
+        for (x, y) in zip(a.entries, b.entries) {
+            for (u, v) in zip(x.sums, y.sums) { #expect(abs(v - 2 * u) <= 1e-5 * v, "\(x.name)") }
+        }
+        // The legacy file of the same run: mean x² times ncall = 2 chunks.
+        r = runCommand(ImatrixCommand.run, args + ["-o", tmp.file("a.dat"), "--output-format", "dat"])
+        #expect(r.error == nil, "\(String(describing: r.error))")
+        let dat = try ImportanceMatrix(path: tmp.file("a.dat"))
+        #expect(dat.entries.map(\.name) == a.entries.map(\.name) && dat.chunkCount == 2 && dat.dataset == text)
+        for (x, y) in zip(a.entries, dat.entries) {
+            #expect(y.callCount == 2)
+            #expect(y.values == x.sums.map { ($0 / 128) * 2 }, "\(x.name)")
+        }
+        // Seeds of another size stop the run with the tensor named.
+        let wrong = ImportanceStatistics(entries: [.init(name: "blk.0.attn_q.weight", sums: [1, 1], counts: [1])],
+                                         datasets: [], chunkCount: 0, chunkSize: 64)
+        try wrong.write(to: tmp.file("wrong.gguf"), replace: false)
+        r = runCommand(ImatrixCommand.run, args + ["--in-file", tmp.file("wrong.gguf"), "-o", tmp.file("c.gguf")])
+        #expect(r.error?.description.contains("blk.0.attn_q.weight") == true, "\(String(describing: r.error))")
+        #expect(!FileManager.default.fileExists(atPath: tmp.file("c.gguf")))
+    }
+
     @Test("gguf-quantize: a GGUF imatrix without .counts, or of another size: file and tensor named, nothing written")
     func badImatrix() throws {
         let tmp = TemporaryDirectory("imatrix-gguf-bad")
