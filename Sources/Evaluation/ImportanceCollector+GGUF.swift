@@ -47,3 +47,40 @@ extension ImportanceCollector {
         return out
     }
 }
+
+/// The order in which llama-imatrix adds up the rows of one pass of `sequences` chunks side by
+/// side (`rows / sequences` tokens each). Without `microBatch`: row after row. With it (b10572's
+/// split into micro-batches of equal parts of every sequence): micro-batch k holds tokens
+/// k·t ..< (k+1)·t of sequence 0, then of sequence 1, ..., with t = microBatch / sequences
+/// (fewer tokens per sequence in the last one).
+struct RowOrder {
+    let sequences: Int
+    let length: Int
+    let perSequence: Int
+    let full: Int
+    let tail: Int
+    let identity: Bool
+
+    init(rows: Int, sequences: Int, microBatch: Int?) {
+        self.sequences = max(1, sequences)
+        length = rows / self.sequences
+        let t = max(1, (microBatch ?? rows) / self.sequences)
+        perSequence = t
+        full = length / t
+        tail = length % t
+        identity = microBatch == nil || self.sequences == 1 || rows % self.sequences != 0 || t >= length
+    }
+
+    /// The row added `i`-th.
+    @inline(__always)
+    func row(_ i: Int) -> Int {
+        if identity { return i }
+        let block = sequences * perSequence
+        if i < full * block {
+            let k = i / block, w = i % block
+            return (w / perSequence) * length + k * perSequence + w % perSequence
+        }
+        let w = i - full * block
+        return (w / tail) * length + full * perSequence + w % tail
+    }
+}

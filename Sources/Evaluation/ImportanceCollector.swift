@@ -29,6 +29,11 @@ public final class ImportanceCollector {
     /// Calls to count per observed product: a pass of `k` chunks side by side counts as `k` calls,
     /// as if each chunk had been decoded alone (llama-imatrix decodes one chunk per call).
     public var callsPerPass: Int32 = 1
+    /// The order rows are added in when `callsPerPass` sequences share a pass. nil: row after row
+    /// (llama-imatrix b4748, and b10572 with a unified KV cache, `-kvu`). A size (b10572's
+    /// `n_ubatch`, 512): b10572's default per-sequence KV streams split each pass into micro-batches
+    /// of `size / sequences` tokens of every sequence in turn, and the sums follow that order.
+    public var microBatch: Int?
 
     public init(processOutput: Bool = false) {
         self.processOutput = processOutput
@@ -58,8 +63,9 @@ public final class ImportanceCollector {
         s.calls += callsPerPass
         s.values.withUnsafeMutableBufferPointer { vb in
             let v = vb.baseAddress!
-            for r in 0..<rows {
-                let row = base + r * columns
+            let order = RowOrder(rows: rows, sequences: Int(callsPerPass), microBatch: microBatch)
+            for i in 0..<rows {
+                let row = base + order.row(i) * columns
                 var j = 0
                 while j + 16 <= columns {
                     let xv = UnsafeRawPointer(row + j).loadUnaligned(as: SIMD16<Float>.self)

@@ -15,9 +15,12 @@ extension GGUFModel {
     ///   - options: llama-imatrix's settings (`processEscapes`: b10572's `-e`, off by default there).
     ///   - parseSpecial: `--parse-special`.
     ///   - inputs: sums to start from (`ImportanceMatrixFile.statistics(chunkSize:file:)`, merged).
+    ///   - microBatch: b10572's micro-batch size (`-ub`, 512): with several chunks per pass the sums
+    ///     follow its order (see `ImportanceCollector.microBatch`); nil adds rows in order, as with
+    ///     b10572's unified KV cache (`-kvu`) and b4748.
     /// - Returns: the sums (chunk size `options.contextLength`) and the perplexity figures.
     public func importanceStatistics(text: [UInt8], dataset: String, options: ImatrixOptions = ImatrixOptions(),
-                                     parseSpecial: Bool = false, inputs: ImportanceStatistics? = nil,
+                                     parseSpecial: Bool = false, inputs: ImportanceStatistics? = nil, microBatch: Int? = 512,
                                      output: ((String, PerplexityStream) -> Void)? = nil,
                                      progress: ((PerplexityProgress) -> Void)? = nil)
         throws(SwiftGGUFError) -> (statistics: ImportanceStatistics, perplexity: PerplexityResult?) {
@@ -37,6 +40,7 @@ extension GGUFModel {
             tokens.removeFirst(options.skipChunks * options.contextLength)
         }
         let collector = ImportanceCollector(processOutput: options.processOutput)
+        collector.microBatch = microBatch
         if let inputs { collector.seed(with: inputs) }
         let runner = try wrapped {
             try ImatrixRunner(model: model, contextLength: options.contextLength, chunks: options.chunks, threads: options.threads,

@@ -23,6 +23,9 @@ public enum ImatrixCommand {
             .flag("show-statistics", "print per-tensor statistics of the one --in-file and exit"),
             .option("ctx-size", short: "c", value: "N", "tokens per chunk (default 512)"),
             .option("batch-size", short: "b", value: "N", "tokens per pass (default 2048: chunks side by side; the sums are the same)"),
+            .option("ubatch-size", value: "N", aliases: ["ub"], "micro-batch size: with several chunks per pass, the sums follow "
+                    + "llama.cpp's split into micro-batches of this many tokens (default 512)"),
+            .flag("kv-unified", aliases: ["kvu"], "add up rows in order, as llama-imatrix with a unified KV cache (and older versions)"),
             .option("chunks", value: "N", "use at most N chunks (default: all)"),
             .option("chunk", value: "N", aliases: ["from-chunk"], "skip the first N chunks of the text"),
             .option("threads", short: "t", value: "N", "threads (default: all cores)"),
@@ -93,8 +96,9 @@ public enum ImatrixCommand {
             let text = try TokenizeCommand.readTextFile(textPath)
             let model = try GGUFModel(path: modelPath)
             // llama-imatrix records the prompt file as given on the command line.
+            let microBatch = a.has("kv-unified") ? nil : try a.int("ubatch-size", default: 512, range: 1...1_048_576)
             (stats, result) = try model.importanceStatistics(
-                text: text, dataset: textPath, options: o, parseSpecial: a.has("parse-special"), inputs: inputs,
+                text: text, dataset: textPath, options: o, parseSpecial: a.has("parse-special"), inputs: inputs, microBatch: microBatch,
                 output: { s, stream in if stream == .result { console.out(s) } else { console.err(s) } },
                 progress: PerplexityCommand.progressPrinter(console, quiet: a.has("quiet")))
         } else if let inputs {
