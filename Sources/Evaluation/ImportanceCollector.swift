@@ -20,8 +20,8 @@ public final class ImportanceCollector {
     }
 
     public let processOutput: Bool
-    private(set) var order: [String] = []
-    private var stats: [String: Stats] = [:]
+    var order: [String] = []
+    var stats: [String: Stats] = [:]
     /// llama-imatrix's `m_last_call`: the largest call count of any entry.
     public private(set) var lastCall: Int32 = 0
     /// The first non-finite sum seen (llama-imatrix stops with "nan detected in NAME").
@@ -29,6 +29,11 @@ public final class ImportanceCollector {
     /// Calls to count per observed product: a pass of `k` chunks side by side counts as `k` calls,
     /// as if each chunk had been decoded alone (llama-imatrix decodes one chunk per call).
     public var callsPerPass: Int32 = 1
+    /// The order rows are added in when `callsPerPass` sequences share a pass. nil: row after row
+    /// (llama-imatrix b4748, and b10572 with a unified KV cache, `-kvu`). A size (b10572's
+    /// `n_ubatch`, 512): b10572's default per-sequence KV streams split each pass into micro-batches
+    /// of `size / sequences` tokens of every sequence in turn, and the sums follow that order.
+    public var microBatch: Int?
 
     public init(processOutput: Bool = false) {
         self.processOutput = processOutput
@@ -131,8 +136,9 @@ public final class ImportanceCollector {
         s.calls += callsPerPass
         s.values.withUnsafeMutableBufferPointer { vb in
             let v = vb.baseAddress!
-            for r in 0..<rows {
-                let row = base + r * columns
+            let order = RowOrder(rows: rows, sequences: Int(callsPerPass), microBatch: microBatch)
+            for i in 0..<rows {
+                let row = base + order.row(i) * columns
                 var j = 0
                 while j + 16 <= columns {
                     let xv = UnsafeRawPointer(row + j).loadUnaligned(as: SIMD16<Float>.self)
@@ -214,7 +220,8 @@ public final class ImatrixRunner {
         }
         let nChunkMax = tokens.count / nCtx
         let nChunk = chunks < 0 ? nChunkMax : min(chunks, nChunkMax)
-        output(String(format: "compute_imatrix: computing over %d chunks with batch_size %d\n", nChunk, nCtx), .info)
+        output(String(format: "compute_imatrix: computing over %d chunks, n_ctx=%d, batch_size=%d, n_seq=%d\n",
+                      nChunk, nCtx, nCtx * sequences, sequences), .info)
         let session = InferenceSession(model: model, contextLength: nCtx, sequences: sequences, threads: threads)
         session.observer = { name, x, rows, columns in collector.observe(name, x, rows: rows, columns: columns) }
         collector.chunkTokens = nCtx
@@ -251,9 +258,9 @@ public final class ImatrixRunner {
             if let bad = collector.nonFinite { throw EvaluationError(file: model.file.path, bad) }
             let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
             if i == 0 {
-                let perChunk = elapsed / Double(n)
-                var total = Int(Float(perChunk) * Float(nChunk))
-                var line = String(format: "compute_imatrix: %.2f seconds per pass - ETA ", perChunk)
+                // b10572: the time of the first pass (of `sequences` chunks side by side).
+                var total = Int(Float(elapsed) * Float(nChunk) / Float(sequences))
+                var line = String(format: "compute_imatrix: %.2f seconds per pass - ETA ", elapsed)
                 if total >= 3600 {
                     line += String(format: "%d hours ", total / 3600)
                     total %= 3600

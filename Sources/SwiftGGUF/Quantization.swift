@@ -53,7 +53,7 @@ public struct AWQConfiguration: Sendable, Equatable {
 public enum Weighting: Sendable, Equatable {
     /// llama-quantize's plain quantizers.
     case none
-    /// An importance matrix file (llama-imatrix / gguf-imatrix `.dat`), as `llama-quantize --imatrix`.
+    /// An importance matrix file (llama-imatrix / gguf-imatrix, GGUF or legacy `.dat`), as `llama-quantize --imatrix`.
     case importanceMatrix(path: String, filter: ImportanceFilter)
     /// AWQ pre-scaling calibrated on a text.
     case awq(AWQConfiguration)
@@ -227,9 +227,12 @@ public enum Quantization {
     /// `blk.*` matrices is refused as belonging to another model.
     static func loadImportance(_ path: String, filter: ImportanceFilter, file: GGUFFile, job: inout QuantizeJob,
                                events: ((QuantizationEvent) -> Void)?) throws(SwiftGGUFError) {
-        let m = try wrapped { try ImportanceMatrix(path: path) }
-        events?(.message("load_imatrix: loaded \(m.entries.count) importance matrix entries from \(path)"
-                         + (m.chunkCount.map { " computed on \($0) chunks" } ?? "") + "\n"))
+        // Either format: GGUF (sums and token counts) or the legacy .dat, told apart by the magic.
+        let m = try wrapped { try ImportanceMatrixFile(path: path) }
+        if !m.datasets.isEmpty {
+            events?(.message("load_imatrix: imatrix datasets=[" + m.datasets.map { "'\($0)'" }.joined(separator: ", ") + "]\n"))
+        }
+        events?(.message("load_imatrix: loaded \(m.entryCount) importance matrix entries from \(path) computed on \(m.chunkCount) chunks\n"))
         let importance: [String: [Float]]
         switch filter {
         case .all: importance = m.importances()
@@ -242,7 +245,17 @@ public enum Quantization {
                                  + "'\(matrices[0].name)', has none; the file's entries start with "
                                  + "'\(importance.keys.sorted().first ?? "")'): an importance matrix from another model?")
         }
-        for t in matrices where importance[t.name] == nil && !m.entries.isEmpty {
+        // llama-quantize stops at an entry whose size is not the tensor's columns (times its experts);
+        // token_embd is exempt (its entry is ignored).
+        for t in file.tensors where t.shape.count >= 2 && t.name != TensorName.tokenEmbd.weight() {
+            let expected = t.shape[0] * (t.shape.count > 2 ? t.shape[2] : 1)
+            if let imp = importance[t.name], imp.count != expected {
+                throw SwiftGGUFError(.invalidInput, "\(path): the entry for tensor '\(t.name)' has \(imp.count) values, but '\(file.path)' "
+                                     + "needs \(expected) (one per column\(t.shape.count > 2 ? " of each expert" : "")): "
+                                     + "an importance matrix from another model?")
+            }
+        }
+        for t in matrices where importance[t.name] == nil && m.entryCount > 0 {
             events?(.notice("did not find imatrix data for \(t.name); using no importance for it\n"))
         }
         job.importance = importance

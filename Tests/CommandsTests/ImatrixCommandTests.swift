@@ -39,7 +39,7 @@ struct ImatrixCommandTests {
         let reference = try ImportanceMatrix(path: try Golden.require(shared: "reference/imatrix/imatrix.dat").path)
         let tmp = TemporaryDirectory("imatrix")
         let out = tmp.file("imatrix.dat")
-        let r = runCommand(ImatrixCommand.run, ["-m", model.path, "-f", calib.path, "--chunks", "4", "-o", out, "-t", "2", "-q"])
+        let r = runCommand(ImatrixCommand.run, ["-m", model.path, "-f", calib.path, "--chunks", "4", "-o", out, "--output-format", "dat", "-t", "2", "-q"])
         #expect(r.error == nil, "\(String(describing: r.error))")
         #expect(r.console.stdout.hasPrefix("[1]"))
         let ours = try ImportanceMatrix(path: out)
@@ -66,7 +66,8 @@ struct ImatrixCommandTests {
     }
 
     /// The whole calibration split (168 chunks, about 1.5 minutes): the engine sums in the order of
-    /// the llama.cpp build behind the reference, so every accumulated value is the same f32.
+    /// the llama.cpp build behind the reference (b4748: rows in order, as `-kvu`), so every
+    /// accumulated value is the same f32.
     @Test("gguf-imatrix over wiki.calib.raw: llama-imatrix's 210 entries, value for value", .golden)
     func wholeFileMatches() throws {
         let model = try Golden.require(model: "smollm2-f32.gguf")
@@ -74,7 +75,7 @@ struct ImatrixCommandTests {
         let reference = try ImportanceMatrix(path: try Golden.require(shared: "reference/imatrix/imatrix.dat").path)
         let tmp = TemporaryDirectory("imatrix-full")
         let out = tmp.file("imatrix.dat")
-        let r = runCommand(ImatrixCommand.run, ["-m", model.path, "-f", calib.path, "-o", out, "-t", "2", "-q"])
+        let r = runCommand(ImatrixCommand.run, ["-m", model.path, "-f", calib.path, "-o", out, "--output-format", "dat", "-kvu", "-t", "2", "-q"])
         #expect(r.error == nil, "\(String(describing: r.error))")
         let ours = try ImportanceMatrix(path: out)
         #expect(ours.chunkCount == reference.chunkCount && ours.entries.count == reference.entries.count)
@@ -116,7 +117,8 @@ struct ImatrixCommandTests {
         #expect(r.error?.exitCode == 64)
         r = runCommand(QuantizeCommand.run, ["--exclude-weights", "b", input, output, "Q4_0"])
         #expect(r.error?.exitCode == 64)
-        // Excluding the only entry leaves the model quantized without importance.
+        // Excluding the only entry leaves the model quantized without importance, and (as llama-quantize)
+        // without quantize.imatrix.* keys.
         r = runCommand(QuantizeCommand.run, ["--imatrix", tmp.file("wrong.dat"), "--exclude-weights", "ffn_up", input, output, "Q4_0", "-q"])
         #expect(r.error == nil, "\(String(describing: r.error))")
         // (llama-quantize b10572 then records no imatrix keys at all.)

@@ -23,7 +23,7 @@ public enum QuantizeCommand {
             .flag("force", short: "f", "replace OUT if it exists (only once the new file is complete)"),
             .option("threads", short: "t", value: "N", "threads (default: all cores); the trailing nthreads argument also works"),
             .flag("quiet", short: "q", "no progress line"),
-            .option("imatrix", value: "FILE", "importance matrix (llama-imatrix / gguf-imatrix .dat): weighted quantizers, as llama-quantize --imatrix"),
+            .option("imatrix", value: "FILE", "importance matrix (llama-imatrix / gguf-imatrix, GGUF or legacy .dat): weighted quantizers, as llama-quantize --imatrix"),
             .option("include-weights", value: "NAME", "use the importance matrix only for tensors whose name contains NAME (repeatable)"),
             .option("exclude-weights", value: "NAME", "do not use the importance matrix for tensors whose name contains NAME (repeatable)"),
             .option("awq", value: "CALIB.txt", "AWQ pre-scaling: calibrate on this text (one sample per line) and fold the scales"),
