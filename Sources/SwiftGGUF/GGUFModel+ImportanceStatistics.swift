@@ -18,6 +18,8 @@ extension GGUFModel {
     ///   - microBatch: b10572's micro-batch size (`-ub`, 512): with several chunks per pass the sums
     ///     follow its order (see `ImportanceCollector.microBatch`); nil adds rows in order, as with
     ///     b10572's unified KV cache (`-kvu`) and b4748.
+    ///   - output: receives llama-imatrix's log lines (and the perplexity lines with their stream).
+    ///   - progress: called as chunks complete.
     /// - Returns: the sums (chunk size `options.contextLength`) and the perplexity figures.
     public func importanceStatistics(text: [UInt8], dataset: String, options: ImatrixOptions = ImatrixOptions(),
                                      parseSpecial: Bool = false, inputs: ImportanceStatistics? = nil, microBatch: Int? = 512,
