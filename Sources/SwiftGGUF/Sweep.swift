@@ -82,7 +82,7 @@ public struct SweepProgress: Sendable, Equatable {
     public var elapsedSeconds: Double
     /// The fraction of the whole sweep done (0...1), counting each step as one share.
     public var fraction: Double
-    /// Seconds left at the pace so far (nil before anything is done).
+    /// Seconds left at the pace so far (nil before anything is done and in the first 5 seconds).
     public var etaSeconds: Double?
 }
 
@@ -119,6 +119,23 @@ public struct SweepEntry: Codable, Sendable, Equatable {
     /// (and better in one of the two): see ``Sweep/paretoFront(_:)``.
     public var paretoOptimal: Bool
 
+    public init(type: String, fileBytes: Int, bitsPerWeight: Double, perplexity: Double, perplexityUncertainty: Double?,
+                meanKLD: Double, meanKLDUncertainty: Double, kld99: Double, sameTop: Double, quantizeSeconds: Double,
+                evaluateSeconds: Double, paretoOptimal: Bool) {
+        self.type = type
+        self.fileBytes = fileBytes
+        self.bitsPerWeight = bitsPerWeight
+        self.perplexity = perplexity
+        self.perplexityUncertainty = perplexityUncertainty
+        self.meanKLD = meanKLD
+        self.meanKLDUncertainty = meanKLDUncertainty
+        self.kld99 = kld99
+        self.sameTop = sameTop
+        self.quantizeSeconds = quantizeSeconds
+        self.evaluateSeconds = evaluateSeconds
+        self.paretoOptimal = paretoOptimal
+    }
+
     /// Quantize and evaluation time together.
     public var seconds: Double { quantizeSeconds + evaluateSeconds }
 }
@@ -141,6 +158,20 @@ public struct SweepResult: Codable, Sendable, Equatable {
     public var entries: [SweepEntry]
     /// Seconds for the whole sweep.
     public var seconds: Double
+
+    public init(model: String, modelName: String, text: String, contextLength: Int, chunks: Int, tokensScored: Int,
+                weighting: String, base: SweepEntry, entries: [SweepEntry], seconds: Double) {
+        self.model = model
+        self.modelName = modelName
+        self.text = text
+        self.contextLength = contextLength
+        self.chunks = chunks
+        self.tokensScored = tokensScored
+        self.weighting = weighting
+        self.base = base
+        self.entries = entries
+        self.seconds = seconds
+    }
 }
 
 /// Quantizes a model to several types and measures each against the unquantized model: file
@@ -193,7 +224,8 @@ public enum Sweep {
             let part = total > 0 ? min(1, Double(done) / Double(total)) : 0
             let fraction = min(1, (Double(step) + part) / Double(steps))
             let elapsed = Date().timeIntervalSince(start)
-            let eta: Double? = fraction > 0 ? elapsed / fraction * (1 - fraction) : nil
+            // No estimate in the first seconds: one step's first units say little about the rest.
+            let eta: Double? = fraction > 0 && elapsed >= 5 ? elapsed / fraction * (1 - fraction) : nil
             events?(.progress(SweepProgress(stage: stage, done: done, total: total, detail: detail, step: step, steps: steps,
                                             elapsedSeconds: elapsed, fraction: fraction, etaSeconds: eta)))
         }
