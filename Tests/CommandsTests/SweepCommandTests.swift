@@ -106,6 +106,33 @@ struct SweepCommandTests {
         #expect(String(decoding: svg, as: UTF8.self) == Sweep.svg(result))
     }
 
+    @Test("a GGUF input with --imatrix: a type that needs it (IQ2_XXS) is measured, quantized as gguf-quantize --imatrix does")
+    func ggufWithImatrix() throws {
+        let tmp = TemporaryDirectory("sweep-imatrix")
+        let f32 = tmp.file("tiny-f32.gguf"), imatrix = tmp.file("imatrix.gguf"), work = tmp.file("work")
+        try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: false)
+        try #require(runCommand(ConvertCommand.run, [Self.model, "--outtype", "f32", "--outfile", f32, "-q"]).error == nil)
+        try #require(runCommand(ImatrixCommand.run, ["-m", f32, "-f", Self.text, "-c", "128", "--chunks", "4", "-o", imatrix,
+                                                     "-t", "2", "-q"]).error == nil)
+        let before = try Data(contentsOf: URL(fileURLWithPath: f32))
+        let prefix = tmp.file("r")
+        let sweep = runCommand(SweepCommand.run, [f32, "--types", "IQ2_XXS", "--text", Self.text, "--imatrix", imatrix, "-o", prefix,
+                                                  "--keep", "--work-dir", work, "-q"] + Self.evaluation)
+        try #require(sweep.error == nil, "\(String(describing: sweep.error))")
+        let result = try JSONDecoder().decode(SweepResult.self, from: Data(contentsOf: URL(fileURLWithPath: prefix + ".json")))
+        #expect(result.weighting == "imatrix \(imatrix)" && result.entries.map(\.type) == ["IQ2_XXS"])
+        #expect(result.base.type == "F32" && result.model == f32)
+        let entry = try #require(result.entries.first)
+        #expect(entry.meanKLD > 0 && entry.meanKLD.isFinite && entry.sameTop > 0 && entry.sameTop < 1)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: f32)) == before, "the input is untouched")
+        // No conversion for a GGUF input: the kept folder has the base log-probabilities and the quantized model only,
+        // which is byte for byte gguf-quantize --imatrix's.
+        let dir = work + "/" + (try #require(Self.files(work)?.first))
+        #expect(Self.files(dir) == ["base.kld", "model-IQ2_XXS.gguf"])
+        try #require(runCommand(QuantizeCommand.run, ["--imatrix", imatrix, f32, tmp.file("check.gguf"), "IQ2_XXS", "2", "-q"]).error == nil)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: tmp.file("check.gguf"))) == Data(contentsOf: URL(fileURLWithPath: dir + "/model-IQ2_XXS.gguf")))
+    }
+
     @Test("bad input: one clear error, nothing written, no temporary folder left")
     func badInput() throws {
         let tmp = TemporaryDirectory("sweep-bad")
