@@ -45,6 +45,7 @@ let package = Package(
         .executable(name: "gguf-dump", targets: ["gguf-dump"]),
         .executable(name: "gguf-imatrix", targets: ["gguf-imatrix"]),
         .executable(name: "gguf-split", targets: ["gguf-split"]),
+        .executable(name: "gguf-sweep", targets: ["gguf-sweep"]),
     ],
     targets: [
         // Format: values, the ggml type table, keys and tensor names, reader, writer.
@@ -74,6 +75,7 @@ let package = Package(
         exe("gguf-dump"),
         exe("gguf-imatrix"),
         exe("gguf-split"),
+        exe("gguf-sweep"),
 
         .target(name: "TestSupport", dependencies: ["GGUF"], path: "Tests/TestSupport", swiftSettings: settings),
         tests("GGUFTests", ["GGUF"]),

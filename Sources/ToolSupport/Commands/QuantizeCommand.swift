@@ -172,8 +172,8 @@ public enum QuantizeCommand {
     }
 
     /// `--imatrix` / `--include-weights` / `--exclude-weights` / `--awq*` as one typed value.
-    static func weighting(_ a: ParsedArguments) throws(ToolError) -> Weighting {
-        let name = spec.name
+    static func weighting(_ a: ParsedArguments, command: String = spec.name) throws(ToolError) -> Weighting {
+        let name = command
         let include = a.all("include-weights"), exclude = a.all("exclude-weights")
         if !include.isEmpty && !exclude.isEmpty {
             throw ToolError.usage("only one of --include-weights and --exclude-weights can be given", command: name)

@@ -1,0 +1,3 @@
+import ToolSupport
+
+ToolMain.run { args, console in try SweepCommand.run(args, console: console) }
