@@ -7,8 +7,8 @@ import SwiftGGUF
 /// Tokenizer parity with llama.cpp b10572's `llama-tokenize` (Fixtures/reference-b10572/tokenize/,
 /// README there): every model of the cache whose architecture hf2gguf converts, its vocabulary
 /// written by `hf2gguf --vocab-only`, then tokenized in llama-tokenize's four modes (BOS as the
-/// vocabulary asks or `--no-bos`; `--parse-special` or `--no-parse-special`) for 100 texts, and the
-/// whole of wiki.test.raw as `llama-tokenize -f wiki.test.raw --ids` reads it.
+/// vocabulary asks or `--no-bos`; `--parse-special` or `--no-parse-special`) for 100 texts and 11
+/// malformed UTF-8 inputs, and the whole of wiki.test.raw as `llama-tokenize -f wiki.test.raw --ids` reads it.
 @Suite("Tokenizer: llama-tokenize b10572 on every converted vocabulary")
 struct TokenizeB10572Tests {
     static let folder = TestPaths.fixtures.appendingPathComponent("reference-b10572/tokenize")
@@ -98,6 +98,28 @@ struct TokenizeB10572Tests {
             }
         }
         #expect(mismatches == 0, "\(row.model): \(mismatches) of \(cases.count * Self.modes.count) differ")
+    }
+
+    @Test("malformed UTF-8 gives llama-tokenize's ids", .golden, arguments: rows)
+    func invalidUTF8(_ row: Row) throws {
+        let vocab = try Self.vocabulary(row.model)
+        let file = try #require(try Self.json("invalid-utf8.json") as? [String: Any])
+        let inputs = try #require(file["inputs"] as? [String]).map(Self.bytes(hex:))
+        let all = try #require(file["vectors"] as? [String: Any])
+        let cases = try #require(all[row.vectors] as? [[String: Any]])
+        #expect(cases.count == inputs.count)
+        for (input, c) in zip(inputs, cases) {
+            for mode in Self.modes {
+                let expected = try #require(c[mode.key] as? [Int]).map { Int32($0) }
+                let got = vocab.tokenize(bytes: input, addSpecial: vocab.addBOS && mode.bos, parseSpecial: mode.special)
+                #expect(got == expected, "\(row.model) \(input) \(mode.key)")
+            }
+        }
+    }
+
+    static func bytes(hex: String) -> [UInt8] {
+        let digits = Array(hex.utf8).map { $0 <= 0x39 ? $0 - 0x30 : ($0 | 0x20) - 0x61 + 10 }
+        return stride(from: 0, to: digits.count - 1, by: 2).map { digits[$0] << 4 | digits[$0 + 1] }
     }
 
     @Test("wiki.test.raw: token count and sha256 of the ids", .golden, arguments: rows)
