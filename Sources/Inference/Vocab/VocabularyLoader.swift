@@ -1,6 +1,9 @@
 // Reads a vocabulary from GGUF metadata the way `llama_vocab::impl::load` (llama-vocab.cpp,
 // b4748) does: model and pre-tokenizer, flag defaults, tokens, special ids, the control tokens
 // it recognises by their text, and the special-token list used to cut text before tokenizing.
+// The control / end-of-generation rules follow b10572 (more texts, flags added rather than
+// replaced, the gpt-oss and harmony fix-ups): a user-defined `</s>`, as Phi-3 has, becomes a
+// control token there and is no longer cut out of the text without parse_special.
 
 import GGUF
 
@@ -146,39 +149,82 @@ struct VocabularyLoader {
         return t >= 0 ? t : nil
     }
 
+    /// Adds the control flag, keeping the token's other flags (b10572; b4748 replaced them).
     private mutating func markControl(_ id: Int32) {
-        if attributes[Int(id)] & TokenAttribute.control == 0 { attributes[Int(id)] = TokenAttribute.control }
+        attributes[Int(id)] |= TokenAttribute.control
     }
 
-    /// Finds EOT, EOM and FIM tokens by their text when no key names them, and marks them and the
-    /// end-of-generation tokens as control tokens. Where several texts match one slot, llama.cpp
-    /// takes the first in hash-map order; this takes the lowest id.
+    /// Texts that name an EOT, EOM or FIM token when no key gives its id (llama-vocab.cpp b10572).
+    static var slotTexts: [(WritableKeyPath<SpecialTokenIDs, Int32?>, [String])] { [
+        (\.eot, ["<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>", "<|end_of_text|>",
+                 "<EOT>", "_<EOT>", "[EOT]", "<\u{FF5C}end\u{2581}of\u{2581}sentence\u{FF5C}>", "<end_of_utterance>"]),
+        (\.eom, ["<|eom_id|>"]),
+        (\.fimPrefix, ["<|fim_prefix|>", "<fim-prefix>", "<fim_prefix>", "<\u{FF5C}fim\u{2581}begin\u{FF5C}>", "<PRE>",
+                       "\u{2581}<PRE>", "<|code_prefix|>", "<|prefix|>"]),
+        (\.fimSuffix, ["<|fim_suffix|>", "<fim-suffix>", "<fim_suffix>", "<\u{FF5C}fim\u{2581}hole\u{FF5C}>", "<SUF>",
+                       "\u{2581}<SUF>", "<|code_suffix|>", "<|suffix|>"]),
+        (\.fimMiddle, ["<|fim_middle|>", "<fim-middle>", "<fim_middle>", "<\u{FF5C}fim\u{2581}end\u{FF5C}>", "<MID>",
+                       "\u{2581}<MID>", "<|code_middle|>", "<|middle|>"]),
+        (\.fimPad, ["<|fim_pad|>", "<fim-pad>", "<fim_pad>", "<PAD>", "[PAD]"]),
+        (\.fimRepo, ["<|fim_repo|>", "<|repo_name|>", "<fim-repo>", "<REPO>", "<reponame>"]),
+        (\.fimSeparator, ["<|file_sep|>"]),
+    ] }
+
+    /// Texts of the tokens that end generation (and so are control tokens), b10572.
+    static let endOfGenerationTexts = [
+        "<|eot_id|>", "<|im_end|>", "<|end|>", "<|return|>", "<|call|>", "<|flush|>", "<|calls|>", "<end_of_turn>",
+        "<|endoftext|>", "</s>", "<|eom_id|>", "<EOT>", "_<EOT>", "[EOT]", "[EOS]", "<|end_of_text|>",
+        "<end_of_utterance>", "<eos>", "<turn|>", "<|tool_response>", "<\u{FF5C}end\u{2581}of\u{2581}sentence\u{FF5C}>", "[e~[",
+    ]
+
+    /// The token text contains the bytes of "unused" (C `strstr`).
+    static func containsUnused(_ text: String) -> Bool {
+        let needle = Array("unused".utf8)
+        let t = Array(text.utf8)
+        guard t.count >= needle.count else { return false }
+        for i in 0...(t.count - needle.count) where t[i] == needle[0] && Array(t[i..<(i + needle.count)]) == needle {
+            return true
+        }
+        return false
+    }
+
+    /// Finds EOT, EOM and FIM tokens by their text when no key names them, marks them and the
+    /// end-of-generation tokens as control tokens (and control tokens named "unused" as unused),
+    /// then applies b10572's fix-ups: gpt-oss channel tokens are user-defined, `<|end|>` is not
+    /// end-of-generation next to `<|return|>` + `<|call|>` (or `<|calls|>` + `<|flush|>`), and `</s>`
+    /// is a normal token next to `<|tool_response>`. Where several texts match one slot,
+    /// llama.cpp takes the first in hash-map order; this takes the lowest id.
     private mutating func detectControlTokens() {
-        typealias Slot = WritableKeyPath<SpecialTokenIDs, Int32?>
-        let byText: [(Slot, [String])] = [
-            (\.eot, ["<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>", "<EOT>",
-                     "<｜end▁of▁sentence｜>"]),
-            (\.eom, ["<|eom_id|>"]),
-            (\.fimPrefix, ["<|fim_prefix|>", "<fim-prefix>", "<｜fim▁begin｜>", "<PRE>"]),
-            (\.fimSuffix, ["<|fim_suffix|>", "<fim-suffix>", "<｜fim▁hole｜>", "<SUF>"]),
-            (\.fimMiddle, ["<|fim_middle|>", "<fim-middle>", "<｜fim▁end｜>", "<MID>"]),
-            (\.fimPad, ["<|fim_pad|>", "<fim-pad>", "<PAD>"]),
-            (\.fimRepo, ["<|fim_repo|>", "<|repo_name|>", "<fim-repo>", "<REPO>"]),
-            (\.fimSeparator, ["<|file_sep|>"]),
-        ]
-        for (slot, names) in byText where special[keyPath: slot] == nil {
+        for (slot, names) in Self.slotTexts where special[keyPath: slot] == nil {
             guard let id = names.compactMap({ self.id(of: $0) }).min() else { continue }
             special[keyPath: slot] = id
             markControl(id)
         }
+        for i in attributes.indices where attributes[i] & TokenAttribute.control != 0 {
+            if Self.containsUnused(tokens[i]) { attributes[i] |= TokenAttribute.unused }
+        }
         var eog: Set<Int32> = []
         for id in [special.fimPad, special.fimRepo, special.fimSeparator].compactMap({ $0 }) { eog.insert(id) }
-        for name in ["<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>", "<|eom_id|>", "<EOT>"] {
+        for name in Self.endOfGenerationTexts {
             guard let id = id(of: name) else { continue }
             eog.insert(id)
             markControl(id)
         }
+        for name in ["<|channel|>", "<|message|>", "<|start|>", "<|constrain|>"] {
+            if let id = id(of: name) { attributes[Int(id)] = TokenAttribute.userDefined }
+        }
         for id in [special.eos, special.eot, special.eom].compactMap({ $0 }) { eog.insert(id) }
+        func eogID(_ text: String) -> Int32? { id(of: text).flatMap { eog.contains($0) ? $0 : nil } }
+        if let end = eogID("<|end|>"),
+           (eogID("<|return|>") != nil && (eogID("<|call|>") ?? eogID("<|calls|>")) != nil)
+            || ((eogID("<|call|>") ?? eogID("<|calls|>")) != nil && eogID("<|flush|>") != nil) {
+            eog.remove(end)
+            attributes[Int(end)] = TokenAttribute.userDefined
+        }
+        if eogID("<|tool_response>") != nil, let s = eogID("</s>") {
+            eog.remove(s)
+            attributes[Int(s)] = TokenAttribute.normal
+        }
         endOfGeneration = eog
     }
 
