@@ -335,7 +335,7 @@ struct ChunkConverter {
     }
 
     mutating func convert(_ src: UnsafeRawBufferPointer, tensor t: GGUFTensorInfo, plan p: TensorPlan, job: QuantizeJob,
-                          writer: GGUFWriter, file: String) throws {
+                          writer: some TensorDataSink, file: String) throws {
         let rowLen = t.rowLength
         let rows = t.rowCount
         // One importance vector for every row, or one per expert of a 3-D stack (`ne[1]` rows each).
@@ -407,7 +407,7 @@ struct ChunkConverter {
 
     /// Converts `rows` rows held in the f32 buffer from `bufferRow` on and writes them.
     private func emit(rows: Int, firstRow: Int, bufferRow: Int, rowLen: Int, plan p: TensorPlan, importance: ArraySlice<Float>?,
-                      writer: GGUFWriter, tensor t: GGUFTensorInfo, file: String) throws {
+                      writer: some TensorDataSink, tensor t: GGUFTensorInfo, file: String) throws {
         let dst = p.targetType
         guard let rowBytes = dst.rowSize(rowLen) else {
             throw QuantizeError("tensor '\(p.name)': rows of \(rowLen) do not fit \(dst)")

@@ -173,3 +173,25 @@ struct StreamingRowConverter {
         try sink.write(UnsafeRawBufferPointer(rebasing: out[0..<total]))
     }
 }
+
+extension ModelQuantizer {
+    /// `run(_:job:)` writing to `sink` (several files for `--keep-split`), following `summary`
+    /// (from `plan(_:job:)` on the same file).
+    public static func run(_ file: GGUFFile, job: QuantizeJob, summary: QuantizeSummary, sink: some TensorDataSink) throws {
+        var converter = ChunkConverter(threads: job.threads)
+        defer { converter.deallocate() }
+        for (i, p) in summary.plans.enumerated() {
+            guard let t = file.tensor(named: p.sourceName) else { continue }
+            let src = file.data(t)
+            if p.isCopy && job.transform == nil {
+                try validate(src, type: t.type, tensor: t, file: file.path)
+                try sink.write(src)
+                try sink.endTensor()
+            } else {
+                try converter.convert(src, tensor: t, plan: p, job: job, writer: sink, file: file.path)
+            }
+            file.release(t)
+            job.progress?(i + 1, summary.plans.count, p.name)
+        }
+    }
+}
