@@ -177,9 +177,17 @@ public enum GGUFSplitter {
     /// `split.count`, `split.tensors.count` appended, the others have only these three. One file
     /// means no split: the caller keeps the single file as it is.
     public static func planLikeGGUFPy(_ file: GGUFFile, maxTensors: Int, maxBytes: Int, smallFirstShard: Bool) -> [GGUFSplitPart] {
+        planLikeGGUFPy(metadata: file.metadata, tensors: file.tensors, maxTensors: maxTensors, maxBytes: maxBytes,
+                       smallFirstShard: smallFirstShard)
+    }
+
+    /// `planLikeGGUFPy(_:maxTensors:maxBytes:smallFirstShard:)` for a file not written yet: its
+    /// keys and tensors (in order).
+    public static func planLikeGGUFPy(metadata: GGUFMetadata, tensors: [GGUFTensorInfo], maxTensors: Int, maxBytes: Int,
+                                      smallFirstShard: Bool) -> [GGUFSplitPart] {
         var groups: [[GGUFTensorInfo]] = smallFirstShard ? [[], []] : [[]]
         var bytes = 0
-        for t in file.tensors {
+        for t in tensors {
             let last = groups[groups.count - 1]
             if !last.isEmpty && ((maxTensors > 0 && last.count >= maxTensors) || (maxBytes > 0 && bytes + t.byteCount > maxBytes)) {
                 groups.append([])
@@ -189,14 +197,14 @@ public enum GGUFSplitter {
             bytes += t.byteCount
         }
         guard groups.count > 1 else {
-            return [GGUFSplitPart(metadata: file.metadata, tensors: file.tensors, ggmlShapes: false,
-                                  headerBytes: headerBytes(file.metadata, file.tensors, ggmlShapes: false))]
+            return [GGUFSplitPart(metadata: metadata, tensors: tensors, ggmlShapes: false,
+                                  headerBytes: headerBytes(metadata, tensors, ggmlShapes: false))]
         }
         return groups.enumerated().map { i, ts in
-            var md = i == 0 ? file.metadata : GGUFMetadata()
+            var md = i == 0 ? metadata : GGUFMetadata()
             md.set(GGUFKey.Split.no, .uint16(UInt16(truncatingIfNeeded: i)))
             md.set(GGUFKey.Split.count, .uint16(UInt16(truncatingIfNeeded: groups.count)))
-            md.set(GGUFKey.Split.tensorsCount, .int32(Int32(truncatingIfNeeded: file.tensors.count)))
+            md.set(GGUFKey.Split.tensorsCount, .int32(Int32(truncatingIfNeeded: tensors.count)))
             return GGUFSplitPart(metadata: md, tensors: ts, ggmlShapes: false, headerBytes: headerBytes(md, ts, ggmlShapes: false))
         }
     }

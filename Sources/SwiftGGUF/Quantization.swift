@@ -172,7 +172,7 @@ public enum Quantization {
 
     /// The job without calibration: options, importance matrix, and (for AWQ with importances)
     /// the "with imatrix" rules, which already apply to the plan.
-    static func prepare(_ r: QuantizationRequest, file: GGUFFile,
+    static func prepare(_ r: QuantizationRequest, file: some ModelTensorTable,
                         events: ((QuantizationEvent) -> Void)?) throws(SwiftGGUFError) -> QuantizeJob {
         guard r.threads > 0 else { throw SwiftGGUFError(.invalidOptions, "threads must be positive, got \(r.threads)") }
         var opts = QuantizeOptions(fileType: r.fileType)
@@ -225,7 +225,7 @@ public enum Quantization {
     /// `quantize.imatrix.*` keys. An entry whose size does not match its tensor is an error
     /// (reported by the plan, naming the tensor); a matrix with no entry for any of the model's
     /// `blk.*` matrices is refused as belonging to another model.
-    static func loadImportance(_ path: String, filter: ImportanceFilter, file: GGUFFile, job: inout QuantizeJob,
+    static func loadImportance(_ path: String, filter: ImportanceFilter, file: some ModelTensorTable, job: inout QuantizeJob,
                                events: ((QuantizationEvent) -> Void)?) throws(SwiftGGUFError) {
         // Either format: GGUF (sums and token counts) or the legacy .dat, told apart by the magic.
         let m = try wrapped { try ImportanceMatrixFile(path: path) }

@@ -134,7 +134,7 @@ public struct QuantizeSummary: Sendable {
 public enum ModelQuantizer {
     /// Model facts from the metadata (`{arch}.block_count`, head counts, expert count), with
     /// `--override-kv` values in place of the file's (llama.cpp loads the model with them).
-    public static func facts(of file: GGUFFile, overrides: [MetadataOverride] = []) throws(QuantizeError) -> ModelFacts {
+    public static func facts(of file: some ModelTensorTable, overrides: [MetadataOverride] = []) throws(QuantizeError) -> ModelFacts {
         guard let arch = file.architecture else {
             throw QuantizeError("\(file.path): no '\(GGUFKey.General.architecture)' key: not a model file")
         }
@@ -159,7 +159,7 @@ public enum ModelQuantizer {
 
     /// `general.file_type` of a COPY run: the input's value, else the type most tensors have
     /// (first to reach the largest count in tensor order) with llama.cpp's "guessed" bit (1024).
-    static func inputFileType(_ file: GGUFFile) -> UInt32 {
+    static func inputFileType(_ file: some ModelTensorTable) -> UInt32 {
         if let v = file.metadata[GGUFKey.General.fileType]?.intValue, let u = UInt32(exactly: v) { return u }
         var counts: [GGMLType: Int] = [:]
         var best: GGMLType?, bestCount = 0
@@ -203,7 +203,7 @@ public enum ModelQuantizer {
     /// stop the run is found here, before the output exists: a type that needs an importance
     /// matrix without one, a type this build cannot quantize to, a row length the type does not
     /// fit, quantized input without `allowRequantize`.
-    public static func plan(_ file: GGUFFile, job: QuantizeJob, checking: Bool = true) throws(QuantizeError) -> QuantizeSummary {
+    public static func plan(_ file: some ModelTensorTable, job: QuantizeJob, checking: Bool = true) throws(QuantizeError) -> QuantizeSummary {
         let facts = try facts(of: file, overrides: job.metadataOverrides)
         var options = job.options
         options.hasImportance = options.hasImportance || !job.importance.isEmpty
@@ -225,7 +225,7 @@ public enum ModelQuantizer {
                                inputElementCount: file.tensors.reduce(0) { $0 + $1.elementCount }, needsImportance: needsImportance)
     }
 
-    static func check(_ plans: [TensorPlan], file: GGUFFile, job: QuantizeJob) throws(QuantizeError) {
+    static func check(_ plans: [TensorPlan], file: some ModelTensorTable, job: QuantizeJob) throws(QuantizeError) {
         for p in plans where p.allowsQuantization && p.requiresImportance {
             if job.importance.isEmpty {
                 // Importances still to come (AWQ calibration plans before it measures them).
@@ -335,7 +335,7 @@ struct ChunkConverter {
     }
 
     mutating func convert(_ src: UnsafeRawBufferPointer, tensor t: GGUFTensorInfo, plan p: TensorPlan, job: QuantizeJob,
-                          writer: GGUFWriter, file: String) throws {
+                          writer: some TensorDataSink, file: String) throws {
         let rowLen = t.rowLength
         let rows = t.rowCount
         // One importance vector for every row, or one per expert of a 3-D stack (`ne[1]` rows each).
@@ -407,7 +407,7 @@ struct ChunkConverter {
 
     /// Converts `rows` rows held in the f32 buffer from `bufferRow` on and writes them.
     private func emit(rows: Int, firstRow: Int, bufferRow: Int, rowLen: Int, plan p: TensorPlan, importance: ArraySlice<Float>?,
-                      writer: GGUFWriter, tensor t: GGUFTensorInfo, file: String) throws {
+                      writer: some TensorDataSink, tensor t: GGUFTensorInfo, file: String) throws {
         let dst = p.targetType
         guard let rowBytes = dst.rowSize(rowLen) else {
             throw QuantizeError("tensor '\(p.name)': rows of \(rowLen) do not fit \(dst)")

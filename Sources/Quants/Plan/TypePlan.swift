@@ -68,6 +68,9 @@ public struct QuantizeOptions: Sendable {
     public var pruneLayers: [Int] = []
     /// `COPY`: every tensor is copied as stored.
     public var onlyCopy = false
+    /// `--keep-split`: tensors are planned and written in input order (file after file) instead
+    /// of llama.cpp's name order.
+    public var keepInputOrder = false
 
     public init(fileType: FileType) { self.fileType = fileType }
 }
@@ -305,7 +308,7 @@ public enum TypePlanner {
     public static func plan(tensors: [(name: String, shape: [Int], type: GGMLType)], facts: ModelFacts,
                             options: QuantizeOptions) throws(QuantizeError) -> [TensorPlan] {
         let byName = Dictionary(tensors.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
-        let order = ordered(tensors.map(\.name))
+        let order = options.keepInputOrder ? tensors.map(\.name) : ordered(tensors.map(\.name))
         let names = renamed(order, prune: options.pruneLayers)
         // (source name, new name) of the kept tensors, in order.
         let kept: [(String, String)] = order.compactMap { n in (names[n] ?? nil).map { (n, $0) } }

@@ -16,7 +16,8 @@ public enum ConvertCommand {
             .flag("no-tensor-first-split", "with a split: the first file holds only the metadata"),
             .option("revision", value: "REV", "with a model id: the branch, tag or commit in the Hugging Face cache (default main)"),
             .option("outfile", value: "F", "output file (default: <name>-<size>-<TYPE>.gguf in MODEL_DIR); {ftype} is replaced by the type"),
-            .option("outtype", value: "T", "f32, f16, bf16, q8_0 or auto (default f16; auto: f16 for f16 checkpoints, else bf16)"),
+            .option("outtype", value: "T", "f32, f16, bf16, q8_0 or auto (default f16; auto: f16 for f16 checkpoints, else bf16), "
+                    + "or a gguf-quantize type (Q4_K_M, IQ4_XS, Q8_0, ...): quantize in one pass, no intermediate file"),
             .flag("vocab-only", "write only the vocabulary and metadata"),
             .flag("dry-run", "print the tensor plan and metadata, write nothing"),
             .option("model-name", value: "NAME", "set general.name"),
@@ -24,16 +25,18 @@ public enum ConvertCommand {
             .option("threads", short: "t", value: "N", "threads for conversion (default: all cores)"),
             .flag("verbose", short: "v", "print how the vocabulary and pre-tokenizer were chosen"),
             .flag("quiet", short: "q", "no progress line"),
-        ],
+        ] + OnePassCommand.options,
         positionals: ["MODEL_DIR"], minPositionals: 1, maxPositionals: 1)
 
     public static func run(_ args: [String], console: any Console) throws {
         let a = try spec.parse(args)
         var dir = a.positionals[0]
         var o = ConvertOptions()
-        if let t = a.value("outtype") {
+        // A gguf-quantize type (Q4_K_M, ...) quantizes in one pass (OnePassCommand).
+        let onePass = a.value("outtype").flatMap(OnePassCommand.quantOption)
+        if let t = a.value("outtype"), onePass == nil {
             guard let ot = OutType(rawValue: t.lowercased()) else {
-                throw ToolError.usage("invalid --outtype '\(t)'; choose from \(OutType.allCases.map(\.rawValue).joined(separator: ", "))", command: spec.name)
+                throw ToolError.usage("invalid --outtype '\(t)'; choose from \(OutType.allCases.map(\.rawValue).joined(separator: ", "))" + OnePassCommand.hint(t), command: spec.name)
             }
             o.outType = ot
         }
@@ -49,6 +52,8 @@ public enum ConvertCommand {
             if o.modelName == nil { o.modelName = dir }
             dir = snapshot
         }
+        if let q = onePass { return try OnePassCommand.run(a, args: args, directory: dir, option: q, convert: o, console: console) }
+        try OnePassCommand.checkUnused(a)
 
         let printNotes = { (plan: ConversionPlan) in
             if a.has("verbose") || a.has("dry-run") {

@@ -20,6 +20,8 @@ public enum QuantizeCommand {
             .option("override-kv", value: "KEY=TYPE:VALUE", "set metadata in the output; TYPE int (written as u32), float, "
                     + "bool or str (repeatable)"),
             .flag("dry-run", "print each tensor's type and size, the totals and bits per weight; write nothing"),
+            .flag("keep-split", "with a split model (its first file NAME-00001-of-0000N.gguf): write the output split the "
+                  + "same way, OUT-00001-of-0000N.gguf ... (OUT without .gguf), as llama-quantize --keep-split"),
             .flag("force", short: "f", "replace OUT if it exists (only once the new file is complete)"),
             .option("threads", short: "t", value: "N", "threads (default: all cores); the trailing nthreads argument also works"),
             .flag("quiet", short: "q", "no progress line"),
@@ -154,6 +156,9 @@ public enum QuantizeCommand {
                 }()
                 bar.update(done, detail)
             }
+        }
+        if a.has("keep-split") {
+            return try runKeepingSplit(request, dryRun: a.has("dry-run"), events: events, console: console)
         }
         if a.has("dry-run") {
             let summary = try Quantization.plan(request, events: events)
