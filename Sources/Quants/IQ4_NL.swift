@@ -339,7 +339,9 @@ enum IQ4_NL: BlockFormat {
     // Kernel traits (see BlockFormat).
     static let dotType: GGMLType? = .q8_0
     static let usesImportance = true
-    static let lanes: LaneGEMM.Layout? = nil
+    /// tinyBLAS's eight lanes (llamafile sgemm takes IQ4_NL like Q4_0); with a multiple of 8 rows
+    /// ggml repacks the weights (`iq4_nl_8x8_q8_0`, one chain per output).
+    static let lanes: LaneGEMM.Layout? = LaneGEMM.Layout(block: 32, scaleOffset: 0, repacked: .blocks32(scale: .f16))
 
     static func quantize(_ x: UnsafePointer<Float>, _ y: UnsafeMutableRawPointer, count: Int, importance: UnsafePointer<Float>?) {
         IQ4Search.withScratch { L, scales, weight, v, s in

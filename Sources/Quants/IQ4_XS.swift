@@ -16,7 +16,10 @@ enum IQ4_XS: BlockFormat {
     // Kernel traits (see BlockFormat).
     static let dotType: GGMLType? = .q8_K
     static let usesImportance = true
-    static let lanes: LaneGEMM.Layout? = nil
+    /// `ggml_vec_dot_iq4_xs_q8_K` (AVX2): lane L sums the elements at offsets 4L..<4L+4 of every
+    /// 32-element block times its scale (ls − 32), `acc_L = fma(d_w·d_a, sum_L, acc_L)` per
+    /// super-block, then the eight-lane tree (ggml never repacks IQ4_XS).
+    static let lanes: LaneGEMM.Layout? = LaneGEMM.Layout(block: 256, scaleOffset: 0)
 
     static func quantize(_ x: UnsafePointer<Float>, _ y: UnsafeMutableRawPointer, count: Int, importance: UnsafePointer<Float>?) {
         IQ4Search.withScratch { L, scales, weight, v, s in

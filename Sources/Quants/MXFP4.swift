@@ -86,7 +86,10 @@ enum MXFP4: BlockFormat {
     // Kernel traits (see BlockFormat).
     static let dotType: GGMLType? = .q8_0
     static let usesImportance = false
-    static let lanes: LaneGEMM.Layout? = nil
+    /// Repacked by ggml with a multiple of 8 rows (`mxfp4_8x8_q8_0`, one chain per output); other
+    /// row counts take `ggml_vec_dot_mxfp4_q8_0`, whose order the blocked f32 product only approximates.
+    static let lanes: LaneGEMM.Layout? = LaneGEMM.Layout(block: 32, scaleOffset: 0, repacked: .blocks32(scale: .e8m0Half),
+                                                         lanesUnlessRepacked: false)
 
     /// The block exponent byte for a block whose largest |x| is `amax` (C's
     /// `(uint8_t)(floorf(log2f(amax)) - 2 + 127)`, 0 for an all-zero block). Tiny blocks wrap as C's

@@ -16,7 +16,9 @@ enum Q2_K: BlockFormat {
     // Kernel traits (see BlockFormat).
     static let dotType: GGMLType? = .q8_K
     static let usesImportance = true
-    static let lanes: LaneGEMM.Layout? = nil
+    /// `ggml_vec_dot_q2_K_q8_K` (AVX2) at every row count (b10572 repacks Q2_K only on AVX-512):
+    /// eight lanes, the minimum terms fused into them (LaneGEMM+KLanes.swift).
+    static let lanes: LaneGEMM.Layout? = LaneGEMM.Layout(block: 256, scaleOffset: 80, repacked: .q2KLanes)
 
     // Byte offsets inside a block.
     static let scalesOffset = 0, qsOffset = 16, dOffset = 80, dminOffset = 82

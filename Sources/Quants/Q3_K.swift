@@ -16,7 +16,10 @@ enum Q3_K: BlockFormat {
     // Kernel traits (see BlockFormat).
     static let dotType: GGMLType? = .q8_K
     static let usesImportance = true
-    static let lanes: LaneGEMM.Layout? = nil
+    /// `ggml_vec_dot_q3_K_q8_K` (AVX2): lane L sums the elements at offsets 4L..<4L+4 of every
+    /// 32-element chunk times their sub-block scale (sc − 32), `acc_L = fma(d_a·d_w, sum_L, acc_L)`
+    /// per super-block, then the eight-lane tree (as Q6_K; ggml never repacks Q3_K).
+    static let lanes: LaneGEMM.Layout? = LaneGEMM.Layout(block: 256, scaleOffset: 108)
 
     // Byte offsets inside a block.
     static let hmaskOffset = 0, qsOffset = 32, scalesOffset = 96, dOffset = 108

@@ -13,7 +13,8 @@ enum Q4_K: BlockFormat {
     // Kernel traits (see BlockFormat).
     static let dotType: GGMLType? = .q8_K
     static let usesImportance = true
-    static let lanes: LaneGEMM.Layout? = LaneGEMM.Layout(block: 256, scaleOffset: 0, minOffset: 2, mins: .fourLanes)
+    static let lanes: LaneGEMM.Layout? = LaneGEMM.Layout(block: 256, scaleOffset: 0, minOffset: 2, mins: .fourLanes,
+                                                         repacked: .q4K)
 
     static func quantize(_ x: UnsafePointer<Float>, _ y: UnsafeMutableRawPointer, count: Int, importance: UnsafePointer<Float>?) {
         quantize(x, y, count: count, importance: importance, fast: true)

@@ -15,7 +15,9 @@ enum Q6_K: BlockFormat {
     // Kernel traits (see BlockFormat).
     static let dotType: GGMLType? = .q8_K
     static let usesImportance = true
-    static let lanes: LaneGEMM.Layout? = LaneGEMM.Layout(block: 256, scaleOffset: 208)
+    /// b10572's `ggml_vec_dot_q6_K_q8_K` (AVX2) lanes, unsigned quants and the offset removed per
+    /// lane (LaneGEMM+KLanes.swift); ggml never repacks Q6_K on x86.
+    static let lanes: LaneGEMM.Layout? = LaneGEMM.Layout(block: 256, scaleOffset: 208, repacked: .q6KLanes)
 
     static func quantize(_ x: UnsafePointer<Float>, _ y: UnsafeMutableRawPointer, count: Int, importance: UnsafePointer<Float>?) {
         quantize(x, y, count: count, importance: importance, fast: true)

@@ -36,10 +36,20 @@ struct TypeTraitsTests {
                 #expect(lay?.block == 32 && lay?.scaleOffset == 0 && lay?.minOffset == 2 && lay?.mins == .perBlock)
             case .q4_K:
                 #expect(lay?.block == 256 && lay?.scaleOffset == 0 && lay?.minOffset == 2 && lay?.mins == .fourLanes)
+                #expect(lay?.repacked == .q4K)
             case .q5_K:
                 #expect(lay?.block == 256 && lay?.scaleOffset == 0 && lay?.minOffset == 2 && lay?.mins == .summed)
             case .q6_K:
                 #expect(lay?.block == 256 && lay?.scaleOffset == 208 && lay?.minOffset == nil && lay?.mins == LaneGEMM.Mins.none)
+                #expect(lay?.repacked == .q6KLanes)
+            case .q2_K:
+                #expect(lay?.block == 256 && lay?.scaleOffset == 80 && lay?.repacked == .q2KLanes)
+            case .q3_K, .iq4_XS:
+                #expect(lay?.block == 256 && lay?.scaleOffset == (t == .q3_K ? 108 : 0) && lay?.repacked == nil)
+            case .iq4_NL, .mxfp4:
+                #expect(lay?.block == 32 && lay?.scaleOffset == 0 && lay?.mins == LaneGEMM.Mins.none)
+                #expect(lay?.repacked == .blocks32(scale: t == .mxfp4 ? .e8m0Half : .f16))
+                #expect(lay?.lanesUnlessRepacked == (t == .iq4_NL))
             default:
                 #expect(lay == nil, "\(t)")
             }

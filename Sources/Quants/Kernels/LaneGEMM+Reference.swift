@@ -7,6 +7,10 @@ extension LaneGEMM {
     public static func linearReference(_ a: UnsafePointer<Float>, lda: Int, rows m: Int, weights w: WeightMatrix,
                                        into c: UnsafeMutablePointer<Float>, ldc: Int) {
         guard let lay = layout(w.type) else { preconditionFailure("LaneGEMM has no kernel for \(w.type)") }
+        if let order = repackOrder(w) {
+            linearRepackedReference(a, lda: lda, rows: m, weights: w, order: order, into: c, ldc: ldc)
+            return
+        }
         let k = w.columns
         let nb = k / lay.block
         let aType: GGMLType = lay.block == 32 ? (lay.mins == .perBlock ? .q8_1 : .q8_0) : .q8_K

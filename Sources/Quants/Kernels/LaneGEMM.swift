@@ -80,6 +80,12 @@ public enum LaneGEMM {
         /// Weights whose row count is a multiple of this are repacked by ggml's CPU backend and
         /// summed in one chain per output (`singleChain`); nil when ggml never repacks the type.
         var repackedRows: Int? = nil
+        /// The order of b10572's repacked kernel for this type (LaneGEMM+Repack.swift), taken by
+        /// weights with a multiple of 8 rows; nil when ggml does not repack the type on x86.
+        var repacked: RepackOrder? = nil
+        /// Whether `linear` also multiplies weights of this type that are not repacked; when false
+        /// those go through MatMul's blocked f32 product (`handles(_: WeightMatrix)`).
+        var lanesUnlessRepacked = true
     }
 
     /// How ggml's dot products add the weights' minimum terms.
@@ -127,6 +133,11 @@ public enum LaneGEMM {
                               reuseActivations: Bool = false) {
         guard m > 0, w.rows > 0 else { return }
         guard let lay = layout(w.type) else { preconditionFailure("LaneGEMM has no kernel for \(w.type)") }
+        if let order = repackOrder(w) {
+            linearRepacked(a, lda: lda, rows: m, weights: w, order: order, into: c, ldc: ldc, threads: threads, workspace: ws,
+                           reuseActivations: reuseActivations)
+            return
+        }
         let k = w.columns
         precondition(k % lay.block == 0, "a \(w.type) row of \(k) is not whole blocks")
         let groups = (m + mr - 1) / mr

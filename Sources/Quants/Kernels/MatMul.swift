@@ -73,7 +73,7 @@ public enum MatMul {
                               into c: UnsafeMutablePointer<Float>, ldc: Int, threads: Int,
                               workspace ws: MatMulWorkspace, dotType: GGMLType? = nil, reuseActivations: Bool = false) {
         guard m > 0, w.rows > 0 else { return }
-        if dotType == nil, LaneGEMM.handles(w.type), w.columns % LaneGEMM.layout(w.type)!.block == 0 {
+        if dotType == nil, LaneGEMM.handles(w) {
             LaneGEMM.linear(a, lda: lda, rows: m, weights: w, into: c, ldc: ldc, threads: threads, workspace: ws.lanes,
                             reuseActivations: reuseActivations)
             return
