@@ -24,6 +24,12 @@ let settings: [SwiftSetting] = [
     .enableUpcomingFeature("MemberImportVisibility"),
 ] + (portable ? [] : [.unsafeFlags(["-target-cpu", "native"])])
 
+// Native builds on a CPU with AVX-512 VNNI: the IntDot module reaches `vpdpbusd` through an LLVM
+// builtin (needs `-parse-stdlib`); elsewhere it is a plain Swift loop and the float kernels run.
+let vnni = !portable
+    && ((try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8))?.contains(" avx512_vnni") ?? false)
+let intDotSettings: [SwiftSetting] = settings + (vnni ? [.define("GGUF_VNNI"), .unsafeFlags(["-parse-stdlib"])] : [])
+
 func lib(_ name: String, _ deps: [Target.Dependency]) -> Target {
     .target(name: name, dependencies: deps, swiftSettings: settings)
 }
@@ -53,7 +59,9 @@ let package = Package(
         // One description per architecture: converter mapping, engine wiring, AWQ groups, type-plan quirks.
         lib("Architectures", ["GGUF"]),
         // Block kernels (quantize / dequantize / dot), fp16/bf16, llama-quantize type plans.
-        lib("Quants", ["GGUF", "Architectures"]),
+        lib("Quants", ["GGUF", "Architectures", "IntDot"]),
+        // The integer dot-product instruction (vpdpbusd) of the quantized kernels, where the CPU has it.
+        .target(name: "IntDot", dependencies: [], swiftSettings: intDotSettings),
         // Hugging Face side: JSON, safetensors, config.json, tokenizer.json, tokenizer.model.
         lib("HFModel", ["GGUF"]),
         // GGUF tokenizer and the CPU forward pass.
@@ -80,7 +88,7 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["GGUF"], path: "Tests/TestSupport", swiftSettings: settings),
         tests("GGUFTests", ["GGUF"]),
         tests("ArchitecturesTests", ["Architectures"]),
-        tests("QuantsTests", ["Quants"]),
+        tests("QuantsTests", ["Quants", "IntDot"]),
         tests("HFModelTests", ["HFModel"]),
         tests("InferenceTests", ["Inference"]),
         tests("ConvertTests", ["Convert", "HFModel"]),

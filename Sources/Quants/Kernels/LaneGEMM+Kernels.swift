@@ -125,7 +125,8 @@ extension LaneGEMM {
     @inline(__always)
     static func tile(group g: Int, acts: UnsafePointer<Float>, groups: Int, k: Int, layout lay: Layout, single: Bool,
                      panel: UnsafePointer<Float>, lanes: UnsafeMutablePointer<Float>,
-                     _ c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, cols: Int) {
+                     _ c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, cols: Int,
+                     intPanel: UnsafeRawPointer? = nil, intActs: UnsafePointer<Int32>? = nil) {
         let nb = k / lay.block
         let aq = acts + g * mr * k
         let ad = acts + groups * mr * k + g * mr * nb
@@ -153,6 +154,19 @@ extension LaneGEMM {
             while b0 < nb {
                 let count = Swift.min(8, nb - b0)
                 scaleProducts(blocks: b0..<(b0 + count))
+                if let wi = intPanel, let ia = intActs {
+                    // The integer kernel (LaneGEMM+Int8.swift): the same chains, the same bits.
+                    let quads = k / 4
+                    let aqI = ia + g * intGroupCount(columns: k), start = aqI + mr * quads
+                    for lane in 0..<8 {
+                        let o = lanes + lane * mr * nr
+                        laneChainsInt8(aqI, start, dd, wi, blocks: nb, first: b0, count: count, resume: b0 > 0, lane: lane, o)
+                        laneChainsInt8(aqI + 6, start + 6, dd + 6 * nr, wi, blocks: nb, first: b0, count: count, resume: b0 > 0,
+                                       lane: lane, o + 6 * nr)
+                    }
+                    b0 += count
+                    continue
+                }
                 for lane in 0..<8 {
                     let o = lanes + lane * mr * nr
                     laneChainsQ0(aq, dd, wq, blocks: nb, first: b0, count: count, resume: b0 > 0, lane: lane, o)
@@ -163,7 +177,12 @@ extension LaneGEMM {
             }
         } else {
         scaleProducts(blocks: 0..<nb)
-        if single {
+        if single, let wi = intPanel, let ia = intActs {
+            // One chain per output on integer dot products (LaneGEMM+Int8.swift).
+            let aqI = ia + g * intGroupCount(columns: k), blockStart = aqI + 2 * mr * (k / 4)
+            singleChainsInt8(aqI, blockStart, dd, wi, blocks: nb, lanes)
+            singleChainsInt8(aqI + 6, blockStart + 6, dd + 6 * nr, wi, blocks: nb, lanes + 6 * nr)
+        } else if single {
             // One chain per output: the whole block's integer dot product per step.
             laneChains(aq, dd, wq, blocks: nb, chunks: 1, lane: 0, lanesPerChain: 8, lanes)
             laneChains(aq + 6, dd + 6 * nr, wq, blocks: nb, chunks: 1, lane: 0, lanesPerChain: 8, lanes + 6 * nr)

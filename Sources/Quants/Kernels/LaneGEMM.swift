@@ -34,12 +34,17 @@ public final class LaneWorkspace {
     /// Q8_1 sums), for `linear(reuseActivations:)`.
     var packedKey: (pointer: UnsafeRawPointer, lda: Int, rows: Int, columns: Int, block: Int, sums: Bool)?
     var chunk = FloatStore()
+    /// The integer activations of the integer kernel (`LaneGEMM.packIntActivations`), and whether
+    /// they belong to what `acts` holds now.
+    var ints = FloatStore()
+    var intsValid = false
 
     public init() {}
 
     deinit {
         acts.release()
         chunk.release()
+        ints.release()
     }
 }
 
@@ -148,6 +153,14 @@ public enum LaneGEMM {
         if !(reuseActivations && ws.packedKey.map { $0 == key } == true) {
             packActivations(a, lda: lda, rows: m, columns: k, weight: w.type, into: ws.acts.pointer, threads: threads)
             ws.packedKey = key
+            ws.intsValid = false
+        }
+        let integer = integerKernel(lay, single: single)
+        if integer && !ws.intsValid {
+            ws.ints.reserve(intActivationCount(groups: groups, columns: k))
+            packIntActivations(ws.acts.pointer, groups: groups, columns: k,
+                               into: UnsafeMutableRawPointer(ws.ints.pointer).assumingMemoryBound(to: Int32.self))
+            ws.intsValid = true
         }
 
         let panels = (w.rows + nr - 1) / nr
@@ -156,27 +169,36 @@ public enum LaneGEMM {
         let tasks = (panels + perTask - 1) / perTask
         let chunks = Swift.min(tasks, Swift.max(1, threads) * 4)
         let pf = panelFloats(w)
-        let stride = perTask * pf + 2 * k + 8 * mr * nr + nb * mr * nr
+        let intPanelFloats = integer ? intPanelBytes(columns: k) / 4 : 0
+        let stride = perTask * pf + 2 * k + 8 * mr * nr + nb * mr * nr + perTask * intPanelFloats
         ws.chunk.reserve(chunks * stride)
         nonisolated(unsafe) let cp = c
         nonisolated(unsafe) let acts = UnsafePointer(ws.acts.pointer)
         nonisolated(unsafe) let scratchBase = ws.chunk.pointer
+        nonisolated(unsafe) let intActs: UnsafePointer<Int32>? =
+            integer ? UnsafePointer(UnsafeRawPointer(ws.ints.pointer).assumingMemoryBound(to: Int32.self)) : nil
         let weights = w
         parallelFor(chunks: chunks, threads: threads) { ch in
             let base = scratchBase + ch * stride
             let rowScratch = base + perTask * pf
             let lanes = rowScratch + 2 * k
+            let intPanels = UnsafeMutableRawPointer(lanes + 8 * mr * nr + nb * mr * nr)
             for task in (tasks * ch / chunks)..<(tasks * (ch + 1) / chunks) {
                 let p0 = task * perTask, p1 = Swift.min(panels, p0 + perTask)
                 for p in p0..<p1 {
                     packPanel(weights, row0: p * nr, panel: base + (p - p0) * pf, row: rowScratch)
+                    if integer {
+                        packIntPanel(base + (p - p0) * pf, columns: k, into: intPanels + (p - p0) * intPanelFloats * 4)
+                    }
                 }
                 for g in 0..<groups {
                     let rows = Swift.min(mr, m - g * mr)
                     for p in p0..<p1 {
                         let cols = Swift.min(nr, weights.rows - p * nr)
                         tile(group: g, acts: acts, groups: groups, k: k, layout: lay, single: single, panel: base + (p - p0) * pf,
-                             lanes: lanes, cp + g * mr * ldc + p * nr, ldc: ldc, rows: rows, cols: cols)
+                             lanes: lanes, cp + g * mr * ldc + p * nr, ldc: ldc, rows: rows, cols: cols,
+                             intPanel: integer ? UnsafeRawPointer(intPanels + (p - p0) * intPanelFloats * 4) : nil,
+                             intActs: intActs)
                     }
                 }
             }
