@@ -6,7 +6,9 @@
 # TYPE defaults to Q4_K_M. The F32 GGUF is converted from the model cache (tools/prepare-models.sh) with our
 # hf2gguf; the calibration text is ../shared/data/wikitext-2-raw/wiki.calib.raw (override with AWQ_CALIB).
 # Prints the calibration line, the per-layer progress, and wall time / peak RSS from /usr/bin/time -v for the
-# plain quantization and the AWQ run. With AWQ_EVAL=1 it also prints PPL and mean KLD against F32 on
+# plain quantization and the AWQ run, and, for comparison, of one importance-matrix pass
+# (gguf-imatrix --chunks 26, about the tokens AWQ calibrates on by default) over the same text,
+# with the user CPU time of each and the AWQ/imatrix ratios. With AWQ_EVAL=1 it also prints PPL and mean KLD against F32 on
 # wiki.eval.raw (-c 512, 20 chunks) for both outputs.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -29,15 +31,22 @@ measure() {  # label, command...
     local label=$1; shift
     /usr/bin/time -v "$@" >"$tmp/out.log" 2>"$tmp/time.log" || { cat "$tmp/out.log" "$tmp/time.log" >&2; return 1; }
     grep -E '^awq' "$tmp/time.log" | sed 's/^/  /' || true
-    local wall rss
+    local wall rss user
     wall=$(grep 'Elapsed (wall clock)' "$tmp/time.log" | awk '{print $NF}')
     rss=$(grep 'Maximum resident set size' "$tmp/time.log" | awk '{print $NF}')
-    printf '%-34s wall %8s   peak RSS %8.1f MB\n' "$label" "$wall" "$(echo "$rss/1024" | bc -l)"
+    user=$(grep 'User time (seconds)' "$tmp/time.log" | awk '{print $NF}')
+    printf '%-34s wall %8s   peak RSS %8.1f MB   user CPU %8s s\n' "$label" "$wall" "$(echo "$rss/1024" | bc -l)" "$user"
+    last_wall=$(echo "$wall" | awk -F: '{s=0; for (i=1;i<=NF;i++) s=s*60+$i; print s}')
+    last_user=$user
 }
 
 echo "model: SmolLM2-135M-Instruct F32, type $type, calibration $calib, $(nproc) cores"
 measure "gguf-quantize $type" "$bin/gguf-quantize" "$tmp/f32.gguf" "$tmp/plain.gguf" "$type" "$@"
 measure "gguf-quantize $type --awq (defaults)" "$bin/gguf-quantize" "$tmp/f32.gguf" "$tmp/awq.gguf" "$type" --awq "$calib" "$@"
+awq_wall=$last_wall awq_user=$last_user
+measure "gguf-imatrix --chunks 26 (same text)" "$bin/gguf-imatrix" -m "$tmp/f32.gguf" -f "$calib" --chunks 26 \
+    -o "$tmp/imatrix.gguf" --force -q
+printf 'AWQ / imatrix: wall %.2fx   user CPU %.2fx\n' "$(echo "$awq_wall/$last_wall" | bc -l)" "$(echo "$awq_user/$last_user" | bc -l)"
 
 if [ "${AWQ_EVAL:-0}" = 1 ]; then
     "$bin/gguf-ppl" -m "$tmp/f32.gguf" -f "$data/wiki.eval.raw" -c 512 --chunks 20 --kl-divergence-base "$tmp/base.bin" -q \

@@ -153,6 +153,18 @@ extension AWQCalibrator {
                 return ScaleMath.squaredError(out, reference[...]) / Double(max(1, reference.count))
             }
 
+            if !options.exhaustiveSearch {
+                let candidates = (0..<options.grid).map {
+                    ScaleMath.candidate(xMean: xMean, wMean: wMean, ratio: Float($0) / Float(options.grid))
+                }
+                let scores = try scoreGroup(g, il, weights: ws, candidates: candidates, searchInput: searchInput,
+                                            reference: reference, sequenceLength: L)
+                if let k = scores.chosen { result.scales[g] = candidates[k] }
+                result.ratios[g] = scores.chosen.map { Float($0) / Float(options.grid) }
+                result.loss[g] = scores.best
+                result.baseLoss[g] = scores.base
+                continue
+            }
             // The unscaled weights first: a candidate must beat plain quantization to be kept.
             let base = try loss(nil)
             var best = base

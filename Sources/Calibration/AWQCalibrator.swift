@@ -22,6 +22,11 @@ public struct AWQOptions: Sendable {
     public var clipTokens = 4096
     /// Rows per pass of the sub-modules (bounds the activation buffers).
     public var rowsPerPass = 2048
+    /// Rows per chunk of the scoring (attention: whole sequences): a candidate stops being
+    /// scored once its loss on the chunks done exceeds the least full loss (it cannot win).
+    public var scoringChunkRows = 256
+    /// Score every candidate on every row (the search without early stopping; same choices).
+    public var exhaustiveSearch = false
     public var threads = 1
 
     public init() {}
