@@ -121,10 +121,11 @@ final class Attention {
             Self.reduceLanes(partials, into: scores + j0, ldc: capacity, rows: mr, columns: nr)
             j0 += nr
         }
-        // ggml's lanes and softmax groups follow the KV cell index. A batch of several sequences on a
-        // cleared cache (llama-perplexity) puts position p of sequence s in cell s·length + p, so the
-        // keys of sequence s start at offset `phase` of a group of 8.
-        let phase = start == 0 ? (s * length) % 8 : 0
+        // ggml's lanes and softmax groups follow the KV cell index. b10572's llama-perplexity and
+        // llama-imatrix give each sequence of a batch its own KV stream (`kv_unified` is off), so the
+        // keys of every sequence start at cell 0: phase 0. (b4748 put position p of sequence s in the
+        // one shared cache at cell s·length + p, a phase of (s·length) mod 8.)
+        let phase = 0
         // Lane slot L (cell index mod 8) holds the keys first(L), first(L) + 8, ...
         @inline(__always) func first(_ lane: Int) -> Int { (lane - phase + 8) % 8 }
         // Softmax per row over its visible keys, probabilities to f16 values, packed lane by lane:
