@@ -6,7 +6,7 @@
 #   tools/fuzz/run.sh build [TARGET|all]       # build only
 #
 # Each target is built with `swiftc -sanitize=fuzzer,address` from the module sources it needs
-# (GGUF, HFModel, and Architectures + Quants + Convert for hf-config; the kld-base and imatrix-dat targets compile
+# (GGUF, HFModel, and Architectures + IntDot + Quants + Convert for hf-config; the kld-base and imatrix-dat targets compile
 # their reader's few source files straight into the executable), into .build-fuzz/fuzz/ (FUZZ_BUILD
 # overrides). A run first replays the seeds and the matching Fixtures/malformed/ files, then
 # fuzzes for SECONDS with a working corpus kept in .build-fuzz/fuzz/corpus/TARGET. Findings are
@@ -58,8 +58,10 @@ build_hfmodel() { build_gguf; build_module HFModel "$B/GGUF.o" -- $(sources HFMo
 build_convert() {
     build_hfmodel
     build_module Architectures "$B/GGUF.o" -- $(sources Architectures)
-    build_module Quants "$B/GGUF.o" "$B/Architectures.o" -- $(sources Quants)
-    build_module Convert "$B/GGUF.o" "$B/Architectures.o" "$B/HFModel.o" "$B/Quants.o" -- $(sources Convert)
+    # IntDot without GGUF_VNNI: its plain-Swift lane loop (no -parse-stdlib under the sanitizers).
+    build_module IntDot -- $(sources IntDot)
+    build_module Quants "$B/GGUF.o" "$B/Architectures.o" "$B/IntDot.o" -- $(sources Quants)
+    build_module Convert "$B/GGUF.o" "$B/Architectures.o" "$B/HFModel.o" "$B/IntDot.o" "$B/Quants.o" -- $(sources Convert)
 }
 # Only the vocabulary folder of Inference: it needs GGUF alone, and the rest of the module
 # (the forward pass) is not read by this target.
@@ -72,7 +74,7 @@ build_inference() {
 target_objects() {
     case $1 in
         gguf) build_gguf; echo "$B/GGUF.o" ;;
-        hf-config) build_convert; echo "$B/GGUF.o $B/Architectures.o $B/HFModel.o $B/Quants.o $B/Convert.o -DWITH_CONVERT" ;;
+        hf-config) build_convert; echo "$B/GGUF.o $B/Architectures.o $B/HFModel.o $B/IntDot.o $B/Quants.o $B/Convert.o -DWITH_CONVERT" ;;
         gguf-tokenizer) build_inference; echo "$B/GGUF.o $B/Inference.o -DHAVE_GGUF_TOKENIZER" ;;
         # The base-file reader needs Foundation alone: its two files go into the executable,
         # not the whole Evaluation module (which needs Inference and Quants).
