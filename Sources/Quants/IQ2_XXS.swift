@@ -88,7 +88,7 @@ enum IQ2_XXS: BlockFormat {
                 continue
             }
             var scale = UnsafeMutableRawPointer(L).withMemoryRebound(to: UInt8.self, capacity: 32) {
-                makeQPQuants(32, kMaxQ + 1, xval, $0, weight)
+                makeQPQuants(32, kMaxQ + 1, xval, $0, weight, lanes: search != nil)
             }
             let effMax = scale * Float(kMaxQ)
             if effMax <= 0 {

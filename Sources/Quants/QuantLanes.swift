@@ -297,3 +297,32 @@ func makeQXQuantsLanes<S: QXSearch>(_ search: S.Type, _ x: UnsafePointer<Lanes>,
     out[0] = laneSelect(allZero, Lanes(), scale)
 }
 
+
+/// The trial loop of `make_qp_quants` with its eight trial scales (steps −4…−1, 1…4) in the
+/// lanes: each lane sums its weighted error over the elements in index order, exactly as the
+/// scalar loop does for that step; then the steps are compared in C's order against the running
+/// best. Returns the chosen inverse scale (`iscale` when no step improves on `bestMSE`).
+@inline(__always)
+func qpTrialScale(_ n: Int, _ nmax: Int32, _ x: UnsafePointer<Float>, _ qw: UnsafePointer<Float>,
+                  max: Float, iscale: Float, bestMSE: Float) -> Float {
+    let fnmax = Float(nmax)
+    var iscales = Lanes()
+    for (lane, step) in [-4, -3, -2, -1, 1, 2, 3, 4].enumerated() {
+        iscales[lane] = (0.1 * Float(step) + fnmax) / max
+    }
+    let scales = Lanes(repeating: 1) / iscales
+    let top = LaneInts(repeating: nmax)
+    var mse = Lanes()
+    for i in 0..<n {
+        let xi = Lanes(repeating: x[i])
+        let l = nearestInt(iscales * xi)
+        let diff = xi - scales * laneFloats(laneSelect(l .> top, top, l))
+        mse += Lanes(repeating: qw[i]) * diff * diff
+    }
+    var best = bestMSE, chosen = iscale
+    for lane in 0..<8 where mse[lane] < best {
+        best = mse[lane]
+        chosen = iscales[lane]
+    }
+    return chosen
+}

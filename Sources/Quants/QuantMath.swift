@@ -183,8 +183,9 @@ private func makeQKXQuants(_ n: Int, _ nmax: Int32, _ x: UnsafePointer<Float>, _
 /// `make_qp_quants`: weighted fit of non-negative values to levels 0…nmax, used for the 6-bit
 /// sub-block scales and mins of the importance-weighted Q4_K/Q5_K. Levels are stored as C's
 /// `uint8_t` (a negative level wraps, exactly as in C).
+/// `lanes: true` runs the eight trial scales side by side (`qpTrialScale`); same result.
 func makeQPQuants(_ n: Int, _ nmax: Int32, _ x: UnsafePointer<Float>, _ L: UnsafeMutablePointer<UInt8>,
-                  _ qw: UnsafePointer<Float>) -> Float {
+                  _ qw: UnsafePointer<Float>, lanes: Bool = false) -> Float {
     var max: Float = 0
     for i in 0..<n { max = max > x[i] ? max : x[i] }  // C's MAX(max, x[i])
     if max < groupMaxEps {  // b10572 (b4748: max == 0)
@@ -200,18 +201,22 @@ func makeQPQuants(_ n: Int, _ nmax: Int32, _ x: UnsafePointer<Float>, _ L: Unsaf
         let diff = x[i] - scale * Float(L[i])
         bestMSE += qw[i] * diff * diff
     }
-    for step in -4...4 where step != 0 {
-        let iscaleIs = (0.1 * Float(step) + fnmax) / max
-        let scaleIs = 1 / iscaleIs
-        var mse: Float = 0
-        for i in 0..<n {
-            let l = Swift.min(nmax, nearestInt(iscaleIs * x[i]))
-            let diff = x[i] - scaleIs * Float(l)
-            mse += qw[i] * diff * diff
-        }
-        if mse < bestMSE {
-            bestMSE = mse
-            iscale = iscaleIs
+    if lanes {
+        iscale = qpTrialScale(n, nmax, x, qw, max: max, iscale: iscale, bestMSE: bestMSE)
+    } else {
+        for step in -4...4 where step != 0 {
+            let iscaleIs = (0.1 * Float(step) + fnmax) / max
+            let scaleIs = 1 / iscaleIs
+            var mse: Float = 0
+            for i in 0..<n {
+                let l = Swift.min(nmax, nearestInt(iscaleIs * x[i]))
+                let diff = x[i] - scaleIs * Float(l)
+                mse += qw[i] * diff * diff
+            }
+            if mse < bestMSE {
+                bestMSE = mse
+                iscale = iscaleIs
+            }
         }
     }
     var sumlx: Float = 0
