@@ -53,7 +53,7 @@ public final class ConvertedModel: RowStreamingSource {
 
     public func finished(_ t: GGUFTensorInfo) {
         guard let pt = planned[t.name], let st = model else { return }
-        for name in pt.expertSources ?? pt.hfName.map { [$0] } ?? [] {
+        for name in pt.expertSources ?? pt.hfName.map({ [$0] }) ?? [] {
             if let src = st.tensor(named: name) { st.release(src) }
         }
     }

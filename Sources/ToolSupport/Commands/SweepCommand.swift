@@ -108,42 +108,24 @@ public enum SweepCommand {
 /// end of each step (as `ProgressLine`).
 final class SweepProgressPrinter {
     private let console: any Console
+    private let screen: StatusLine
     private let quiet: Bool
-    private var lastPrint = Date.distantPast
-    private var lastLength = 0
-    private var open = false
 
     init(console: any Console, quiet: Bool) {
         self.console = console
+        self.screen = StatusLine(console: console)
         self.quiet = quiet
     }
 
     /// A line of information; on a terminal, the progress line is cleared first.
     func message(_ line: String) {
-        if open && console.errIsTerminal {
-            console.err("\r" + String(repeating: " ", count: lastLength) + "\r")
-            open = false
-            lastLength = 0
-        }
+        screen.clear()
         console.err(line)
     }
 
     func update(_ p: SweepProgress) {
-        guard !quiet else { return }
-        let now = Date()
-        let stepEnd = p.total > 0 && p.done >= p.total
-        let interval = console.errIsTerminal ? 0.1 : 5.0
-        guard stepEnd || now.timeIntervalSince(lastPrint) >= interval else { return }
-        lastPrint = now
-        let line = Self.format(p)
-        if console.errIsTerminal {
-            let pad = max(0, lastLength - line.count)
-            console.err("\r" + line + String(repeating: " ", count: pad))
-            lastLength = line.count
-            open = true
-        } else {
-            console.err(line + "\n")
-        }
+        guard !quiet, screen.due(force: p.total > 0 && p.done >= p.total) else { return }
+        screen.draw(Self.format(p), finish: false)
     }
 
     static func format(_ p: SweepProgress) -> String {
