@@ -31,25 +31,36 @@ extension PerplexityRunner {
         var records = [UInt16]()
         var chunkRecords = [[UInt16]](repeating: [], count: sequences)
         var tokenResults = [KLDivergenceSums.Token](repeating: .init(nll: 0, nllBase: 0, kld: 0, pDiff: 0, sameTop: false),
-                                                    count: scored)
+                                                    count: sequences * scored)
         let clock = PassClock()
         var i = 0
         while i < nChunk {
             let nSeqBatch = min(sequences, nChunk - i)
+            var targets: [Int32] = []
+            targets.reserveCapacity(nSeqBatch * scored)
             for s in 0..<nSeqBatch {
                 try base.nextChunk(into: &records)
                 chunkRecords[s] = records
+                let start = (i + s) * nCtx
+                targets += base.tokens[(start + first + 1)...(start + nCtx - 1)]
             }
-            let logits = try evaluate(session, tokens: base.tokens, chunk: i, count: nSeqBatch, addBOS: addBOS, bos: bos)
+            for t in targets where t < 0 || Int(t) >= model.vocabularySize {
+                throw EvaluationError("token id \(t) is outside the model's vocabulary of \(model.vocabularySize)")
+            }
+            // The logits arrive a block of rows at a time; a block may span two chunks.
+            try tokenResults.withUnsafeMutableBufferPointer { out throws(EvaluationError) in
+                try evaluate(session, tokens: base.tokens, chunk: i, count: nSeqBatch, addBOS: addBOS, bos: bos,
+                             blockRows: Self.logitsBlockRows) { logits, firstRow in
+                    compare(logits, firstRow: firstRow, scored: scored, targets: targets, records: chunkRecords,
+                            recordLength: recLen, into: out.baseAddress!)
+                    return true
+                }
+            }
             if i == 0 {
                 announce(clock.elapsed / Double(nSeqBatch), function: "kl_divergence", passes: Double(nChunk))
             }
             for seq in 0..<nSeqBatch {
-                let start = (i + seq) * nCtx
-                let targets = Array(base.tokens[(start + first + 1)...(start + nCtx - 1)])
-                try compare(logits, rowOffset: seq * scored, targets: targets, records: chunkRecords[seq],
-                            recordLength: recLen, into: &tokenResults)
-                for t in tokenResults {
+                for t in tokenResults[(seq * scored)..<((seq + 1) * scored)] {
                     sums.add(t)
                     kldValues.append(Float(t.kld))
                     pDiffValues.append(t.pDiff)
@@ -70,24 +81,19 @@ extension PerplexityRunner {
                                 klDivergence: summary)
     }
 
-    /// Per-token comparisons of one chunk, spread over the threads.
-    func compare(_ logits: Logits, rowOffset: Int, targets: [Int32], records: [UInt16], recordLength: Int,
-                 into results: inout [KLDivergenceSums.Token]) throws(EvaluationError) {
-        let nVocab = logits.vocabulary
-        for t in targets where t < 0 || Int(t) >= nVocab {
-            throw EvaluationError("token id \(t) is outside the model's vocabulary of \(nVocab)")
-        }
-        let threads = options.threads
-        records.withUnsafeBufferPointer { rb in
-            results.withUnsafeMutableBufferPointer { out in
-                nonisolated(unsafe) let o = out.baseAddress!, r = rb.baseAddress!
-                let n = targets.count
-                let tasks = min(n, threads * 4)
-                parallelFor(chunks: tasks, threads: threads) { t in
-                    for j in (n * t / tasks)..<(n * (t + 1) / tasks) {
-                        o[j] = KLDivergenceSums.compare(logits.row(rowOffset + j), record: r + j * recordLength,
-                                                        token: Int(targets[j]))
-                    }
+    /// Per-token comparisons of the rows of one block of logits (batch rows `firstRow…`, where
+    /// row r is position r % `scored` of chunk r / `scored`), spread over the threads.
+    func compare(_ logits: Logits, firstRow: Int, scored: Int, targets: [Int32], records: [[UInt16]], recordLength: Int,
+                 into results: UnsafeMutablePointer<KLDivergenceSums.Token>) {
+        nonisolated(unsafe) let o = results
+        let n = logits.rows
+        let tasks = min(n, options.threads * 4)
+        parallelFor(chunks: tasks, threads: options.threads) { t in
+            for j in (n * t / tasks)..<(n * (t + 1) / tasks) {
+                let r = firstRow + j
+                records[r / scored].withUnsafeBufferPointer { rb in
+                    o[r] = KLDivergenceSums.compare(logits.row(j), record: rb.baseAddress! + (r % scored) * recordLength,
+                                                    token: Int(targets[r]))
                 }
             }
         }

@@ -84,8 +84,9 @@ public final class PerplexityRunner {
         let session = InferenceSession(model: model, contextLength: nCtx, sequences: sequences, threads: options.threads)
         session.flashAttention = options.flashAttention.enabled
         let recordLength = TokenScoring.recordLength(vocabulary: nVocab)
-        var records = writer == nil ? [] : [UInt16](repeating: 0, count: scored * recordLength)
-        var values = [Double](repeating: 0, count: scored)
+        let blockRows = Self.logitsBlockRows
+        var records = writer == nil ? [] : [UInt16](repeating: 0, count: blockRows * recordLength)
+        var values = [Double](repeating: 0, count: sequences * scored)
         var nll = 0.0, nll2 = 0.0
         var count = 0
         var running: [Double] = []
@@ -93,20 +94,39 @@ public final class PerplexityRunner {
         var i = 0
         while i < nChunk {
             let nSeqBatch = min(sequences, nChunk - i)
-            let logits = try evaluate(session, tokens: tokens, chunk: i, count: nSeqBatch, addBOS: addBOS, bos: bos)
-            if i == 0 { announce(clock.elapsed, function: "perplexity", passes: Double(nChunk) / Double(sequences)) }
+            var targets: [Int32] = []
+            targets.reserveCapacity(nSeqBatch * scored)
             for seq in 0..<nSeqBatch {
                 let start = (i + seq) * nCtx
-                let targets = tokens[(start + first + 1)...(start + nCtx - 1)]
-                if let writer {
-                    try records.withUnsafeMutableBufferPointer { rb throws(EvaluationError) in
-                        try score(logits, rowOffset: seq * scored, targets: targets, into: &values, records: rb.baseAddress)
-                        try writer.write(records: UnsafeBufferPointer(rb))
+                targets += tokens[(start + first + 1)...(start + nCtx - 1)]
+            }
+            for t in targets where t < 0 || Int(t) >= nVocab {
+                throw EvaluationError("token id \(t) is outside the model's vocabulary of \(nVocab)")
+            }
+            // The logits arrive a block of rows at a time and are scored (and saved) at once.
+            var failure: EvaluationError?
+            try values.withUnsafeMutableBufferPointer { vb throws(EvaluationError) in
+                try records.withUnsafeMutableBufferPointer { rb throws(EvaluationError) in
+                    try evaluate(session, tokens: tokens, chunk: i, count: nSeqBatch, addBOS: addBOS, bos: bos,
+                                 blockRows: blockRows) { logits, firstRow in
+                        let n = logits.rows
+                        score(logits, targets: targets[firstRow..<(firstRow + n)], into: vb.baseAddress! + firstRow,
+                              records: rb.baseAddress)
+                        guard let writer else { return true }
+                        do throws(EvaluationError) {
+                            try writer.write(records: UnsafeBufferPointer(rebasing: rb[0..<(n * recordLength)]))
+                        } catch {
+                            failure = error
+                            return false
+                        }
+                        return true
                     }
-                } else {
-                    try score(logits, rowOffset: seq * scored, targets: targets, into: &values, records: nil)
                 }
-                for v in values {
+            }
+            if let failure { throw failure }
+            if i == 0 { announce(clock.elapsed, function: "perplexity", passes: Double(nChunk) / Double(sequences)) }
+            for seq in 0..<nSeqBatch {
+                for v in values[(seq * scored)..<((seq + 1) * scored)] {
                     nll += v
                     nll2 += v * v
                 }
@@ -151,10 +171,15 @@ public final class PerplexityRunner {
                                 klDivergence: nil)
     }
 
+    /// Output rows per block of logits: the logits memory is this many rows of the vocabulary
+    /// (78 MB for a 151,936-token vocabulary), whatever the batch.
+    static let logitsBlockRows = 128
+
     /// Decodes chunks `chunk ..< chunk+count` side by side, the first token of each replaced by
-    /// BOS when the vocabulary adds it, and returns the logits of positions `n_ctx/2 … n_ctx-2`.
+    /// BOS when the vocabulary adds it, and hands `body` the logits of positions `n_ctx/2 … n_ctx-2`
+    /// of every chunk in order, `blockRows` rows at a time (with the index of the block's first row).
     func evaluate(_ session: InferenceSession, tokens: [Int32], chunk: Int, count: Int, addBOS: Bool,
-                  bos: Int32) throws(EvaluationError) -> Logits {
+                  bos: Int32, blockRows: Int, _ body: (Logits, Int) -> Bool) throws(EvaluationError) {
         let nCtx = options.contextLength
         let first = nCtx / 2
         var batch = Array(tokens[(chunk * nCtx)..<((chunk + count) * nCtx)])
@@ -166,36 +191,30 @@ public final class PerplexityRunner {
         }
         session.clear()
         do {
-            return try session.evaluate(batch, sequences: count, outputRows: rows)
+            try session.evaluate(batch, sequences: count, outputRows: rows, blockRows: blockRows, body)
         } catch {
             throw EvaluationError(file: model.file.path, "failed to eval: \(error.message)")
         }
     }
 
-    /// Negative log-likelihoods of `targets` from consecutive logits rows, spread over the threads;
-    /// with `records` (one `recordLength` slot per target), the base-file records too.
-    func score(_ logits: Logits, rowOffset: Int, targets: ArraySlice<Int32>, into values: inout [Double],
-               records: UnsafeMutablePointer<UInt16>?) throws(EvaluationError) {
-        let nVocab = logits.vocabulary
-        for t in targets where t < 0 || Int(t) >= nVocab {
-            throw EvaluationError("token id \(t) is outside the model's vocabulary of \(nVocab)")
-        }
+    /// Negative log-likelihoods of `targets` (ids already checked) from the rows of `logits`,
+    /// spread over the threads; with `records` (one `recordLength` slot per row), the base-file
+    /// records too.
+    func score(_ logits: Logits, targets: ArraySlice<Int32>, into values: UnsafeMutablePointer<Double>,
+               records: UnsafeMutablePointer<UInt16>?) {
+        let recLen = TokenScoring.recordLength(vocabulary: logits.vocabulary)
         let tg = Array(targets)
-        let recLen = TokenScoring.recordLength(vocabulary: nVocab)
-        let threads = options.threads
-        values.withUnsafeMutableBufferPointer { vb in
-            nonisolated(unsafe) let out = vb.baseAddress!
-            nonisolated(unsafe) let rec = records
-            let n = tg.count
-            let tasks = min(n, threads * 4)
-            parallelFor(chunks: tasks, threads: threads) { t in
-                for j in (n * t / tasks)..<(n * (t + 1) / tasks) {
-                    let row = logits.row(rowOffset + j)
-                    if let rec {
-                        out[j] = TokenScoring.encode(row, token: Int(tg[j]), into: rec + j * recLen)
-                    } else {
-                        out[j] = TokenScoring.nll(row, token: Int(tg[j]))
-                    }
+        nonisolated(unsafe) let out = values
+        nonisolated(unsafe) let rec = records
+        let n = tg.count
+        let tasks = min(n, options.threads * 4)
+        parallelFor(chunks: tasks, threads: options.threads) { t in
+            for j in (n * t / tasks)..<(n * (t + 1) / tasks) {
+                let row = logits.row(j)
+                if let rec {
+                    out[j] = TokenScoring.encode(row, token: Int(tg[j]), into: rec + j * recLen)
+                } else {
+                    out[j] = TokenScoring.nll(row, token: Int(tg[j]))
                 }
             }
         }

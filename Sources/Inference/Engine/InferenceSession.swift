@@ -123,6 +123,29 @@ public final class InferenceSession {
     /// - Throws: `InferenceError(.usage)` for bad token ids, unequal sequence positions, or a
     ///   context overflow.
     public func evaluate(_ tokens: [Int32], sequences: Int = 1, outputRows: [Int]? = nil) throws(InferenceError) -> Logits {
+        head(acts.residual.pointer, rows: try forward(tokens, sequences: sequences, outputRows: outputRows))
+    }
+
+    /// `evaluate` with the logits handed to `body` a block of at most `blockRows` output rows at a
+    /// time (with the index of the block's first row among `outputRows`), so that the logits
+    /// memory is `blockRows × vocabulary` floats whatever the batch. Every block but the last has a
+    /// multiple of four rows, where the output matrix's four-row groups start as in one pass over
+    /// all rows, so each row's logits are the ones `evaluate` returns. `body` returns false to stop.
+    public func evaluate(_ tokens: [Int32], sequences: Int = 1, outputRows: [Int]? = nil, blockRows: Int,
+                         _ body: (Logits, Int) -> Bool) throws(InferenceError) {
+        let rows = try forward(tokens, sequences: sequences, outputRows: outputRows)
+        let step = max(4, blockRows / 4 * 4)
+        var b = 0
+        while b < rows.count {
+            let e = min(rows.count, b + step)
+            guard body(head(acts.residual.pointer, rows: Array(rows[b..<e])), b) else { return }
+            b = e
+        }
+    }
+
+    /// The decoder layers of `evaluate`: returns the rows of `acts.residual` that hold the output
+    /// rows' final hidden states, in `outputRows`' order.
+    private func forward(_ tokens: [Int32], sequences: Int, outputRows: [Int]?) throws(InferenceError) -> [Int] {
         let n = tokens.count
         guard sequences >= 1, sequences <= maxSequences, n > 0, n % sequences == 0 else {
             throw InferenceError(.usage, file: model.file.path,
@@ -155,7 +178,7 @@ public final class InferenceSession {
                      keepRows: il == last && trimLast ? rows : nil)
         }
         for s in 0..<sequences { cache.lengths[s] = start + length }
-        return head(acts.residual.pointer, rows: trimLast ? Array(0..<rows.count) : rows)
+        return trimLast ? Array(0..<rows.count) : rows
     }
 
     /// Embedding rows of `tokens` (`token_embd` dequantized, ggml_get_rows): `tokens.count × embeddingLength`.
