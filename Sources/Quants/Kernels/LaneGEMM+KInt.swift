@@ -35,14 +35,30 @@ extension LaneGEMM {
     /// `[(8b + L)·32 + j]` (8 per super-block).
     static func kIntPanelInt32s(columns k: Int) -> Int { (k / 4 + k / 16 + k / 32) * nr }
 
-    /// Int32s of the integer activations of `groups` groups: the quads `[g·12(k/4) + q·12 + i]`.
-    static func kIntActivationCount(groups: Int, columns k: Int) -> Int { groups * mr * (k / 4) }
+    /// Int32s of the integer activations of `groups` groups: the quads `[g·12(k/4) + q·12 + i]`,
+    /// then (from `groups·12(k/4)` on) the Q6_K sum pairs `[g·12(k/32) + (8b + L)·12 + i]`.
+    static func kIntActivationCount(groups: Int, columns k: Int) -> Int { groups * mr * (k / 4 + k / 32) }
 
     /// The integer activations from the packed float quants (`packRepackedActivations` layout,
     /// `acts[g·12k + kk·12 + i]`): quad q of row 12g + i holds the signed bytes of columns 4q…4q+3.
+    /// With `sums16` (the 16-element quant sums of the lane orders, `k/16` per row) also the pairs
+    /// (s_2L, s_2L+1) of every super-block b and lane L as the two 16-bit halves of an int32.
     static func packKIntActivations(_ acts: UnsafePointer<Float>, groups: Int, columns k: Int,
-                                    into ia: UnsafeMutablePointer<Int32>) {
+                                    sums16: UnsafePointer<Float>?, into ia: UnsafeMutablePointer<Int32>) {
         let quads = k / 4
+        if let s16 = sums16 {
+            let pairs = ia + groups * mr * quads
+            for g in 0..<groups {
+                for p in 0..<(k / 32) {
+                    for i in 0..<mr {
+                        let row = s16 + (g * mr + i) * (k / 16)
+                        let lo = UInt32(UInt16(truncatingIfNeeded: Int32(row[2 * p])))
+                        let hi = UInt32(UInt16(truncatingIfNeeded: Int32(row[2 * p + 1])))
+                        pairs[(g * (k / 32) + p) * mr + i] = Int32(bitPattern: lo | (hi << 16))
+                    }
+                }
+            }
+        }
         for g in 0..<groups {
             let src = acts + g * mr * k
             let dst = ia + g * mr * quads
@@ -237,9 +253,11 @@ extension LaneGEMM {
     /// `kLaneChains` on integer dot products: lane `lane` of six activation rows (`aq` the group's
     /// integer quads at the row offset; `ad`, `as16` as in `kLaneChains`) against one integer Q6_K
     /// (`q6`) or Q2_K panel (`ip`, `kIntPanelInt32s` layout) and the float panel's `wd` (and for
-    /// Q2_K `wdm`, `wm`). `out[r·32 + j]` = that lane's chain.
+    /// Q2_K `wdm`, `wm`); `pairs` the group's Q6_K sum pairs at the row offset. `out[r·32 + j]` =
+    /// that lane's chain.
     @inline(__always)
-    static func kLaneIntChains(_ aq: UnsafePointer<Int32>, _ ad: UnsafePointer<Float>, _ as16: UnsafePointer<Float>,
+    static func kLaneIntChains(_ aq: UnsafePointer<Int32>, _ pairs: UnsafePointer<Int32>, _ ad: UnsafePointer<Float>,
+                               _ as16: UnsafePointer<Float>,
                                nb: Int, ns: Int, k: Int, _ ip: UnsafePointer<Int32>, _ wd: UnsafePointer<Float>,
                                _ wdm: UnsafePointer<Float>, _ wm: UnsafePointer<Float>, lane: Int, q6: Bool,
                                _ out: UnsafeMutablePointer<Float>) {
@@ -293,10 +311,9 @@ extension LaneGEMM {
                 // − 32·(sc_2L·s_2L + sc_2L+1·s_2L+1).
                 let op = offsets + (8 * b + lane) * nr
                 let o0 = iv(op, 0), o1 = iv(op, 1)
+                let pp = pairs + (8 * b + lane) * mr
                 @inline(__always) func offset(_ r: Int, _ x0: inout SIMD16<Int32>, _ x1: inout SIMD16<Int32>) {
-                    let sa = UInt32(UInt16(truncatingIfNeeded: Int32(as16[r * ns + s0])))
-                    let sb = UInt32(UInt16(truncatingIfNeeded: Int32(as16[r * ns + s0 + 1])))
-                    let pair = SIMD16<Int32>(repeating: Int32(bitPattern: sa | (sb << 16)))
+                    let pair = SIMD16<Int32>(repeating: pp[r])
                     x0 = IntDot.dpwssd(x0, o0, pair)
                     x1 = IntDot.dpwssd(x1, o1, pair)
                 }

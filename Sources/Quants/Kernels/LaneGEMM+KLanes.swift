@@ -126,11 +126,11 @@ extension LaneGEMM {
         for lane in 0..<8 {
             let o = lanes + lane * mr * nr
             if let ip = intPanel, let ia = intActs {
-                let aqI = ia + g * mr * (k / 4)
-                kLaneIntChains(aqI, ad, as16, nb: nb, ns: ns, k: k, ip, wd, wdm, wm, lane: lane, q6: q6, o)
+                let aqI = ia + g * mr * (k / 4), pairs = ia + groups * mr * (k / 4) + g * mr * (k / 32)
+                kLaneIntChains(aqI, pairs, ad, as16, nb: nb, ns: ns, k: k, ip, wd, wdm, wm, lane: lane, q6: q6, o)
                 if rows > 6 {
-                    kLaneIntChains(aqI + 6, ad + 6 * nb, as16 + 6 * ns, nb: nb, ns: ns, k: k, ip, wd, wdm, wm, lane: lane, q6: q6,
-                                   o + 6 * nr)
+                    kLaneIntChains(aqI + 6, pairs + 6, ad + 6 * nb, as16 + 6 * ns, nb: nb, ns: ns, k: k, ip, wd, wdm, wm,
+                                   lane: lane, q6: q6, o + 6 * nr)
                 }
                 continue
             }

@@ -111,6 +111,7 @@ extension LaneGEMM {
         if integer && !ws.intsValid {
             ws.ints.reserve(kIntActivationCount(groups: groups, columns: k))
             packKIntActivations(ws.acts.pointer, groups: groups, columns: k,
+                                sums16: order.isLanes ? UnsafePointer(ws.acts.pointer + groups * mr * (k + nb)) : nil,
                                 into: UnsafeMutableRawPointer(ws.ints.pointer).assumingMemoryBound(to: Int32.self))
             ws.intsValid = true
         }
