@@ -25,6 +25,24 @@ public enum IntDot {
         out._storage._value = r
         return out
     }
+
+    /// `acc[i] + lo16(a[i])·lo16(b[i]) + hi16(a[i])·hi16(b[i])` on each of the sixteen lanes (the
+    /// halves as signed 16-bit integers), with wrap-around int32 addition (`vpdpwssd`).
+    @inlinable @inline(__always)
+    public static func dpwssd(_ acc: SIMD16<Int32>, _ a: SIMD16<Int32>, _ b: SIMD16<Int32>) -> SIMD16<Int32> {
+        let r = Builtin.int_x86_avx512_vpdpwssd_512(acc._storage._value, a._storage._value, b._storage._value)
+        var out = SIMD16<Int32>()
+        out._storage._value = r
+        return out
+    }
+
+    /// The sixteen int32 lanes converted to f32, rounded to nearest even (`vcvtdq2ps`).
+    @inlinable @inline(__always)
+    public static func toFloat(_ v: SIMD16<Int32>) -> SIMD16<Float> {
+        var out = SIMD16<Float>()
+        out._storage._value = Builtin.sitofp_Vec16xInt32_Vec16xFPIEEE32(v._storage._value)
+        return out
+    }
     #else
     /// Whether `dpbusd` is one instruction (callers choose their integer kernels on it).
     @inlinable public static var vnni: Bool { false }
@@ -46,5 +64,22 @@ public enum IntDot {
         }
         return out
     }
+
+    /// `acc[i] + lo16(a[i])·lo16(b[i]) + hi16(a[i])·hi16(b[i])` on each of the sixteen lanes (the
+    /// halves as signed 16-bit integers), with wrap-around int32 addition (`vpdpwssd`'s definition).
+    @inlinable
+    public static func dpwssd(_ acc: SIMD16<Int32>, _ a: SIMD16<Int32>, _ b: SIMD16<Int32>) -> SIMD16<Int32> {
+        var out = acc
+        for i in 0..<16 {
+            let lo = Int32(Int16(truncatingIfNeeded: a[i])) &* Int32(Int16(truncatingIfNeeded: b[i]))
+            let hi = Int32(Int16(truncatingIfNeeded: a[i] >> 16)) &* Int32(Int16(truncatingIfNeeded: b[i] >> 16))
+            out[i] = out[i] &+ lo &+ hi
+        }
+        return out
+    }
+
+    /// The sixteen int32 lanes converted to f32, rounded to nearest even.
+    @inlinable
+    public static func toFloat(_ v: SIMD16<Int32>) -> SIMD16<Float> { SIMD16<Float>(v) }
     #endif
 }

@@ -112,10 +112,12 @@ extension LaneGEMM {
     }
 
     /// One group (12 rows) against one Q2_K / Q6_K panel, written to `c` (`rows × cols` valid).
-    /// `lanes` is scratch for 8 × 12 × 32 floats.
+    /// `lanes` is scratch for 8 × 12 × 32 floats. With `intPanel` and `intActs` (VNNI) the lanes run
+    /// on integer dot products (LaneGEMM+KInt.swift).
     @inline(__always)
     static func kLanesTile(group g: Int, acts: UnsafePointer<Float>, groups: Int, k: Int, q6: Bool, panel: UnsafePointer<Float>,
-                        lanes: UnsafeMutablePointer<Float>, _ c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, cols: Int) {
+                        lanes: UnsafeMutablePointer<Float>, _ c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, cols: Int,
+                        intPanel: UnsafePointer<Int32>? = nil, intActs: UnsafePointer<Int32>? = nil) {
         let nb = k / 256, ns = k / 16
         let aq = acts + g * mr * k
         let ad = acts + groups * mr * k + g * mr * nb
@@ -123,6 +125,15 @@ extension LaneGEMM {
         let wq = panel, wd = panel + k * nr, wdm = wd + nb * nr, wm = wdm + nb * nr
         for lane in 0..<8 {
             let o = lanes + lane * mr * nr
+            if let ip = intPanel, let ia = intActs {
+                let aqI = ia + g * mr * (k / 4), pairs = ia + groups * mr * (k / 4) + g * mr * (k / 32)
+                kLaneIntChains(aqI, pairs, ad, as16, nb: nb, ns: ns, k: k, ip, wd, wdm, wm, lane: lane, q6: q6, o)
+                if rows > 6 {
+                    kLaneIntChains(aqI + 6, pairs + 6, ad + 6 * nb, as16 + 6 * ns, nb: nb, ns: ns, k: k, ip, wd, wdm, wm,
+                                   lane: lane, q6: q6, o + 6 * nr)
+                }
+                continue
+            }
             kLaneChains(aq, ad, as16, nb: nb, ns: ns, wq, wd, wdm, wm, lane: lane, q6: q6, o)
             if rows > 6 {
                 kLaneChains(aq + 6, ad + 6 * nb, as16 + 6 * ns, nb: nb, ns: ns, wq, wd, wdm, wm, lane: lane, q6: q6, o + 6 * nr)

@@ -90,7 +90,7 @@ extension LaneGEMM {
     /// `linear` for weights ggml repacks (`repackOrder(w)` is not nil); same contract.
     static func linearRepacked(_ a: UnsafePointer<Float>, lda: Int, rows m: Int, weights w: WeightMatrix, order: RepackOrder,
                                into c: UnsafeMutablePointer<Float>, ldc: Int, threads: Int, workspace ws: LaneWorkspace,
-                               reuseActivations: Bool) {
+                               reuseActivations: Bool, allowInteger: Bool = true) {
         guard let lay = layout(w.type) else { preconditionFailure("LaneGEMM has no kernel for \(w.type)") }
         let k = w.columns
         precondition(k % lay.block == 0, "a \(w.type) row of \(k) is not whole blocks")
@@ -104,6 +104,16 @@ extension LaneGEMM {
         if !(reuseActivations && ws.packedKey.map { $0 == key } == true) {
             packRepackedActivations(a, lda: lda, rows: m, columns: k, order: order, into: ws.acts.pointer, threads: threads)
             ws.packedKey = key
+            ws.intsValid = false
+        }
+        // Q4_K / Q6_K / Q2_K on integer dot products where the CPU has VNNI (LaneGEMM+KInt.swift).
+        let integer = allowInteger && kIntegerKernel(order)
+        if integer && !ws.intsValid {
+            ws.ints.reserve(kIntActivationCount(groups: groups, columns: k))
+            packKIntActivations(ws.acts.pointer, groups: groups, columns: k,
+                                sums16: order.isLanes ? UnsafePointer(ws.acts.pointer + groups * mr * (k + nb)) : nil,
+                                into: UnsafeMutableRawPointer(ws.ints.pointer).assumingMemoryBound(to: Int32.self))
+            ws.intsValid = true
         }
 
         let panels = (w.rows + nr - 1) / nr
@@ -111,34 +121,45 @@ extension LaneGEMM {
         let tasks = (panels + perTask - 1) / perTask
         let chunks = Swift.min(tasks, Swift.max(1, threads) * 4)
         let pf = repackedPanelFloats(w)
-        let stride = perTask * pf + 2 * k + 2 * 256 + 8 * mr * nr
+        let ipf = integer ? kIntPanelInt32s(columns: k) : 0
+        let stride = perTask * pf + 2 * k + 2 * 256 + 8 * mr * nr + perTask * ipf
         ws.chunk.reserve(chunks * stride)
         nonisolated(unsafe) let cp = c
         nonisolated(unsafe) let acts = UnsafePointer(ws.acts.pointer)
         nonisolated(unsafe) let scratchBase = ws.chunk.pointer
+        nonisolated(unsafe) let intActs: UnsafePointer<Int32>? =
+            integer ? UnsafePointer(UnsafeRawPointer(ws.ints.pointer).assumingMemoryBound(to: Int32.self)) : nil
         let weights = w
         let gemm = gemmRows(m)
         parallelFor(chunks: chunks, threads: threads) { ch in
             let base = scratchBase + ch * stride
             let rowScratch = base + perTask * pf
             let tileScratch = rowScratch + 2 * k + 2 * 256
+            let intPanels = UnsafeMutableRawPointer(tileScratch + 8 * mr * nr).assumingMemoryBound(to: Int32.self)
             for task in (tasks * ch / chunks)..<(tasks * (ch + 1) / chunks) {
                 let p0 = task * perTask, p1 = Swift.min(panels, p0 + perTask)
                 for p in p0..<p1 {
-                    packRepackedPanel(weights, order: order, row0: p * nr, panel: base + (p - p0) * pf, row: rowScratch)
+                    if integer {
+                        packKIntPanel(weights, order: order, row0: p * nr, panel: base + (p - p0) * pf, intPanels + (p - p0) * ipf)
+                    } else {
+                        packRepackedPanel(weights, order: order, row0: p * nr, panel: base + (p - p0) * pf, row: rowScratch)
+                    }
                 }
                 for g in 0..<groups {
                     let rows = Swift.min(mr, m - g * mr)
                     for p in p0..<p1 {
                         let cols = Swift.min(nr, weights.rows - p * nr)
+                        let ip: UnsafePointer<Int32>? = integer ? UnsafePointer(intPanels + (p - p0) * ipf) : nil
                         if order.isLanes {
                             kLanesTile(group: g, acts: acts, groups: groups, k: k, q6: order == .q6KLanes, panel: base + (p - p0) * pf,
-                                       lanes: tileScratch, cp + g * mr * ldc + p * nr, ldc: ldc, rows: rows, cols: cols)
+                                       lanes: tileScratch, cp + g * mr * ldc + p * nr, ldc: ldc, rows: rows, cols: cols,
+                                       intPanel: ip, intActs: intActs)
                             continue
                         }
                         repackedTile(group: g, acts: acts, groups: groups, k: k, block: lay.block, order: order,
                                      gemmRows: gemm, panel: base + (p - p0) * pf, tile: tileScratch,
-                                     cp + g * mr * ldc + p * nr, ldc: ldc, rows: rows, cols: cols)
+                                     cp + g * mr * ldc + p * nr, ldc: ldc, rows: rows, cols: cols,
+                                     intPanel: ip, intActs: intActs)
                     }
                 }
             }
@@ -198,11 +219,13 @@ extension LaneGEMM {
 
     /// One group (12 rows) against one panel (32 weight rows), written to `c` (rows `ldc` apart,
     /// `rows × cols` valid). Rows of the group at or past `gemmRows` (overall) follow the GEMV
-    /// order. `tile` is scratch for 12 × 32 floats.
+    /// order. `tile` is scratch for 24 × 32 floats. With `intPanel` and `intActs` (Q4_K, VNNI) the
+    /// chains run on integer dot products (LaneGEMM+KInt.swift).
     @inline(__always)
     static func repackedTile(group g: Int, acts: UnsafePointer<Float>, groups: Int, k: Int, block: Int, order: RepackOrder,
                              gemmRows: Int, panel: UnsafePointer<Float>, tile: UnsafeMutablePointer<Float>,
-                             _ c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, cols: Int) {
+                             _ c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, cols: Int,
+                             intPanel: UnsafePointer<Int32>? = nil, intActs: UnsafePointer<Int32>? = nil) {
         let nb = k / block
         let aq = acts + g * mr * k
         let ad = acts + groups * mr * k + g * mr * nb
@@ -211,7 +234,22 @@ extension LaneGEMM {
         let isQ4K = order == .q4K
         // GEMM rows of this group (all of them for blocks32, whose GEMV order is the same).
         let gemmHere = isQ4K ? Swift.max(0, Swift.min(rows, gemmRows - g * mr)) : rows
-        if gemmHere > 0 {
+        // The integer form: GEMM rows into `tile`, GEMV rows (their chains without the minimums) into `gemvTile`.
+        var gemvTile: UnsafeMutablePointer<Float>? = nil
+        if isQ4K, let ip = intPanel, let ia = intActs {
+            let aqI = ia + g * mr * (k / 4)
+            let wi = UnsafeRawPointer(ip), wsc = UnsafeRawPointer(ip + (k / 4) * nr)
+            if gemmHere > 0 {
+                q4KIntChains(aqI, ad, nb: nb, wi, wsc, wd, gemv: false, tile)
+                if gemmHere > 6 { q4KIntChains(aqI + 6, ad + 6 * nb, nb: nb, wi, wsc, wd, gemv: false, tile + 6 * nr) }
+            }
+            if gemmHere < rows {
+                let gt = tile + mr * nr
+                if gemmHere < 6 { q4KIntChains(aqI, ad, nb: nb, wi, wsc, wd, gemv: true, gt) }
+                if rows > 6 { q4KIntChains(aqI + 6, ad + 6 * nb, nb: nb, wi, wsc, wd, gemv: true, gt + 6 * nr) }
+                gemvTile = gt
+            }
+        } else if gemmHere > 0 {
             let steps = isQ4K ? k / 64 : nb
             let length = isQ4K ? 64 : 32
             let perBlock = isQ4K ? 4 : 1
@@ -247,7 +285,7 @@ extension LaneGEMM {
                 } else {
                     // Q4_K GEMV: one step per super-block.
                     var acc = SIMD16<Float>(), accm = SIMD16<Float>()
-                    for b in 0..<nb {
+                    for b in 0..<nb where gemvTile == nil {
                         var lo = SIMD16<Float>(), hi = SIMD16<Float>()
                         var w = UnsafeRawPointer(wq + 256 * b * nr + 16 * h)
                         var a = aq + 256 * b * mr + i
@@ -264,6 +302,12 @@ extension LaneGEMM {
                         let da = SIMD16<Float>(repeating: ad[i * nb + b])
                         let dw = UnsafeRawPointer(wd + b * nr + 16 * h).loadUnaligned(as: SIMD16<Float>.self)
                         acc.addProduct(lo + hi, dw * da)
+                    }
+                    if let gt = gemvTile {
+                        acc = UnsafeRawPointer(gt + i * nr).loadUnaligned(fromByteOffset: 64 * h, as: SIMD16<Float>.self)
+                    }
+                    for b in 0..<nb {
+                        let da = SIMD16<Float>(repeating: ad[i * nb + b])
                         var total = SIMD16<Float>()
                         for sb in (8 * b)..<(8 * b + 8) {
                             total += UnsafeRawPointer(wm + sb * nr + 16 * h).loadUnaligned(as: SIMD16<Float>.self)
