@@ -19,7 +19,8 @@ enum IQ1_S: BlockFormat {
     static let dotType: GGMLType? = .q8_K
     static let usesImportance = true
     static let requiresImportance = true
-    static let lanes: LaneGEMM.Layout? = nil
+    /// b10572's AVX2 `ggml_vec_dot_iq1_s_q8_K` order (LaneGEMM+IQLanes.swift).
+    static let lanes: LaneGEMM.Layout? = LaneGEMM.Layout(block: 256, scaleOffset: 0, iq: .iq1S)
 
     /// ggml's `GROUP_MAX_EPS_IQ1_S`.
     static let groupMaxEps: Float = 1e-12

@@ -16,7 +16,8 @@ enum IQ2_S: BlockFormat {
     // Kernel traits (see BlockFormat).
     static let dotType: GGMLType? = .q8_K
     static let usesImportance = true
-    static let lanes: LaneGEMM.Layout? = nil
+    /// b10572's AVX2 `ggml_vec_dot_iq2_s_q8_K` order (LaneGEMM+IQLanes.swift).
+    static let lanes: LaneGEMM.Layout? = LaneGEMM.Layout(block: 256, scaleOffset: 0, iq: .iq2S)
 
     /// ggml's `GROUP_MAX_EPS_IQ2_S`.
     static let groupMaxEps: Float = 1e-8

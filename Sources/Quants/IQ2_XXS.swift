@@ -18,7 +18,8 @@ enum IQ2_XXS: BlockFormat {
     static let dotType: GGMLType? = .q8_K
     static let usesImportance = true
     static let requiresImportance = true
-    static let lanes: LaneGEMM.Layout? = nil
+    /// b10572's AVX2 `ggml_vec_dot_iq2_xxs_q8_K` order (LaneGEMM+IQLanes.swift).
+    static let lanes: LaneGEMM.Layout? = LaneGEMM.Layout(block: 256, scaleOffset: 0, iq: .iq2XXS)
 
     static func quantize(_ x: UnsafePointer<Float>, _ y: UnsafeMutableRawPointer, count: Int, importance: UnsafePointer<Float>?) {
         quantize(x, y, count: count, importance: importance, fast: true)

@@ -17,7 +17,8 @@ enum IQ3_S: BlockFormat {
     // Kernel traits (see BlockFormat).
     static let dotType: GGMLType? = .q8_K
     static let usesImportance = true
-    static let lanes: LaneGEMM.Layout? = nil
+    /// b10572's AVX2 `ggml_vec_dot_iq3_s_q8_K` order (LaneGEMM+IQLanes.swift).
+    static let lanes: LaneGEMM.Layout? = LaneGEMM.Layout(block: 256, scaleOffset: 0, iq: .iq3S)
 
     static func quantize(_ x: UnsafePointer<Float>, _ y: UnsafeMutableRawPointer, count: Int, importance: UnsafePointer<Float>?) {
         quantize(x, y, count: count, importance: importance, fast: true)

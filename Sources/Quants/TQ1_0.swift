@@ -20,7 +20,8 @@ enum TQ1_0: BlockFormat {
     // Kernel traits (see BlockFormat).
     static let dotType: GGMLType? = .q8_K
     static let usesImportance = false
-    static let lanes: LaneGEMM.Layout? = nil
+    /// b10572's AVX2 `ggml_vec_dot_tq1_0_q8_K` order (LaneGEMM+IQLanes.swift).
+    static let lanes: LaneGEMM.Layout? = LaneGEMM.Layout(block: 256, scaleOffset: 0, iq: .tq1)
 
     /// Byte offsets inside a block.
     static let qhOffset = 48, scaleOffset = 52

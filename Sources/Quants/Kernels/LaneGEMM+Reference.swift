@@ -7,6 +7,10 @@ extension LaneGEMM {
     public static func linearReference(_ a: UnsafePointer<Float>, lda: Int, rows m: Int, weights w: WeightMatrix,
                                        into c: UnsafeMutablePointer<Float>, ldc: Int) {
         guard let lay = layout(w.type) else { preconditionFailure("LaneGEMM has no kernel for \(w.type)") }
+        if let iq = lay.iq {
+            linearIQReference(a, lda: lda, rows: m, weights: w, iq: iq, into: c, ldc: ldc)
+            return
+        }
         if let order = repackOrder(w) {
             linearRepackedReference(a, lda: lda, rows: m, weights: w, order: order, into: c, ldc: ldc)
             return

@@ -91,6 +91,9 @@ public enum LaneGEMM {
         /// Whether `linear` also multiplies weights of this type that are not repacked; when false
         /// those go through MatMul's blocked f32 product (`handles(_: WeightMatrix)`).
         var lanesUnlessRepacked = true
+        /// The order of b10572's AVX2 vec_dot for an i-quant or ternary type (LaneGEMM+IQLanes.swift);
+        /// when set, every row count takes it.
+        var iq: IQLanes? = nil
     }
 
     /// How ggml's dot products add the weights' minimum terms.
@@ -138,6 +141,11 @@ public enum LaneGEMM {
                               reuseActivations: Bool = false) {
         guard m > 0, w.rows > 0 else { return }
         guard let lay = layout(w.type) else { preconditionFailure("LaneGEMM has no kernel for \(w.type)") }
+        if let iq = lay.iq {
+            linearIQ(a, lda: lda, rows: m, weights: w, iq: iq, into: c, ldc: ldc, threads: threads, workspace: ws,
+                     reuseActivations: reuseActivations)
+            return
+        }
         if let order = repackOrder(w) {
             linearRepacked(a, lda: lda, rows: m, weights: w, order: order, into: c, ldc: ldc, threads: threads, workspace: ws,
                            reuseActivations: reuseActivations)
