@@ -210,8 +210,8 @@ extension InferenceSession {
     /// One expert's product (ggml `mul_mat_id`): the observer sees the gathered rows, then F32
     /// weights are multiplied in `ggml_vec_dot_f32`'s order (as `mul_mat_id` calls it, one row at a
     /// time: four 8-lane accumulators over steps of 32 columns with fused multiply-adds, then
-    /// `a0+a2, a1+a3`, `(a0+a1)`, halves added and two horizontal adds); other types take the
-    /// ordinary product.
+    /// `a0+a2, a1+a3`, `(a0+a1)`, halves added and two horizontal adds); other types take
+    /// `MatMul.linearExpert` (repacked Q4_K: the GEMV order for every row).
     func expertLinear(_ l: Linear, _ x: UnsafePointer<Float>, rows n: Int, into y: UnsafeMutablePointer<Float>,
                       sameInput: Bool = false, expert: Int, experts: Int, slots: [Int32], used: Int) {
         let w = l.matrix
@@ -221,10 +221,12 @@ extension InferenceSession {
             }
         }
         guard w.type == .f32, w.columns % 32 == 0 else {
-            let saved = observer
-            if expertObserver != nil { observer = nil }
-            linear(l, x, rows: n, into: y, override: nil, sameInput: sameInput)
-            observer = saved
+            if expertObserver == nil, let observer, l.reportsInput {
+                observer(l.name, UnsafeBufferPointer(start: x, count: n * w.columns), n, w.columns)
+            }
+            // b10572's mul_mat_id: repacked Q4_K in the GEMV order for every row (LaneGEMM+Experts.swift).
+            MatMul.linearExpert(x, lda: w.columns, rows: n, weights: w, into: y, ldc: w.rows, threads: threads,
+                                workspace: workspace, reuseActivations: sameInput)
             return
         }
         if expertObserver == nil, let observer {
