@@ -14,6 +14,9 @@ public final class MappedFile: @unchecked Sendable {
     public let path: String
     public let count: Int
     private let base: UnsafeRawPointer?
+    /// Anonymous memory (`init(anonymous:name:fill:)`), not a file: `release(_:)` leaves it alone,
+    /// since dropped anonymous pages would read back as zeros.
+    private var anonymous = false
 
     /// Maps `path`. Throws `GGUFError(.io)` naming the file when it cannot be opened or mapped.
     public init(path: String) throws(GGUFError) {
@@ -36,6 +39,35 @@ public final class MappedFile: @unchecked Sendable {
         base = UnsafeRawPointer(p)
     }
 
+    /// Anonymous memory of `count` bytes that `fill` writes once (it starts zeroed), then read-only
+    /// like a file's map; `path` is only a name for messages (nothing is read from or written to
+    /// disk). Used for a GGUF image built in memory (`GGUFImage`).
+    /// - Throws: `GGUFError(.io)` when the memory cannot be mapped, or what `fill` throws (the
+    ///   memory is then unmapped).
+    public init(anonymous count: Int, name: String, fill: (UnsafeMutableRawBufferPointer) throws -> Void) throws {
+        guard count > 0 else {
+            try fill(UnsafeMutableRawBufferPointer(start: nil, count: 0))
+            path = name
+            self.count = 0
+            base = nil
+            anonymous = true
+            return
+        }
+        let p = mmap(nil, count, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
+        guard let p, p != MAP_FAILED else {
+            throw GGUFError(.io, file: name, "cannot map \(count) bytes of memory: \(String(cString: strerror(errno)))")
+        }
+        do { try fill(UnsafeMutableRawBufferPointer(start: p, count: count)) } catch {
+            munmap(p, count)
+            throw error
+        }
+        _ = mprotect(p, count, PROT_READ)
+        path = name
+        self.count = count
+        base = UnsafeRawPointer(p)
+        anonymous = true
+    }
+
     deinit {
         if let base { munmap(UnsafeMutableRawPointer(mutating: base), count) }
     }
@@ -55,7 +87,7 @@ public final class MappedFile: @unchecked Sendable {
     /// Tells the kernel the pages covering `range` (byte offsets) are no longer needed. They are
     /// dropped from the resident set and read again from disk if touched later.
     public func release(_ range: Range<Int>) {
-        guard let base, !range.isEmpty else { return }
+        guard let base, !range.isEmpty, !anonymous else { return }
         let page = Int(sysconf(Int32(_SC_PAGESIZE)))
         let lo = max(0, range.lowerBound) / page * page
         let hi = min(count, range.upperBound)

@@ -30,6 +30,15 @@ public final class GGUFModel {
         vocabulary = try wrapped { try GGUFVocabulary(file: f) }
     }
 
+    /// A model over an open file: one from disk, or one built in memory (`CheckpointImage`: a
+    /// Hugging Face folder as its f32 conversion). `path` is the file's.
+    /// - Throws: `SwiftGGUFError` (`.invalidInput` for a malformed vocabulary).
+    public init(file f: GGUFFile) throws(SwiftGGUFError) {
+        path = f.path
+        file = f
+        vocabulary = try wrapped { try GGUFVocabulary(file: f) }
+    }
+
     /// The weights for the forward pass, loaded (mapped and checked) on first use.
     /// - Throws: `SwiftGGUFError` (`.unsupported` for an architecture or tensor type the engine
     ///   does not run; `.invalidInput` for a vocabulary that does not fit the embedding).

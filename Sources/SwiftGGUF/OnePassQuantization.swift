@@ -28,7 +28,8 @@ public struct OnePassRequest: Sendable {
     /// outtype is ignored (the f32 conversion is what is quantized).
     public var convert: ConvertOptions
     /// The quantization (type, `--imatrix`, `--tensor-type`, `--pure`, ...); `input` and `output`
-    /// are ignored. AWQ calibration needs a GGUF model and is refused here.
+    /// are ignored. AWQ calibration runs on the checkpoint directly (its f32 conversion built in
+    /// memory, `CheckpointImage`), then the quantized file is streamed.
     public var quantization: QuantizationRequest
     /// The type's name as given to `--outtype` ("Q4_K_M"): the `{ftype}` of file names.
     public var typeLabel: String
@@ -50,6 +51,8 @@ public struct OnePassReport: Sendable {
     /// The files written (one, or the split files in order).
     public var outputPaths: [String]
     public var seconds: Double
+    /// Seconds of AWQ calibration, the in-memory f32 model included (0 without AWQ).
+    public var calibrationSeconds: Double = 0
 }
 
 /// One pass from a Hugging Face folder to a quantized GGUF, with no intermediate file: the f32
@@ -73,22 +76,29 @@ public enum OnePassQuantization {
     /// complete.
     public static func run(_ r: OnePassRequest, events: ((QuantizationEvent) -> Void)? = nil) throws(SwiftGGUFError) -> OnePassReport {
         let start = Date()
-        if case .awq = r.quantization.weighting {
-            throw SwiftGGUFError(.unsupported, "--awq calibrates on a GGUF model: convert first (hf2gguf --outtype f32), then "
-                                 + "gguf-quantize --awq CALIB.txt; the one-pass mode takes --imatrix FILE")
-        }
         let (conversion, source, model) = try open(r)
         var job = try Quantization.prepare(r.quantization, file: source, events: events)
-        let summary = try wrapped { try ModelQuantizer.plan(source, job: job) }
+        var summary = try wrapped { try ModelQuantizer.plan(source, job: job) }
         let path = Converter.outputPath(directory: r.modelDirectory, options: r.convert, label: r.typeLabel, metadata: conversion.metadata)
-        let parts = layout(summary, split: r.split, path: path)
+        var parts = layout(summary, split: r.split, path: path)
         var inputs = model?.files.map(\.path) ?? []
         for f in ["config.json", "tokenizer.json", "tokenizer.model", "tokenizer_config.json"] {
             inputs.append((r.modelDirectory as NSString).appendingPathComponent(f))
         }
         for p in parts { try OutputPath.check(p.path, inputs: inputs, force: r.quantization.replaceExisting || r.convert.force) }
+        var calibrationSeconds = 0.0
+        if case .awq(let awq) = r.quantization.weighting {
+            // Calibrated on the checkpoint (its f32 conversion in memory), then planned again: a
+            // scale-only run keeps the float types, which may change the split.
+            let calibrationStart = Date()
+            try calibrate(source, awq, job: &job, threads: r.quantization.threads, events: events)
+            calibrationSeconds = Date().timeIntervalSince(calibrationStart)
+            summary = try wrapped { try ModelQuantizer.plan(source, job: job) }
+            parts = layout(summary, split: r.split, path: path)
+            for p in parts { try OutputPath.check(p.path, inputs: inputs, force: r.quantization.replaceExisting || r.convert.force) }
+        }
         events?(.notice("quantizing '\(r.modelDirectory)' to '\(parts[0].path)'\(parts.count > 1 ? " (+\(parts.count - 1) files)" : "") "
-                        + "as \(r.quantization.onlyCopy ? "COPY" : r.quantization.fileType.name) in one pass using \(job.threads) threads\n"))
+                        + "as \(r.quantization.onlyCopy ? "COPY" : job.options.fileType.name) in one pass using \(job.threads) threads\n"))
         job.progress = { i, n, name in events?(.progress(.quantize, i, n, name)) }
         var writers: [GGUFWriter] = []
         do {
@@ -106,7 +116,7 @@ public enum OnePassQuantization {
             throw SwiftGGUFError(error)
         }
         return OnePassReport(conversion: conversion, summary: summary, outputPaths: parts.map(\.path),
-                             seconds: Date().timeIntervalSince(start))
+                             seconds: Date().timeIntervalSince(start), calibrationSeconds: calibrationSeconds)
     }
 
     /// The f32 conversion plan and the model it describes.

@@ -136,9 +136,10 @@ struct OnePassTests {
         let noQuant = run(["--outtype", "f16", "--imatrix", "x.gguf"])
         #expect(noQuant?.exitCode == 64)
         #expect(noQuant?.description.hasPrefix("--imatrix needs a quantization --outtype") == true)
+        // --awq runs in one pass (CheckpointCalibrationTests); its text is checked before any work.
         let awq = run(["--outtype", "Q4_K_M", "--awq", "calib.txt"])
-        #expect(awq?.exitCode == 64)
-        #expect(awq?.description.hasPrefix("--awq is not available in one pass") == true)
+        #expect(awq?.exitCode == 1)
+        #expect(awq?.description == "calib.txt: calibration text not found")
         let vocab = run(["--outtype", "Q4_K_M", "--vocab-only"])
         #expect(vocab?.exitCode == 64)
         let badType = run(["--outtype", "Q4_K_M", "--output-tensor-type", "q9_9"])

@@ -14,7 +14,8 @@ public enum ImatrixCommand {
             + "[--in-file F ...] [-t N] | --in-file F --show-statistics",
         summary: "Compute an importance matrix like llama-imatrix (GGUF or its legacy .dat format), for gguf-quantize --imatrix.",
         options: [
-            .option("model", short: "m", value: "FILE", "the GGUF model (F32/F16 recommended)"),
+            .option("model", short: "m", value: "FILE", "the GGUF model (F32/F16 recommended), or a Hugging Face folder or "
+                    + "cached model id (ORG/NAME), run as its f32 conversion built in memory (no file written)"),
             .option("file", short: "f", value: "FILE", "calibration text"),
             .option("output-file", short: "o", value: "FILE", aliases: ["output"], "where to write (default imatrix.gguf)"),
             .option("output-format", value: "{gguf,dat}", "file format (default gguf)"),
@@ -94,7 +95,7 @@ public enum ImatrixCommand {
             o.computePerplexity = !a.has("no-ppl")
             o.processEscapes = a.has("escape") && !a.has("no-escape")
             let text = try TokenizeCommand.readTextFile(textPath)
-            let model = try GGUFModel(path: modelPath)
+            let model = try openModel(modelPath, quiet: a.has("quiet"), console: console)
             // llama-imatrix records the prompt file as given on the command line.
             let microBatch = a.has("kv-unified") ? nil : try a.int("ubatch-size", default: 512, range: 1...1_048_576)
             (stats, result) = try model.importanceStatistics(

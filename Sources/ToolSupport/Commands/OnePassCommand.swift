@@ -22,7 +22,15 @@ enum OnePassCommand {
         .flag("leave-output-tensor", "with a quantization --outtype: keep output.weight in f32"),
         .option("override-kv", value: "KEY=TYPE:VALUE", "with a quantization --outtype: set metadata, as gguf-quantize (repeatable)"),
         .option("prune-layers", value: "L0,L1,...", "with a quantization --outtype: drop these blocks, as gguf-quantize"),
-        .option("awq", value: "CALIB.txt", "not in one pass: AWQ calibrates on a GGUF (convert to f32, then gguf-quantize --awq)"),
+        .option("awq", value: "CALIB.txt", "with a quantization --outtype: AWQ pre-scaling calibrated on this text, on the "
+                + "checkpoint directly (its f32 conversion in memory), as gguf-quantize --awq"),
+        .option("awq-samples", value: "N", "AWQ: calibration lines to use (default 128)"),
+        .option("awq-seqlen", value: "L", "AWQ: tokens per calibration block (default 512)"),
+        .option("awq-grid", value: "G", "AWQ: scale-search grid points, ratios k/G for k < G (default 20)"),
+        .option("awq-search-blocks", value: "N", "AWQ: calibration blocks that score the scale candidates (default: 2048 tokens' worth; 0: all)"),
+        .flag("awq-clip", "AWQ: also search clip limits, against the target formats"),
+        .flag("awq-only", "AWQ: write the pre-scaled model in its float types (the --outtype picks the formats searched for)"),
+        .flag("awq-importance", "AWQ: also quantize with importances from the same calibration pass; not with --imatrix or --awq-only"),
     ]
 
     /// The llama-quantize option named by `outtype`, spelled as gguf-quantize --help lists it (upper
@@ -42,7 +50,8 @@ enum OnePassCommand {
 
     /// Quantizer options given without a quantization `--outtype`.
     static let quantizerOnly = ["imatrix", "include-weights", "exclude-weights", "tensor-type", "tensor-type-file",
-                                "output-tensor-type", "token-embedding-type", "override-kv", "prune-layers", "awq"]
+                                "output-tensor-type", "token-embedding-type", "override-kv", "prune-layers", "awq",
+                                "awq-samples", "awq-seqlen", "awq-grid", "awq-search-blocks"]
 
     /// Refuses quantizer options for a plain conversion.
     static func checkUnused(_ a: ParsedArguments) throws(ToolError) {
@@ -50,7 +59,7 @@ enum OnePassCommand {
             throw ToolError.usage("--\(o) needs a quantization --outtype (Q4_K_M, IQ4_XS, ...: the types of gguf-quantize)",
                                   command: ConvertCommand.spec.name)
         }
-        for o in ["pure", "leave-output-tensor"] where a.has(o) {
+        for o in ["pure", "leave-output-tensor", "awq-clip", "awq-only", "awq-importance"] where a.has(o) {
             throw ToolError.usage("--\(o) needs a quantization --outtype (Q4_K_M, IQ4_XS, ...: the types of gguf-quantize)",
                                   command: ConvertCommand.spec.name)
         }
@@ -68,10 +77,6 @@ enum OnePassCommand {
                     console: any Console) throws {
         let name = ConvertCommand.spec.name
         if a.has("vocab-only") { throw ToolError.usage("--vocab-only writes no tensors: it cannot be quantized", command: name) }
-        if a.value("awq") != nil {
-            throw ToolError.usage("--awq is not available in one pass (its calibration runs on a GGUF model): convert with "
-                                  + "--outtype f32, then run gguf-quantize --awq CALIB.txt", command: name)
-        }
         let include = a.all("include-weights"), exclude = a.all("exclude-weights")
         if !include.isEmpty && !exclude.isEmpty {
             throw ToolError.usage("only one of --include-weights and --exclude-weights can be given", command: name)
@@ -96,9 +101,8 @@ enum OnePassCommand {
         if let t = a.value("token-embedding-type") {
             q.tokenEmbeddingType = try relabel { () throws(ToolError) in try QuantizeCommand.parseType(t, option: "token-embedding-type") }
         }
-        if let path = a.value("imatrix") {
-            q.weighting = .importanceMatrix(path: path, filter: QuantizeCommand.filter(include, exclude))
-        }
+        // --imatrix and the --awq options, with gguf-quantize's rules.
+        q.weighting = try QuantizeCommand.weighting(a, command: name)
         q.threads = o.threads
         q.replaceExisting = o.force
         var r = OnePassRequest(modelDirectory: dir, quantization: q, typeLabel: option.name)
@@ -107,17 +111,19 @@ enum OnePassCommand {
             r.split = OutputSplit(maxTensors: s.tensors, maxBytes: s.bytes, noTensorsInFirst: s.smallFirst)
         }
 
-        var bar: ProgressLine?
+        var bars: [QuantizationStage: ProgressLine] = [:]
         let events: (QuantizationEvent) -> Void = { event in
             switch event {
             case .message(let line): console.err(line)
             case .notice(let line): console.err("hf2gguf: " + line)
-            case .progress(_, let done, let total, let detail):
-                if bar == nil {
-                    bar = ProgressLine(console: console, label: "hf2gguf", total: total)
-                    bar?.quiet = a.has("quiet")
-                }
-                bar?.update(done, detail)
+            case .progress(let stage, let done, let total, let detail):
+                let bar = bars[stage] ?? {
+                    let b = ProgressLine(console: console, label: stage == .awq ? "awq" : "hf2gguf", total: total)
+                    b.quiet = a.has("quiet")
+                    bars[stage] = b
+                    return b
+                }()
+                bar.update(done, detail)
             }
         }
         if a.has("dry-run") {
