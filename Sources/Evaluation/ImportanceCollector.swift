@@ -249,9 +249,23 @@ public final class ImatrixRunner {
             }
             collector.callsPerPass = Int32(n)
             session.clear()
-            let logits: Logits
+            // Without the output tensor's statistics only the scored rows' logits are wanted: they
+            // arrive a block of rows at a time and are scored at once (the logits memory does not
+            // grow with the batch). With them, the output product sees every row in one call.
+            var logits: Logits?
+            var values = [Double](repeating: 0, count: collector.processOutput || !computePerplexity ? 0 : n * scored)
             do {
-                logits = try session.evaluate(batch, sequences: n, outputRows: rows)
+                if values.isEmpty {
+                    logits = try session.evaluate(batch, sequences: n, outputRows: rows)
+                } else {
+                    var targets: [Int] = []
+                    targets.reserveCapacity(n * scored)
+                    for s in 0..<n { for j in 0..<scored { targets.append(Int(tokens[(i + s) * nCtx + first + 1 + j])) } }
+                    try session.evaluate(batch, sequences: n, outputRows: rows, blockRows: PerplexityRunner.logitsBlockRows) { block, firstRow in
+                        for r in 0..<block.rows { values[firstRow + r] = TokenScoring.nll(block.row(r), token: targets[firstRow + r]) }
+                        return true
+                    }
+                }
             } catch {
                 throw EvaluationError(file: model.file.path, "failed to eval: \(error.message)")
             }
@@ -271,7 +285,8 @@ public final class ImatrixRunner {
                 for s in 0..<n {
                     let rowBase = collector.processOutput ? s * nCtx + first : s * scored
                     for j in 0..<scored {
-                        let v = TokenScoring.nll(logits.row(rowBase + j), token: Int(tokens[(i + s) * nCtx + first + 1 + j]))
+                        let v = logits.map { TokenScoring.nll($0.row(rowBase + j), token: Int(tokens[(i + s) * nCtx + first + 1 + j])) }
+                            ?? values[s * scored + j]
                         nll += v
                         nll2 += v * v
                     }

@@ -111,7 +111,7 @@ public final class PerplexityRunner {
                                  blockRows: blockRows) { logits, firstRow in
                         let n = logits.rows
                         score(logits, targets: targets[firstRow..<(firstRow + n)], into: vb.baseAddress! + firstRow,
-                              records: rb.baseAddress)
+                              records: writer == nil ? nil : rb.baseAddress)
                         guard let writer else { return true }
                         do throws(EvaluationError) {
                             try writer.write(records: UnsafeBufferPointer(rebasing: rb[0..<(n * recordLength)]))

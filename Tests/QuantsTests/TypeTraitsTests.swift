@@ -50,6 +50,11 @@ struct TypeTraitsTests {
                 #expect(lay?.block == 32 && lay?.scaleOffset == 0 && lay?.mins == LaneGEMM.Mins.none)
                 #expect(lay?.repacked == .blocks32(scale: t == .mxfp4 ? .e8m0Half : .f16))
                 #expect(lay?.lanesUnlessRepacked == (t == .iq4_NL))
+            case .iq2_XXS, .iq2_XS, .iq2_S, .iq3_XXS, .iq3_S, .iq1_S, .iq1_M, .tq1_0, .tq2_0:
+                // b10572's AVX2 vec_dot orders: eight integer lanes per super-block (LaneGEMM+IQLanes.swift).
+                let lanes: [GGMLType: LaneGEMM.IQLanes] = [.iq2_XXS: .iq2XXS, .iq2_XS: .iq2XS, .iq2_S: .iq2S, .iq3_XXS: .iq3XXS,
+                                                          .iq3_S: .iq3S, .iq1_S: .iq1S, .iq1_M: .iq1M, .tq1_0: .tq1, .tq2_0: .tq2]
+                #expect(lay?.block == 256 && lay?.iq == lanes[t] && lay?.repacked == nil, "\(t)")
             default:
                 #expect(lay == nil, "\(t)")
             }

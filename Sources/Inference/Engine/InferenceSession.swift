@@ -123,7 +123,9 @@ public final class InferenceSession {
     /// - Throws: `InferenceError(.usage)` for bad token ids, unequal sequence positions, or a
     ///   context overflow.
     public func evaluate(_ tokens: [Int32], sequences: Int = 1, outputRows: [Int]? = nil) throws(InferenceError) -> Logits {
-        head(acts.residual.pointer, rows: try forward(tokens, sequences: sequences, outputRows: outputRows))
+        // forward first: it may reallocate the activation buffers that `head` reads.
+        let rows = try forward(tokens, sequences: sequences, outputRows: outputRows)
+        return head(acts.residual.pointer, rows: rows)
     }
 
     /// `evaluate` with the logits handed to `body` a block of at most `blockRows` output rows at a
