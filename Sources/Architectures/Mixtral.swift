@@ -30,6 +30,10 @@ extension ArchitectureSpec {
                               .init("w3", .ffnUpExps, [.expertFFN, .embd])])),
         engine: EngineWiring(layout: .preNorm, feedForward: .swiGLU, rope: .normal, qkvBias: .optional,
                              qkNorm: .optional, ropeFreqs: true, tiedOutputAllowed: true),
-        awqGroups: [],
+        // AutoAWQ's groups for attention (input_layernorm → q/k/v, v → o when square); the
+        // feed-forward group scales the router and every expert's gate and up (`awqScaledTensors`),
+        // scored on the whole MoE block's output; the down group is one up → down group per
+        // routed expert (its slabs of `ffn_up_exps` and `ffn_down_exps`), scored on its own rows.
+        awqGroups: [.attention, .valueOutput, .feedForward, .down],
         quantization: QuantizationQuirks(seventyB: .eightyLayersWithGQA))
 }

@@ -33,8 +33,9 @@ extension ArchitectureSpec {
                              // Q × 1/√head_dim after RoPE, softmax scale 1 (no full-width rule: -1 layers).
                              queryScaling: .query(fullWidthLayers: -1),
                              fusedProjections: true, longContextRopeFactors: true),
-        // AutoAWQ's Phi-3 groups scale the fused qkv_proj and gate_up_proj; the AWQ writer works on
-        // separate q/k/v and gate/up tensors, so Phi-3 has no AWQ groups yet (gguf-quantize --awq refuses).
-        awqGroups: [],
+        // AutoAWQ's Phi-3 groups (awq/models/phi3.py): input_layernorm → qkv_proj, post_attention_layernorm
+        // → gate_up_proj, gate_up_proj (its up half) → down_proj; it leaves out qkv_proj → o_proj. The fused
+        // tensors are scaled as stored (`awqScaledTensors`).
+        awqGroups: [.attention, .feedForward, .down],
         quantization: QuantizationQuirks(seventyB: .never))
 }

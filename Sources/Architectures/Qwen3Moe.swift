@@ -32,6 +32,10 @@ extension ArchitectureSpec {
             writesExpertFeedForwardLengths: true),
         engine: EngineWiring(layout: .preNorm, feedForward: .swiGLU, rope: .neox, qkvBias: .optional,
                              qkNorm: .required, ropeFreqs: false, tiedOutputAllowed: true),
-        awqGroups: [],
+        // AutoAWQ's groups for attention (input_layernorm → q/k/v, v → o when square); the
+        // feed-forward group scales the router and every expert's gate and up (`awqScaledTensors`),
+        // scored on the whole MoE block's output; the down group is one up → down group per
+        // routed expert (its slabs of `ffn_up_exps` and `ffn_down_exps`), scored on its own rows.
+        awqGroups: [.attention, .valueOutput, .feedForward, .down],
         quantization: QuantizationQuirks(seventyB: .never))
 }

@@ -14,6 +14,9 @@ struct LayerCapture {
     var feedForwardInput: [Float] = []
     /// Input of ffn_down (SwiGLU's output): tokens × feed-forward length.
     var downInput: [Float] = []
+    /// An MoE block: the input of each routed expert's down projection (the rows routed to it,
+    /// in pass order, × the expert's hidden width), by expert.
+    var expertDownInput: [[Float]] = []
     /// attn_output's result and ffn_down's result on the search rows: rows × embedding.
     var attentionOutput: [Float] = []
     var feedForwardOutput: [Float] = []
@@ -54,8 +57,20 @@ extension AWQCalibrator {
         box.capture.outputInput.reserveCapacity(n * c.headCount * c.headDimV)
         box.capture.feedForwardInput.reserveCapacity(n * e)
         box.capture.downInput.reserveCapacity(n * c.feedForwardLength)
-        let qName = LinearRole.attnQ.weightName(layer: il), oName = LinearRole.attnOutput.weightName(layer: il)
-        let gName = LinearRole.ffnGate.weightName(layer: il), dName = LinearRole.ffnDown.weightName(layer: il)
+        // The names the observer reports (Phi-3: the fused tensors' names, reported by q and gate
+        // only; an MoE block: the router reads the feed-forward input, and the experts' down
+        // inputs come through the expert observer, per expert).
+        let w = model.layers[il]
+        let qName = w.q.name, oName = w.o.name
+        let gName = w.experts?.router.name ?? w.gate.name, dName = w.experts == nil ? w.down.name : ""
+        if let moe = w.experts {
+            let downName = moe.down.first?.name ?? ""
+            box.capture.expertDownInput = [[Float]](repeating: [], count: moe.count)
+            session.expertObserver = { name, expert, _, x, _, _, _, _ in
+                guard name == downName, expert >= 0, expert < box.capture.expertDownInput.count else { return }
+                box.capture.expertDownInput[expert].append(contentsOf: x)
+            }
+        }
         session.observer = { name, x, _, _ in
             switch name {
             case qName: box.capture.attentionInput.append(contentsOf: x)
@@ -65,7 +80,10 @@ extension AWQCalibrator {
             default: break
             }
         }
-        defer { session.observer = nil }
+        defer {
+            session.observer = nil
+            session.expertObserver = nil
+        }
         var next: [Float] = []
         next.reserveCapacity(hidden.count)
         var b0 = 0
@@ -77,12 +95,13 @@ extension AWQCalibrator {
             b0 = b1
         }
         session.observer = nil
+        session.expertObserver = nil
         var capture = box.capture
         let searchRows = self.searchBlocks(blocks) * L
         capture.attentionOutput = try module(.attention, il, input: ArraySlice(capture.attentionInput[0..<(searchRows * e)]),
-                                             sequenceLength: L, overrides: [:])
+                                             sequenceLength: L, overrides: .none)
         capture.feedForwardOutput = try module(.feedForward, il, input: ArraySlice(capture.feedForwardInput[0..<(searchRows * e)]),
-                                               sequenceLength: L, overrides: [:])
+                                               sequenceLength: L, overrides: .none)
         return (capture, next)
     }
 
@@ -97,8 +116,8 @@ extension AWQCalibrator {
     /// The module `g` inspects, on `input` (whole blocks), in passes of at most `rowsPerPass`
     /// rows: its output (rows × embedding).
     func module(_ g: AWQGroup, _ il: Int, input: ArraySlice<Float>, sequenceLength L: Int,
-                overrides: [LinearRole: LinearOverride], divideBy s: [Float]? = nil) throws(AWQError) -> [Float] {
-        let width = model.layers[il].linear(g.inputRole).matrix.columns
+                overrides: ModuleOverrides, divideBy s: [Float]? = nil) throws(AWQError) -> [Float] {
+        let width = inputWidth(g, il)
         let rows = input.count / width
         let perPass = max(1, options.rowsPerPass / L) * L
         var out: [Float] = []
@@ -111,11 +130,11 @@ extension AWQCalibrator {
             do {
                 switch g {
                 case .attention:
-                    out += try runner.attention(il, input: x, sequences: (r1 - r0) / L, overrides: overrides)
+                    out += try runner.attention(il, input: x, sequences: (r1 - r0) / L, overrides: overrides.linears)
                 case .valueOutput:
                     out += try runner.projection(il, .attnOutput, input: x, override: overrides[.attnOutput])
                 case .feedForward:
-                    out += try runner.feedForward(il, input: x, overrides: overrides)
+                    out += try runner.feedForward(il, input: x, overrides: overrides.linears, experts: overrides.experts)
                 case .down:
                     out += try runner.projection(il, .ffnDown, input: x, override: overrides[.ffnDown])
                 }
@@ -131,24 +150,22 @@ extension AWQCalibrator {
     func searchScales(_ il: Int, capture: LayerCapture, sequenceLength L: Int) throws(AWQError) -> AWQLayerResult {
         var result = AWQLayerResult()
         for g in groups {
+            if g == .down, model.layers[il].experts != nil {
+                let searchRows = capture.feedForwardOutput.count / model.config.embeddingLength
+                try searchExpertDown(il, inputs: capture.expertDownInput, searchRows: searchRows, result: &result)
+                continue
+            }
             let input = capture.input(g)
             let reference = capture.reference(g)
-            let width = model.layers[il].linear(g.inputRole).matrix.columns
+            let width = inputWidth(g, il)
             let searchRows = reference.count / model.config.embeddingLength
             let searchInput = input[0..<(searchRows * width)]
             let xMean = ScaleMath.channelMeanAbs(input, columns: width, threads: options.threads)
-            let ws = g.scaledRoles.map { weights(il, $0) }
+            let ws = matrices(g, il).map { weights(il, $0) }
             let wMean = options.duoScaling ? ScaleMath.weightMeans(ws, columns: width) : nil
 
             func loss(_ s: [Float]?) throws(AWQError) -> Double {
-                var overrides: [LinearRole: LinearOverride] = [:]
-                for (role, w) in zip(g.scaledRoles, ws) {
-                    let m = model.layers[il].linear(role).matrix
-                    let t = type(il, role)
-                    let sw = s.map { ScaleMath.scaled(w, rows: m.rows, columns: m.columns, columnScale: $0, rowScale: nil) } ?? w
-                    let q = quantizer.roundTrip(sw, rows: m.rows, columns: m.columns, type: t)
-                    overrides[role] = LinearOverride(values: q, rows: m.rows, columns: m.columns, emulating: t)
-                }
+                let overrides = self.overrides(g, il, weights: ws, scales: s)
                 let out = try module(g, il, input: searchInput, sequenceLength: L, overrides: overrides, divideBy: s)
                 return ScaleMath.squaredError(out, reference[...]) / Double(max(1, reference.count))
             }
@@ -198,7 +215,10 @@ extension AWQCalibrator {
             (.ffnGate, .feedForward, sFF, nil), (.ffnUp, .feedForward, sFF, sDown), (.ffnDown, .down, sDown, nil),
         ]
         var grams: [AWQGroup: [Double]] = [:]
+        let moe = model.layers[il].experts != nil
         for (role, inputGroup, columnScale, rowScale) in plan {
+            // An MoE block's experts are not clipped (its dense accessors are expert 0's).
+            if moe, inputGroup == .feedForward || inputGroup == .down { continue }
             let m = model.layers[il].linear(role).matrix
             let t = type(il, role)
             guard t.isQuantized, m.columns % ScaleMath.groupSize == 0 else { continue }

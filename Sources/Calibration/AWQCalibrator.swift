@@ -76,9 +76,10 @@ public final class AWQCalibrator {
             throw AWQError(.unsupportedArchitecture, "\(file.path): architecture '\(arch)' has no AWQ scaling groups; "
                            + "supported: \(AWQGroup.architectures.joined(separator: ", "))")
         }
-        if let t = file.tensors.first(where: { $0.name.hasSuffix(".ffn_gate_inp.weight") }) {
+        if let t = file.tensors.first(where: { $0.name.hasSuffix(".ffn_gate_inp.weight") }),
+           !ArchitectureSpec.all.contains(where: { $0.arch == arch && $0.converter.experts != nil && !$0.awqGroups.isEmpty }) {
             throw AWQError(.unsupportedArchitecture, "\(file.path): tensor '\(t.name)' routes to experts; "
-                           + "AWQ does not scale mixture-of-experts blocks yet")
+                           + "AWQ has no scaling groups for the mixture-of-experts blocks of '\(arch)'")
         }
         if let t = file.tensors.first(where: { $0.type.isQuantized }) {
             throw AWQError(.quantizedInput, "\(file.path): tensor '\(t.name)' is already quantized (\(t.type.name)); "
@@ -114,8 +115,10 @@ public final class AWQCalibrator {
             hidden = next
             progress?(il + 1, c.blockCount, Self.summary(il, result))
         }
-        return AWQResult(layers: layers, calibrationFile: calibrationFile, samples: set.lineCount,
-                         sequenceLength: set.sequenceLength, grid: options.grid, clip: options.clip)
+        var result = AWQResult(layers: layers, calibrationFile: calibrationFile, samples: set.lineCount,
+                               sequenceLength: set.sequenceLength, grid: options.grid, clip: options.clip)
+        result.layout = AWQTensorLayout(config: c)
+        return result
     }
 
     /// The per-column mean x² of each captured input of block `il` (all calibration tokens,
@@ -126,6 +129,8 @@ public final class AWQCalibrator {
                                                (.ffnGate, capture.feedForwardInput), (.ffnDown, capture.downInput)]
         var out: [LinearRole: [Float]] = [:]
         for (role, x) in inputs {
+            // An MoE block's expert down inputs are not captured.
+            if x.isEmpty, role == .ffnDown, model.layers[il].experts != nil { continue }
             let columns = model.layers[il].linear(role).matrix.columns
             guard columns > 0, !x.isEmpty, x.count % columns == 0 else {
                 throw AWQError(.engine, "the input of '\(role.weightName(layer: il))' was captured as \(x.count) values, "
@@ -154,8 +159,13 @@ public final class AWQCalibrator {
             case .feedForward: name = "gate/up"
             case .down: name = "down"
             }
-            let ratio = (r.ratios[g] ?? nil).map { String(format: "%.2f", $0) } ?? "none"
             let gain = base > 0 ? 100 * (base - loss) / base : 0
+            if g == .down, r.ratios[g] == nil {
+                // Routed experts: scaled experts instead of one ratio.
+                parts.append("down experts=\(r.expertDownScales.count) \(String(format: "-%.1f%%", gain))")
+                continue
+            }
+            let ratio = (r.ratios[g] ?? nil).map { String(format: "%.2f", $0) } ?? "none"
             parts.append("\(name) r=\(ratio) \(String(format: "-%.1f%%", gain))")
         }
         return "blk.\(il): " + parts.joined(separator: ", ")
@@ -171,7 +181,8 @@ public final class AWQCalibrator {
         return out
     }
 
+    /// The type of the tensor holding a linear (Phi-3's q/k/v and gate/up: the fused tensor's).
     func type(_ il: Int, _ role: LinearRole) -> GGMLType {
-        types[role.weightName(layer: il)] ?? .f32
+        types[model.layers[il].linear(role).name] ?? .f32
     }
 }

@@ -13,8 +13,12 @@ extension AWQGroup {
 
     /// The groups of one block of `c`'s architecture, in AutoAWQ's order (empty when the
     /// architecture has none). v → o exists only when v_proj and o_proj have the same shape.
+    /// A file with routed experts takes the groups of the description with experts (Mixtral's,
+    /// not llama's, for a "llama" file).
     public static func groups(for c: ModelConfig) -> [AWQGroup] {
-        guard let spec = ArchitectureSpec.gguf(c.architecture) else { return [] }
+        let moe = c.expertCount > 0
+            ? ArchitectureSpec.all.first { $0.arch == c.architecture && $0.converter.experts != nil } : nil
+        guard let spec = moe ?? ArchitectureSpec.gguf(c.architecture) else { return [] }
         let e = c.embeddingLength
         let vShapeEqualsO = c.kvDimV == e && c.headCount * c.headDimV == e
         return spec.awqGroups.filter { !$0.needsSquareValueProjection || vShapeEqualsO }
@@ -22,6 +26,9 @@ extension AWQGroup {
 
     /// `general.architecture` values whose descriptions have scaling groups.
     public static var architectures: [String] {
-        ArchitectureSpec.all.filter { !$0.awqGroups.isEmpty }.map(\.arch)
+        // Each GGUF name once (Mixtral's files say "llama").
+        var out: [String] = []
+        for spec in ArchitectureSpec.all where !spec.awqGroups.isEmpty && !out.contains(spec.arch) { out.append(spec.arch) }
+        return out
     }
 }

@@ -14,6 +14,10 @@ public struct AWQLayerResult: Sendable, Equatable {
     /// Clip limits per linear: `rows × (columns / ScaleMath.groupSize)` magnitudes (infinity:
     /// not clipped), applied after scaling.
     public var clips: [LinearRole: [Float]] = [:]
+    /// The up → down scales of an MoE block's routed experts, by expert (one per column of the
+    /// expert's down projection); experts whose unscaled weights scored best have none. The
+    /// group's summed losses are under `.down` in `loss` and `baseLoss`.
+    public var expertDownScales: [Int: [Float]] = [:]
     /// Per-column mean of x² of each linear input over every calibration token, on the float
     /// model before any scaling, keyed by the first linear reading it (see
     /// `AWQResult.inputReaders`): attn_q (also k and v), attn_output, ffn_gate (also up), ffn_down.
@@ -34,6 +38,9 @@ public struct AWQResult: Sendable, Equatable {
     /// Whether `importance` was handed to the quantizer (recorded as `quantize.awq.importance`;
     /// the key is written only when true, so plain `--awq` files keep their metadata).
     public var importanceUsed = false
+    /// Where the scaled matrices are stored (fused Phi-3 tensors, routed experts); set by the
+    /// calibrator from the model.
+    public var layout = AWQTensorLayout.separate
 
     public init(layers: [AWQLayerResult], calibrationFile: String, samples: Int, sequenceLength: Int, grid: Int, clip: Bool) {
         self.layers = layers
@@ -45,7 +52,7 @@ public struct AWQResult: Sendable, Equatable {
     }
 
     /// Scaled groups over all layers.
-    public var groupCount: Int { layers.reduce(0) { $0 + $1.scales.count } }
+    public var groupCount: Int { layers.reduce(0) { $0 + $1.scales.count + $1.expertDownScales.count } }
 
     /// The `quantize.awq.*` keys (after llama-quantize's `quantize.imatrix.*`: strings cut to 127
     /// bytes, counts as INT32): file, samples (lines used), seqlen, grid, clip, groups.
@@ -82,7 +89,9 @@ public struct AWQResult: Sendable, Equatable {
             for (input, readers) in Self.inputReaders {
                 guard let ms = l.inputMeanSquares[input] else { continue }
                 for role in readers {
-                    let name = role.weightName(layer: il)
+                    // The tensor holding the linear (fused: once per tensor); none for an MoE
+                    // block's experts, whose inputs are each expert's routed rows.
+                    guard let name = layout.place(role)?.tensor.weight(il), out[name] == nil else { continue }
                     guard let s = table[name]?.columnScale, s.count == ms.count else {
                         out[name] = ms
                         continue
@@ -100,10 +109,21 @@ public struct AWQResult: Sendable, Equatable {
     /// How one tensor is rewritten.
     struct Fold {
         var columnScale: [Float]?
+        /// Divisors of the rows from a first row on (a fused tensor's part; else the first row is 0
+        /// and the divisors cover every row).
         var rowScale: [Float]?
-        /// For vectors (norm weights, biases): divide elementwise.
+        var firstRow = 0
+        /// The row scales, divisors and clips cover parts of a fused tensor (Phi-3's `attn_qkv`,
+        /// `ffn_up`), not necessarily all of its rows.
+        var partialRows = false
+        /// For vectors (norm weights, biases): divide elementwise (from `firstRow` on for a
+        /// fused tensor's bias; else every value).
         var divide: [Float]?
-        var clip: [Float]?
+        /// Column multipliers per equal slab of rows, slab after slab (`columns × slabs` values):
+        /// each routed expert's own columns in a stacked `[columns, rows, experts]` tensor.
+        var slabColumnScale: [Float]?
+        /// Clip limits of the rows of one or more parts: (first row, limits).
+        var clips: [(row: Int, limits: [Float])] = []
     }
 
     /// The rewrite of every affected tensor, by name.
@@ -112,18 +132,33 @@ public struct AWQResult: Sendable, Equatable {
         for (il, l) in layers.enumerated() {
             func edit(_ name: String, _ body: (inout Fold) -> Void) {
                 var f = out[name] ?? Fold()
+                f.partialRows = layout.fused != nil && (name == TensorName.attnQKV.weight(il) || name == TensorName.attnQKV.bias(il)
+                                                        || name == TensorName.ffnUp.weight(il))
                 body(&f)
                 out[name] = f
             }
             for (group, s) in l.scales {
                 if let norm = group.previousNorm { edit(norm.weight(il)) { $0.divide = s } }
-                if let prev = group.previousLinear {
-                    edit(prev.weight(il)) { $0.rowScale = s }
-                    if prev == .attnV { edit(TensorName.attnV.bias(il)) { $0.divide = s } }
+                if let prev = group.previousLinear.flatMap(LinearRole.init(tensorName:)), let (t, row) = layout.place(prev) {
+                    edit(t.weight(il)) { $0.rowScale = s; $0.firstRow = row }
+                    if prev == .attnV { edit(t.bias(il)) { $0.divide = s; $0.firstRow = row } }
                 }
-                for name in group.scaled { edit(name.weight(il)) { $0.columnScale = s } }
+                for t in layout.scaledTensors(group) { edit(t.weight(il)) { $0.columnScale = s } }
             }
-            for (role, limits) in l.clips { edit(role.weightName(layer: il)) { $0.clip = limits } }
+            // Per-expert up → down: expert x's rows of ffn_up_exps are divided by its scales and
+            // its columns of ffn_down_exps multiplied by them (1 for experts left unscaled).
+            if layout.experts > 0, let width = l.expertDownScales.values.first?.count {
+                var s = [Float](repeating: 1, count: layout.experts * width)
+                for (x, e) in l.expertDownScales where x >= 0 && x < layout.experts && e.count == width {
+                    for i in 0..<width { s[x * width + i] = e[i] }
+                }
+                edit(TensorName.ffnUpExps.weight(il)) { $0.rowScale = s }
+                edit(TensorName.ffnDownExps.weight(il)) { $0.slabColumnScale = s }
+            }
+            for (role, limits) in l.clips {
+                guard let (t, row) = layout.place(role) else { continue }
+                edit(t.weight(il)) { $0.clips.append((row, limits)) }
+            }
         }
         return out
     }
@@ -141,26 +176,52 @@ public struct AWQResult: Sendable, Equatable {
     }
 
     static func apply(_ f: Fold, name: String, shape: [Int], values: UnsafeMutableBufferPointer<Float>) throws(AWQError) {
+        // A part of a fused tensor is divided where it lies; the other rows are divided by 1,
+        // which leaves them unchanged.
+        let partial = f.partialRows
         if let d = f.divide {
-            guard values.count == d.count else {
+            guard partial ? f.firstRow + d.count <= values.count : values.count == d.count else {
                 throw AWQError(.invalid, "tensor '\(name)' has shape \(shape), expected \(d.count) values for its AWQ scales")
             }
-            for i in 0..<d.count { values[i] /= d[i] }
+            for i in 0..<d.count { values[f.firstRow + i] /= d[i] }
             return
         }
         let columns = shape.first ?? 0
         let rows = columns == 0 ? 0 : values.count / columns
-        guard columns > 0, rows * columns == values.count,
-              f.columnScale.map({ $0.count == columns }) ?? true, f.rowScale.map({ $0.count == rows }) ?? true else {
+        let rowsFit = f.rowScale.map { partial ? f.firstRow + $0.count <= rows : $0.count == rows } ?? true
+        guard columns > 0, rows * columns == values.count, f.columnScale.map({ $0.count == columns }) ?? true, rowsFit else {
             throw AWQError(.invalid, "tensor '\(name)' has shape \(shape), expected \(f.columnScale?.count ?? columns) columns"
                            + " and \(f.rowScale?.count ?? rows) rows for its AWQ scales")
         }
-        ScaleMath.scale(values, rows: rows, columns: columns, columnScale: f.columnScale, rowScale: f.rowScale)
-        if let c = f.clip {
-            guard columns % ScaleMath.groupSize == 0, c.count == rows * (columns / ScaleMath.groupSize) else {
+        var rowScale = f.rowScale
+        if let r = rowScale, r.count != rows {
+            var full = [Float](repeating: 1, count: rows)
+            for i in 0..<r.count { full[f.firstRow + i] = r[i] }
+            rowScale = full
+        }
+        ScaleMath.scale(values, rows: rows, columns: columns, columnScale: f.columnScale, rowScale: rowScale)
+        if let b = f.slabColumnScale {
+            let slabs = b.count / columns
+            guard b.count % columns == 0, slabs > 0, rows % slabs == 0 else {
+                throw AWQError(.invalid, "tensor '\(name)' has shape \(shape), which does not hold \(b.count / max(1, columns)) "
+                               + "experts of \(columns) columns for its AWQ scales")
+            }
+            let perSlab = rows / slabs
+            for r in 0..<rows {
+                let base = r * columns, sb = (r / perSlab) * columns
+                for c in 0..<columns { values[base + c] *= b[sb + c] }
+            }
+        }
+        guard !f.clips.isEmpty else { return }
+        let groups = columns / ScaleMath.groupSize
+        var limits = [Float](repeating: .infinity, count: rows * groups)
+        for (row, c) in f.clips {
+            guard columns % ScaleMath.groupSize == 0, c.count % max(1, groups) == 0, row * groups + c.count <= limits.count,
+                  partial || c.count == limits.count else {
                 throw AWQError(.invalid, "tensor '\(name)' has shape \(shape), which does not match its \(c.count) AWQ clip limits")
             }
-            ClipSearch.apply(values, rows: rows, columns: columns, limits: c)
+            for i in 0..<c.count { limits[row * groups + i] = c[i] }
         }
+        ClipSearch.apply(values, rows: rows, columns: columns, limits: limits)
     }
 }

@@ -266,7 +266,7 @@ struct AWQTests {
             Issue.record("gpt2 was accepted")
         } catch {
             #expect(error.kind == .unsupportedArchitecture)
-            #expect(error.description.hasSuffix("architecture 'gpt2' has no AWQ scaling groups; supported: llama, qwen2, qwen3, gemma2, gemma3"))
+            #expect(error.description.hasSuffix("architecture 'gpt2' has no AWQ scaling groups; supported: llama, qwen2, qwen3, phi3, gemma2, gemma3, qwen3moe"))
         }
     }
 }

@@ -186,7 +186,7 @@ struct AWQCommandTests {
         try w.finish(replace: true)
         r = runCommand(QuantizeCommand.run, [phi, out, "Q4_0", "--awq", Self.text, "-q"])
         #expect(r.error?.exitCode == 1)
-        #expect(r.error?.description == "\(phi): architecture 'phi2' has no AWQ scaling groups; supported: llama, qwen2, qwen3, gemma2, gemma3")
+        #expect(r.error?.description == "\(phi): architecture 'phi2' has no AWQ scaling groups; supported: llama, qwen2, qwen3, phi3, gemma2, gemma3, qwen3moe")
         #expect(!FileManager.default.fileExists(atPath: out))
 
         for args in [["--awq-clip"], ["--awq-only"], ["--awq-samples", "4"], ["--awq-seqlen", "64"], ["--awq-grid", "3"]] {

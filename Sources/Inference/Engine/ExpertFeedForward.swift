@@ -78,12 +78,14 @@ extension InferenceSession {
     /// router logits → softmax over all experts → the `used` most probable → their probabilities
     /// divided by their sum (clamped below at 2⁻¹⁴) → each chosen expert's SwiGLU FFN on the rows
     /// routed to it (`mul_mat_id`) → outputs times weights, added in slot order.
-    func runExperts(_ m: ExpertWeights, _ x: UnsafePointer<Float>, rows n: Int, into y: UnsafeMutablePointer<Float>) {
+    /// `overrides` replace the router or some experts' matrices (calibration).
+    func runExperts(_ m: ExpertWeights, _ x: UnsafePointer<Float>, rows n: Int, into y: UnsafeMutablePointer<Float>,
+                    overrides: ExpertOverrides? = nil) {
         let e = model.config.embeddingLength
         let nx = m.count, k = m.used, f = m.feedForwardLength
         let b = expertBuffers
         let logits = b.logits.reserve(n * max(nx, 16) + 16)
-        linear(m.router, x, rows: n, into: logits, override: nil)
+        linear(m.router, x, rows: n, into: logits, override: overrides?.router)
 
         // Gating, token by token.
         if b.selected.count < n * k { b.selected = [Int32](repeating: 0, count: n * k); b.weights = [Float](repeating: 0, count: n * k) }
@@ -122,11 +124,14 @@ extension InferenceSession {
                 (g + i * e).update(from: x + Int(s) / k * e, count: e)
             }
             let gt = b.gate.reserve(mr * f), up = b.up.reserve(mr * f), h = b.hidden.reserve(mr * f)
-            expertLinear(m.gate[xid], g, rows: mr, into: gt, expert: xid, experts: nx, slots: slots, used: k)
-            expertLinear(m.up[xid], g, rows: mr, into: up, sameInput: true, expert: xid, experts: nx, slots: slots, used: k)
+            expertLinear(m.gate[xid], g, rows: mr, into: gt, expert: xid, experts: nx, slots: slots, used: k,
+                         override: overrides?.gate[xid])
+            expertLinear(m.up[xid], g, rows: mr, into: up, sameInput: true, expert: xid, experts: nx, slots: slots, used: k,
+                         override: overrides?.up[xid])
             for i in 0..<mr { VectorMath.swiglu(gate: gt + i * f, up: up + i * f, h + i * f, count: f) }
             let d = b.gathered.reserve(mr * max(e, f))
-            expertLinear(m.down[xid], h, rows: mr, into: d, expert: xid, experts: nx, slots: slots, used: k)
+            expertLinear(m.down[xid], h, rows: mr, into: d, expert: xid, experts: nx, slots: slots, used: k,
+                         override: overrides?.down[xid])
             for (i, s) in slots.enumerated() {
                 (out + Int(s) * e).update(from: d + i * e, count: e)
             }
@@ -211,14 +216,23 @@ extension InferenceSession {
     /// weights are multiplied in `ggml_vec_dot_f32`'s order (as `mul_mat_id` calls it, one row at a
     /// time: four 8-lane accumulators over steps of 32 columns with fused multiply-adds, then
     /// `a0+a2, a1+a3`, `(a0+a1)`, halves added and two horizontal adds); other types take
-    /// `MatMul.linearExpert` (repacked Q4_K: the GEMV order for every row).
+    /// `MatMul.linearExpert` (repacked Q4_K: the GEMV order for every row); replacement weights
+    /// (`override`, calibration) take the ordinary product.
     func expertLinear(_ l: Linear, _ x: UnsafePointer<Float>, rows n: Int, into y: UnsafeMutablePointer<Float>,
-                      sameInput: Bool = false, expert: Int, experts: Int, slots: [Int32], used: Int) {
+                      sameInput: Bool = false, expert: Int, experts: Int, slots: [Int32], used: Int,
+                      override: LinearOverride? = nil) {
         let w = l.matrix
         if let expertObserver {
             slots.withUnsafeBufferPointer { s in
                 expertObserver(l.name, expert, experts, UnsafeBufferPointer(start: x, count: n * w.columns), n, w.columns, s, used)
             }
+        }
+        if let override {
+            let saved = observer
+            if expertObserver != nil { observer = nil }
+            linear(l, x, rows: n, into: y, override: override, sameInput: sameInput)
+            observer = saved
+            return
         }
         guard w.type == .f32, w.columns % 32 == 0 else {
             if expertObserver == nil, let observer, l.reportsInput {

@@ -102,9 +102,11 @@ public final class SubBlockRunner {
 
     /// The feed-forward sub-module of block `layer` on `input` (the output of ffn_norm,
     /// `rows × embeddingLength`): returns ffn_down's result, `rows × embeddingLength`.
-    /// `overrides` may replace gate, up and down.
+    /// `overrides` may replace gate, up and down; in an MoE block (the routed experts' output),
+    /// `experts` may replace the router and experts' matrices.
     /// - Throws: `InferenceError(.usage)` when the input does not form whole rows.
-    public func feedForward(_ layer: Int, input: [Float], overrides: [LinearRole: LinearOverride] = [:]) throws(InferenceError) -> [Float] {
+    public func feedForward(_ layer: Int, input: [Float], overrides: [LinearRole: LinearOverride] = [:],
+                            experts expertOverrides: ExpertOverrides? = nil) throws(InferenceError) -> [Float] {
         let s = session
         let c = s.model.config
         let e = c.embeddingLength
@@ -115,7 +117,7 @@ public final class SubBlockRunner {
         input.withUnsafeBufferPointer { xn.update(from: $0.baseAddress!, count: input.count) }
         if let moe = w.experts {
             var out = [Float](repeating: 0, count: n * e)
-            out.withUnsafeMutableBufferPointer { s.runExperts(moe, xn, rows: n, into: $0.baseAddress!) }
+            out.withUnsafeMutableBufferPointer { s.runExperts(moe, xn, rows: n, into: $0.baseAddress!, overrides: expertOverrides) }
             return out
         }
         let gate = s.acts.gate.pointer, up = s.acts.up.pointer
@@ -141,6 +143,28 @@ public final class SubBlockRunner {
             throw InferenceError(.usage, file: s.model.file.path, "block \(layer) is outside 0..<\(s.model.config.blockCount)")
         }
         let l = s.model.layers[layer].linear(role)
+        let (n, _) = try check(layer, input.count, width: l.matrix.columns, sequences: 1)
+        var out = [Float](repeating: 0, count: n * l.matrix.rows)
+        input.withUnsafeBufferPointer { x in
+            out.withUnsafeMutableBufferPointer { o in
+                s.linear(l, x.baseAddress!, rows: n, into: o.baseAddress!, override: override)
+            }
+        }
+        return out
+    }
+
+    /// Expert `expert`'s down projection in the MoE block `layer` on `input` (rows × the
+    /// expert's hidden width): returns `rows × embeddingLength`; `override` may replace its
+    /// weights (calibration).
+    /// - Throws: `InferenceError(.usage)` when the block has no such expert or the input does
+    ///   not form whole rows.
+    public func expertDown(_ layer: Int, expert: Int, input: [Float], override: LinearOverride? = nil) throws(InferenceError) -> [Float] {
+        let s = session
+        guard layer >= 0, layer < s.model.config.blockCount, let moe = s.model.layers[layer].experts,
+              expert >= 0, expert < moe.count else {
+            throw InferenceError(.usage, file: s.model.file.path, "block \(layer) has no routed expert \(expert)")
+        }
+        let l = moe.down[expert]
         let (n, _) = try check(layer, input.count, width: l.matrix.columns, sequences: 1)
         var out = [Float](repeating: 0, count: n * l.matrix.rows)
         input.withUnsafeBufferPointer { x in
