@@ -174,8 +174,11 @@ extension AWQCalibrator {
                 let candidates = (0..<options.grid).map {
                     ScaleMath.candidate(xMean: xMean, wMean: wMean, ratio: Float($0) / Float(options.grid))
                 }
-                let scores = try scoreGroup(g, il, weights: ws, candidates: candidates, searchInput: searchInput,
-                                            reference: reference, sequenceLength: L)
+                let scores = options.screenRows > 0
+                    ? try screenGroup(g, il, weights: ws, candidates: candidates, searchInput: searchInput,
+                                      reference: reference, sequenceLength: L)
+                    : try scoreGroup(g, il, weights: ws, candidates: candidates, searchInput: searchInput,
+                                     reference: reference, sequenceLength: L)
                 if let k = scores.chosen { result.scales[g] = candidates[k] }
                 result.ratios[g] = scores.chosen.map { Float($0) / Float(options.grid) }
                 result.loss[g] = scores.best

@@ -32,6 +32,8 @@ extension AWQCalibrator {
         /// Candidates scored on every chunk and dropped early (for reports and tests).
         var completed = 0
         var dropped = 0
+        /// Candidates the screen left out (`screenGroup`).
+        var screened = 0
     }
 
     static let dropMargin = 1e-8

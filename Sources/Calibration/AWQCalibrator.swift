@@ -25,8 +25,18 @@ public struct AWQOptions: Sendable {
     /// Rows per chunk of the scoring (attention: whole sequences): a candidate stops being
     /// scored once its loss on the chunks done exceeds the least full loss (it cannot win).
     public var scoringChunkRows = 256
-    /// Score every candidate on every row (the search without early stopping; same choices).
+    /// Score every candidate on every row (the search without the screen or early stopping; the
+    /// choices of `screenRows` 0).
     public var exhaustiveSearch = false
+    /// Rows of the screen that ranks the candidates before the exact scoring (see
+    /// `AWQCalibrator.screenGroup`); 0: no screen, every candidate is scored with early stopping only.
+    public var screenRows = 192
+    /// The attention group's screen: the first positions of one sequence (rounded up to 24).
+    public var screenPositions = 384
+    /// Candidates scored exactly after the screen: at least the `screenKeep` best by the screen,
+    /// and every one whose screen loss is within a relative `screenMargin` of the least.
+    public var screenKeep = 3
+    public var screenMargin = 0.02
     public var threads = 1
 
     public init() {}

@@ -36,16 +36,21 @@ public enum ScaleMath {
                 parallelFor(chunks: pieces, threads: threads) { p in
                     let c0 = columns * p / pieces, c1 = columns * (p + 1) / pieces
                     guard c0 < c1 else { return }
-                    var acc = [Double](repeating: 0, count: c1 - c0)
+                    // Each column's sum runs over the rows in order (raw pointers so that the
+                    // loops vectorize across columns; the sums are the same).
+                    let n = c1 - c0
+                    let acc = UnsafeMutablePointer<Double>.allocate(capacity: n)
+                    defer { acc.deallocate() }
+                    acc.initialize(repeating: 0, count: n)
                     for r in 0..<rows {
-                        let row = xp + r * columns
+                        let row = xp + r * columns + c0
                         if squared {
-                            for c in c0..<c1 { acc[c - c0] += Double(row[c]) * Double(row[c]) }
+                            for c in 0..<n { acc[c] += Double(row[c]) * Double(row[c]) }
                         } else {
-                            for c in c0..<c1 { acc[c - c0] += Double(abs(row[c])) }
+                            for c in 0..<n { acc[c] += Double(abs(row[c])) }
                         }
                     }
-                    for c in c0..<c1 { op[c] = Float(acc[c - c0] / Double(max(rows, 1))) }
+                    for c in 0..<n { op[c0 + c] = Float(acc[c] / Double(max(rows, 1))) }
                 }
             }
         }

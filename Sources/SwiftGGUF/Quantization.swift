@@ -42,6 +42,9 @@ public struct AWQConfiguration: Sendable, Equatable {
     public var grid = 20
     /// Blocks that score the scale candidates (nil: 2048 tokens' worth; 0: all).
     public var searchBlocks: Int?
+    /// Rows of the screen that ranks the scale candidates before they are scored exactly
+    /// (`AWQOptions.screenRows`; nil: its default; 0: no screen, every candidate scored exactly).
+    public var screenRows: Int?
     /// Also search clip limits against the target formats.
     public var clip = false
     public var mode = Mode.quantize
@@ -218,6 +221,7 @@ public enum Quantization {
         try check("sequence length", a.sequenceLength, 1...1_048_576)
         try check("grid", a.grid, 1...1000)
         if let b = a.searchBlocks { try check("search blocks", b, 0...1_000_000) }
+        if let r = a.screenRows { try check("screen rows", r, 0...1_000_000) }
     }
 
     /// Reads an importance matrix like llama-quantize's `load_imatrix` (values divided by the call
@@ -291,6 +295,7 @@ public enum Quantization {
         options.grid = s.grid
         options.clip = s.clip
         options.searchBlocks = s.searchBlocks
+        if let r = s.screenRows { options.screenRows = r }
         options.threads = threads
         let calibrator = try wrapped {
             try AWQCalibrator(model: model, targetTypes: types, sequenceLength: s.sequenceLength, options: options)

@@ -189,13 +189,16 @@ struct AWQCommandTests {
         #expect(r.error?.description == "\(phi): architecture 'phi2' has no AWQ scaling groups; supported: llama, qwen2, qwen3, phi3, gemma2, gemma3, qwen3moe")
         #expect(!FileManager.default.fileExists(atPath: out))
 
-        for args in [["--awq-clip"], ["--awq-only"], ["--awq-samples", "4"], ["--awq-seqlen", "64"], ["--awq-grid", "3"]] {
+        for args in [["--awq-clip"], ["--awq-only"], ["--awq-samples", "4"], ["--awq-seqlen", "64"], ["--awq-grid", "3"],
+                     ["--awq-screen", "0"]] {
             r = runCommand(QuantizeCommand.run, [input, out, "Q4_0"] + args)
             #expect(r.error?.exitCode == 64)
             #expect(r.error?.description.hasPrefix("--\(args[0].dropFirst(2)) needs --awq CALIB.txt") == true)
         }
-        r = runCommand(QuantizeCommand.run, [input, out, "Q4_0", "--awq", Self.text, "--awq-grid", "0"])
-        #expect(r.error?.exitCode == 64)
-        #expect(!FileManager.default.fileExists(atPath: out))
+        for args in [["--awq-grid", "0"], ["--awq-screen", "-1"]] {
+            r = runCommand(QuantizeCommand.run, [input, out, "Q4_0", "--awq", Self.text] + args)
+            #expect(r.error?.exitCode == 64)
+            #expect(!FileManager.default.fileExists(atPath: out))
+        }
     }
 }

@@ -33,6 +33,7 @@ public enum QuantizeCommand {
             .option("awq-seqlen", value: "L", "AWQ: tokens per calibration block (default 512)"),
             .option("awq-grid", value: "G", "AWQ: scale-search grid points, ratios k/G for k < G (default 20)"),
             .option("awq-search-blocks", value: "N", "AWQ: calibration blocks that score the scale candidates (default: 2048 tokens' worth; 0: all)"),
+            .option("awq-screen", value: "ROWS", "AWQ: rows of the screen that ranks the scale candidates before the best are scored exactly (default 192; 0: score every candidate exactly)"),
             .flag("awq-clip", "AWQ: also search clip limits, against the target formats"),
             .flag("awq-only", "AWQ: write the pre-scaled model in its float types and stop (TYPE picks the formats searched for)"),
             .flag("awq-importance", "AWQ: also quantize with importances (mean x² per column) from the same calibration pass, "
@@ -187,7 +188,7 @@ public enum QuantizeCommand {
             throw ToolError.usage("--include-weights / --exclude-weights need --imatrix FILE", command: name)
         }
         guard let calibration = a.value("awq") else {
-            for o in ["awq-samples", "awq-seqlen", "awq-grid", "awq-search-blocks"] where a.value(o) != nil {
+            for o in ["awq-samples", "awq-seqlen", "awq-grid", "awq-search-blocks", "awq-screen"] where a.value(o) != nil {
                 throw ToolError.usage("--\(o) needs --awq CALIB.txt", command: name)
             }
             for o in ["awq-clip", "awq-only", "awq-importance"] where a.has(o) {
@@ -201,6 +202,7 @@ public enum QuantizeCommand {
         c.sequenceLength = try a.int("awq-seqlen", default: 512, range: 1...1_048_576)
         c.grid = try a.int("awq-grid", default: 20, range: 1...1000)
         c.searchBlocks = a.value("awq-search-blocks") == nil ? nil : try a.int("awq-search-blocks", default: 0, range: 0...1_000_000)
+        c.screenRows = a.value("awq-screen") == nil ? nil : try a.int("awq-screen", default: 0, range: 0...1_000_000)
         c.clip = a.has("awq-clip")
         let importance = a.has("awq-importance")
         if importance && a.has("awq-only") {

@@ -35,6 +35,7 @@ public enum SweepCommand {
             .option("awq-seqlen", value: "L", "AWQ: tokens per calibration block (default 512)"),
             .option("awq-grid", value: "G", "AWQ: scale-search grid points (default 20)"),
             .option("awq-search-blocks", value: "N", "AWQ: calibration blocks that score the scale candidates"),
+            .option("awq-screen", value: "ROWS", "AWQ: rows of the screen that ranks the scale candidates before the best are scored exactly (default 192; 0: score every candidate exactly)"),
             .flag("awq-clip", "AWQ: also search clip limits"),
             .flag("awq-importance", "AWQ: also quantize with importances from the same calibration pass"),
             .flag("quiet", short: "q", "no progress lines"),
