@@ -61,27 +61,17 @@ extension AWQCalibrator {
     /// screen (see the extension's comment).
     func screenGroup(_ g: AWQGroup, _ il: Int, weights ws: [[Float]], candidates: [[Float]],
                      searchInput: ArraySlice<Float>, reference: [Float], sequenceLength L: Int) throws(AWQError) -> GroupScores {
-        let width = model.layers[il].linear(g.inputRole).matrix.columns
+        let width = inputWidth(g, il)
         let e = model.config.embeddingLength
         let count = reference.count
         let rows = count / e
         let chunks = scoringChunks(g, rows: rows, sequenceLength: L)
         let denominator = Double(max(1, count))
 
-        func overrides(_ s: [Float]?) -> [LinearRole: LinearOverride] {
-            var out: [LinearRole: LinearOverride] = [:]
-            for (role, w) in zip(g.scaledRoles, ws) {
-                let m = model.layers[il].linear(role).matrix
-                let t = type(il, role)
-                let sw = s.map { ScaleMath.scaled(w, rows: m.rows, columns: m.columns, columnScale: $0, rowScale: nil) } ?? w
-                let q = quantizer.roundTrip(sw, rows: m.rows, columns: m.columns, type: t)
-                out[role] = LinearOverride(values: q, rows: m.rows, columns: m.columns, emulating: t)
-            }
-            return out
-        }
+        func overrides(_ s: [Float]?) -> ModuleOverrides { self.overrides(g, il, weights: ws, scales: s) }
         /// Runs rows `r` (whole sequences of `length`) into `out` (in row order) and returns
         /// their partial sum.
-        func run(_ r: Range<Int>, length: Int, _ s: [Float]?, _ ov: [LinearRole: LinearOverride],
+        func run(_ r: Range<Int>, length: Int, _ s: [Float]?, _ ov: ModuleOverrides,
                  into out: inout [Float]) throws(AWQError) -> Double {
             let x = searchInput[(searchInput.startIndex + r.lowerBound * width)..<(searchInput.startIndex + r.upperBound * width)]
             let y = try module(g, il, input: x, sequenceLength: length, overrides: ov, divideBy: s)
