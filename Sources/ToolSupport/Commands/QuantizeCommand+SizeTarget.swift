@@ -50,7 +50,8 @@ extension QuantizeCommand {
         guard let out = pos.first else {
             throw ToolError.usage("missing OUT.gguf: with \(flag) the arguments are IN OUT [nthreads]", command: spec.name)
         }
-        for p in pos where QuantOption.parse(p) != nil {
+        // A number is the thread count (llama-quantize would also read it as an ftype number).
+        for p in pos where Int(p) == nil && QuantOption.parse(p) != nil {
             throw ToolError.usage("\(flag) chooses the types itself: drop the quantization type '\(p)' "
                                   + "(the arguments are IN OUT [nthreads])", command: spec.name)
         }
