@@ -69,6 +69,9 @@ public struct SizeTargetPlan: Sendable {
     public var sensitivities: [(name: String, value: Double)]
     /// The request that writes this plan (`--tensor-type` items with every chosen type).
     public var request: QuantizationRequest
+    /// Every chosen tensor's options (type, bytes in the budget, predicted loss), in the order of
+    /// `choices`: what the allocator chose from.
+    public var candidates: [SizeTargetCandidates] = []
 }
 
 extension Quantization {
@@ -234,6 +237,17 @@ struct SizeTargetPlanner {
             free[i].sensitivityClass = Self.sensitivityClass(free[i].plan.name, layers: layerCount, groups: groups,
                                                              tied: calibration?.tiedOutput ?? true)
         }
+        // A zero error is exact, not a failure: the tensor's values already lie on that type's grid
+        // (an input dequantized from it, e.g. an F32 rebuilt from a Q4_1 file), so that type costs
+        // the tensor nothing and the plan prefers it to every larger type.
+        var exact: [GGMLType: Int] = [:]
+        for f in free {
+            if let k = f.errors.firstIndex(of: 0), k < f.types.count { exact[f.types[k], default: 0] += 1 }
+        }
+        for (t, n) in exact.sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
+            say("\(n) tensor(s) are exactly representable in \(t.name) (the input looks dequantized from it): "
+                + "\(t.name) has zero predicted loss for them")
+        }
         if let c = calibration {
             sensitivities = try c.sensitivities(free: free, writerImportance: job.importance, say: say)
         }
@@ -276,7 +290,7 @@ struct SizeTargetPlanner {
         return SizeTargetPlan(target: options.target, choices: choices, tensorBytes: tensorBytes, fileBytes: fileBytes,
                               bitsPerWeight: Double(tensorBytes) * 8 / Double(max(1, elements)),
                               minimumFileBytes: minimumFile, minimumBitsPerWeight: minimumBPW,
-                              predictedLoss: allocation.loss, sensitivities: ordered, request: out)
+                              predictedLoss: allocation.loss, sensitivities: ordered, request: out, candidates: candidates)
     }
 
     /// The importance-weighted squared error of `f` in each candidate type, on sampled rows
