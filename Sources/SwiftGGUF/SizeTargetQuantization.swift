@@ -93,7 +93,8 @@ extension Quantization {
     ///    once per class, a class being one linear role (attn_q … ffn_down) in one of
     ///    `layerGroups` groups of consecutive blocks, plus the token embedding (with the tied
     ///    output) and the output: the class's tensors are replaced by their quantization to a
-    ///    probe type (the candidate nearest 4.5 bits per weight) and the mean KL-divergence to the
+    ///    probe type (the candidate nearest 4.5 bits per weight that changes the tensor: one whose
+    ///    grid already holds the weights would measure nothing) and the mean KL-divergence to the
     ///    unchanged model's next-token distributions is measured. The class's sensitivity is that
     ///    KL-divergence over the sum of its tensors' errors at the probe types; tensors in no
     ///    class get the mean sensitivity.

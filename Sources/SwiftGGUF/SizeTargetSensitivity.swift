@@ -158,15 +158,20 @@ extension SizeTargetPlanner {
             return out
         }
 
-        /// The candidate nearest 4.5 bits per weight: the type whose effect is measured.
+        /// The type whose effect is measured: the candidate nearest 4.5 bits per weight among those
+        /// that change the tensor (non-zero measured error). A type that reproduces the tensor
+        /// exactly (its values already on that grid, e.g. an input dequantized from it) would leave
+        /// the model unchanged and its class without a sensitivity; any candidate when none changes it.
         static func probeIndex(_ f: Free) -> Int {
             let n = Double(max(1, f.info.elementCount))
             var best = 0, bestDistance = Double.infinity
+            var any = 0, anyDistance = Double.infinity
             for (k, t) in f.types.enumerated() {
-                let bpw = Double(t.byteCount(shape: f.plan.shape) ?? 0) * 8 / n
-                if abs(bpw - 4.5) < bestDistance { bestDistance = abs(bpw - 4.5); best = k }
+                let distance = abs(Double(t.byteCount(shape: f.plan.shape) ?? 0) * 8 / n - 4.5)
+                if distance < anyDistance { anyDistance = distance; any = k }
+                if k < f.errors.count, f.errors[k] > 0, distance < bestDistance { bestDistance = distance; best = k }
             }
-            return best
+            return bestDistance.isFinite ? best : any
         }
 
         /// KL-divergence per unit of error for every class that has tensors in `free`.

@@ -20,8 +20,10 @@ struct SizeTargetLossTests {
         return out
     }
 
-    func plan(_ input: String, bpw: Double, _ tmp: TemporaryDirectory) throws -> SizeTargetPlan {
+    func plan(_ input: String, bpw: Double, _ tmp: TemporaryDirectory,
+              candidates: [GGMLType] = SizeTargetOptions.defaultCandidates) throws -> SizeTargetPlan {
         var o = SizeTargetOptions(target: .bitsPerWeight(bpw))
+        o.candidateTypes = candidates
         o.calibrationText = Self.text
         o.calibrationTokens = 64
         o.sequenceLength = 64
@@ -95,5 +97,25 @@ struct SizeTargetLossTests {
         let tight = try plan(back, bpw: 4.4, tmp)
         #expect(tight.predictedLoss > 0)
         #expect(tight.choices.contains { onGrid.contains($0.name) && $0.type != .q4_1 })
+    }
+
+    @Test("weights on the probe type's grid: the sensitivity passes probe with the nearest type that changes them, so every class is measured")
+    func probeOffTheInputGrid() throws {
+        let tmp = TemporaryDirectory("size-target-loss")
+        let input = try convert(tmp)
+        let q = tmp.file("q4_0.gguf"), back = tmp.file("from-q4_0-f32.gguf")
+        try #require(runCommand(QuantizeCommand.run, ["--pure", input, q, "Q4_0", "-q"]).error == nil)
+        try #require(runCommand(QuantizeCommand.run, ["--allow-requantize", q, back, "F32", "-q"]).error == nil)
+        // Q4_0 is the candidate nearest 4.5 bits per weight; 3.5 bits per weight makes the plan trade
+        // Q2_K/Q3_K against Q4_0, which needs the sensitivities.
+        let types: [GGMLType] = [.q2_K, .q3_K, .q4_0, .q8_0]
+        let reference = try plan(input, bpw: 3.5, tmp, candidates: types)
+        let p = try plan(back, bpw: 3.5, tmp, candidates: types)
+        try #require(p.candidates.filter { loss($0, .q4_0) == 0 }.count >= 7)
+        #expect(!reference.sensitivities.isEmpty)
+        #expect(p.sensitivities.map(\.name) == reference.sensitivities.map(\.name))
+        #expect(p.sensitivities.allSatisfy { $0.value > 0 && $0.value.isFinite })
+        #expect(p.predictedLoss > 0)
+        #expect(p.bitsPerWeight <= 3.5)
     }
 }
