@@ -1,7 +1,8 @@
 import Foundation
 import SwiftGGUF
 
-/// `gguf-quantize [options] IN.gguf [OUT.gguf] TYPE [nthreads]`, llama-quantize's interface.
+/// `gguf-quantize [options] IN.gguf [OUT.gguf] TYPE [nthreads]`, llama-quantize's interface
+/// (or `--target-bpw B | --target-size S IN OUT [nthreads]`: types chosen for a size).
 public enum QuantizeCommand {
     public static let spec = CommandSpec(
         name: "gguf-quantize",
@@ -38,7 +39,7 @@ public enum QuantizeCommand {
             .flag("awq-only", "AWQ: write the pre-scaled model in its float types and stop (TYPE picks the formats searched for)"),
             .flag("awq-importance", "AWQ: also quantize with importances (mean x² per column) from the same calibration pass, "
                   + "adjusted for the folded scales; not with --imatrix or --awq-only"),
-        ],
+        ] + sizeTargetOptions,
         positionals: ["model-f32.gguf", "TYPE"], minPositionals: 2, maxPositionals: 4)
 
     /// A ggml type name, any case (llama-quantize's `parse_ggml_type`). Whether this build can
@@ -101,7 +102,13 @@ public enum QuantizeCommand {
         let input = pos.removeFirst()
         var output: String
         let option: QuantOption
-        if let o = QuantOption.parse(pos[0]) {
+        let target = try sizeTarget(a)
+        if let target {
+            // --target-bpw / --target-size choose the types: IN OUT [nthreads], no TYPE.
+            output = try targetOutput(&pos, target: target)
+            guard let placeholder = QuantOption.parse("Q8_0") else { throw ToolError.usage("no Q8_0 option", command: spec.name) }
+            option = placeholder
+        } else if let o = QuantOption.parse(pos[0]) {
             option = o
             let dir = (input as NSString).deletingLastPathComponent
             output = (dir.isEmpty ? "" : dir + "/") + "ggml-model-\(o.name).gguf"
@@ -157,6 +164,10 @@ public enum QuantizeCommand {
                 }()
                 bar.update(done, detail)
             }
+        }
+        if let target {
+            try runSizeTarget(request, target: target, a, console: console, events: events)
+            return
         }
         if a.has("keep-split") {
             return try runKeepingSplit(request, dryRun: a.has("dry-run"), events: events, console: console)
