@@ -19,7 +19,10 @@ import Quants
 public enum CheckpointImage {
     /// Plans the f32 conversion of `modelDirectory` with `options` (its `outType`, `vocabOnly` and
     /// output path are ignored; `modelName` sets general.name as with hf2gguf) and builds it.
-    /// - Parameter progress: called after each tensor with (tensors done, tensor count, GGUF name).
+    /// - Parameters:
+    ///   - modelDirectory: the Hugging Face folder (config.json, safetensors, tokenizer files).
+    ///   - options: the converter's options, as hf2gguf takes them.
+    ///   - progress: called after each tensor with (tensors done, tensor count, GGUF name).
     /// - Throws: `SwiftGGUFError` naming the folder, file, tensor or key at fault (the converter's
     ///   errors, a checkpoint tensor cut short, memory that cannot be mapped).
     public static func open(modelDirectory: String, options: ConvertOptions = ConvertOptions(),
