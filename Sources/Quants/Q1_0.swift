@@ -15,7 +15,7 @@ enum Q1_0: BlockFormat {
     // Kernel traits (see BlockFormat).
     static let dotType: GGMLType? = .q8_0
     static let usesImportance = false
-    static let lanes: LaneGEMM.Layout? = nil
+    static let lanes: LaneGEMM.Layout? = LaneGEMM.Layout(block: 128, scaleOffset: 0, bits: .q1_0)
 
     static func quantize(_ x: UnsafePointer<Float>, _ y: UnsafeMutableRawPointer, count: Int, importance: UnsafePointer<Float>?) {
         let bitValues = LaneInts(1, 2, 4, 8, 16, 32, 64, 128)

@@ -15,7 +15,7 @@ enum Q2_0: BlockFormat {
     // Kernel traits (see BlockFormat).
     static let dotType: GGMLType? = .q8_0
     static let usesImportance = false
-    static let lanes: LaneGEMM.Layout? = nil
+    static let lanes: LaneGEMM.Layout? = LaneGEMM.Layout(block: 64, scaleOffset: 0, bits: .q2_0)
 
     static func quantize(_ x: UnsafePointer<Float>, _ y: UnsafeMutableRawPointer, count: Int, importance: UnsafePointer<Float>?) {
         for b in 0..<(count / 64) {

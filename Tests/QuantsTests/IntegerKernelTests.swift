@@ -169,4 +169,28 @@ struct IntegerKernelTests {
             }
         }
     }
+
+    @Test("the direct integer packing equals the float panel then its integer copy",
+          arguments: [GGMLType.q8_0, .q4_0, .q5_0, .q4_1, .q5_1])
+    func directPacking(_ type: GGMLType) {
+        let nr = LaneGEMM.nr, k = 352, rows = 45
+        let wq = LaneGEMMTests.weights(type, rows: rows, columns: k, seed: 401)
+        wq.withUnsafeBytes { wb in
+            let w = WeightMatrix(type: type, rows: rows, columns: k, data: wb.baseAddress!)
+            let pf = LaneGEMM.panelFloats(w), nb = k / 32
+            for row0 in [0, 32] {
+                var panel = [Float](repeating: .nan, count: pf), direct = [Float](repeating: .nan, count: pf)
+                var scratch = [Float](repeating: 0, count: 2 * k + 256)
+                var ip = [UInt8](repeating: 0, count: LaneGEMM.intPanelBytes(columns: k)), ipd = ip
+                LaneGEMM.packPanel(w, row0: row0, panel: &panel, row: &scratch)
+                ip.withUnsafeMutableBytes { out in
+                    panel.withUnsafeBufferPointer { LaneGEMM.packIntPanel($0.baseAddress!, columns: k, into: out.baseAddress!) }
+                }
+                ipd.withUnsafeMutableBytes { LaneGEMM.packIntPanelDirect(w, row0: row0, panel: &direct, into: $0.baseAddress!, row: &scratch) }
+                #expect(ip == ipd, "\(type) rows from \(row0): integer panel")
+                let scales = (k * nr)..<(k * nr + (type == .q4_1 || type == .q5_1 ? 2 : 1) * nb * nr)
+                #expect(panel[scales].map(\.bitPattern) == direct[scales].map(\.bitPattern), "\(type) rows from \(row0): scales")
+            }
+        }
+    }
 }

@@ -1,3 +1,4 @@
+import GGUF
 import IntDot
 
 // The integer form of the 32-element-block kernels (Q8_0, Q4_0, Q5_0 with Q8_0 activations; Q4_1,
@@ -46,6 +47,54 @@ extension LaneGEMM {
                 let src = panel + (4 * q + t) * nr
                 for j in 0..<nr {
                     out[(q * nr + j) * 4 + t] = UInt8(truncatingIfNeeded: Int32(src[j]) &+ 128)
+                }
+            }
+        }
+    }
+
+    /// `packPanel` followed by `packIntPanel`, straight from the weight bytes, for the integer kernel
+    /// (which reads no float quants): fills the panel's block scales `wd` (and for Q4_1/Q5_1 the
+    /// minimum scales `wdm`) and the integer copy `ip`, the same bytes as the two-step path. Q8_0's
+    /// quants are its bytes; other types are decoded a block at a time with unit scale. `row` is
+    /// scratch for 32 floats and one block's bytes.
+    static func packIntPanelDirect(_ w: WeightMatrix, row0: Int, panel: UnsafeMutablePointer<Float>,
+                                   into ip: UnsafeMutableRawPointer, row: UnsafeMutablePointer<Float>) {
+        let k = w.columns
+        let lay = layout(w.type)!
+        let format = BlockFormats.format(w.type)!
+        let nb = k / 32, ts = w.type.typeSize
+        let wd = panel + k * nr, wdm = wd + nb * nr
+        let out = ip.assumingMemoryBound(to: UInt32.self)
+        let isQ8 = w.type == .q8_0
+        let tmp = UnsafeMutableRawPointer(row + 32)
+        for j in 0..<nr {
+            let r = row0 + j
+            if r >= w.rows {
+                for b in 0..<nb { wd[b * nr + j] = 0; wdm[b * nr + j] = 0 }
+                for q in 0..<(k / 4) { out[q * nr + j] = 0x8080_8080 }
+                continue
+            }
+            let src = w.data + r * w.rowBytes
+            for b in 0..<nb {
+                let blk = src + b * ts
+                wd[b * nr + j] = FP16.toFloat(blk.loadUnaligned(fromByteOffset: lay.scaleOffset, as: UInt16.self))
+                if let mo = lay.minOffset { wdm[b * nr + j] = FP16.toFloat(blk.loadUnaligned(fromByteOffset: mo, as: UInt16.self)) }
+                if isQ8 {
+                    for lane in 0..<8 {
+                        out[(lane * nb + b) * nr + j] = blk.loadUnaligned(fromByteOffset: 2 + 4 * lane, as: UInt32.self) ^ 0x8080_8080
+                    }
+                    continue
+                }
+                tmp.copyMemory(from: blk, byteCount: ts)
+                tmp.storeBytes(of: FP16.fromFloat(1), toByteOffset: lay.scaleOffset, as: UInt16.self)
+                if let mo = lay.minOffset { tmp.storeBytes(of: UInt16(0), toByteOffset: mo, as: UInt16.self) }
+                format.dequantize(UnsafeRawPointer(tmp), row, count: 32)
+                for lane in 0..<8 {
+                    var bits: UInt32 = 0
+                    for t in 0..<4 {
+                        bits |= UInt32(UInt8(truncatingIfNeeded: Int32(row[4 * lane + t]) &+ 128)) << (8 * UInt32(t))
+                    }
+                    out[(lane * nb + b) * nr + j] = bits
                 }
             }
         }

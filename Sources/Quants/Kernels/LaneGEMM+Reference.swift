@@ -11,6 +11,10 @@ extension LaneGEMM {
             linearIQReference(a, lda: lda, rows: m, weights: w, iq: iq, into: c, ldc: ldc)
             return
         }
+        if let bits = lay.bits {
+            linearBitsReference(a, lda: lda, rows: m, weights: w, order: bits, into: c, ldc: ldc)
+            return
+        }
         if let order = repackOrder(w) {
             linearRepackedReference(a, lda: lda, rows: m, weights: w, order: order, into: c, ldc: ldc)
             return

@@ -94,6 +94,9 @@ public enum LaneGEMM {
         /// The order of b10572's AVX2 vec_dot for an i-quant or ternary type (LaneGEMM+IQLanes.swift);
         /// when set, every row count takes it.
         var iq: IQLanes? = nil
+        /// The order of b10572's x86 vec_dot for Q1_0 / Q2_0 (LaneGEMM+BitLanes.swift); when set,
+        /// every row count takes it.
+        var bits: BitLanes? = nil
     }
 
     /// How ggml's dot products add the weights' minimum terms.
@@ -146,6 +149,11 @@ public enum LaneGEMM {
                      reuseActivations: reuseActivations)
             return
         }
+        if let bits = lay.bits {
+            linearBits(a, lda: lda, rows: m, weights: w, order: bits, into: c, ldc: ldc, threads: threads, workspace: ws,
+                       reuseActivations: reuseActivations)
+            return
+        }
         if let order = repackOrder(w) {
             linearRepacked(a, lda: lda, rows: m, weights: w, order: order, into: c, ldc: ldc, threads: threads, workspace: ws,
                            reuseActivations: reuseActivations)
@@ -194,9 +202,11 @@ public enum LaneGEMM {
             for task in (tasks * ch / chunks)..<(tasks * (ch + 1) / chunks) {
                 let p0 = task * perTask, p1 = Swift.min(panels, p0 + perTask)
                 for p in p0..<p1 {
-                    packPanel(weights, row0: p * nr, panel: base + (p - p0) * pf, row: rowScratch)
                     if integer {
-                        packIntPanel(base + (p - p0) * pf, columns: k, into: intPanels + (p - p0) * intPanelFloats * 4)
+                        packIntPanelDirect(weights, row0: p * nr, panel: base + (p - p0) * pf,
+                                           into: intPanels + (p - p0) * intPanelFloats * 4, row: rowScratch)
+                    } else {
+                        packPanel(weights, row0: p * nr, panel: base + (p - p0) * pf, row: rowScratch)
                     }
                 }
                 for g in 0..<groups {
