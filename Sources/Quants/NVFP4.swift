@@ -58,7 +58,7 @@ enum NVFP4: BlockFormat {
     // Kernel traits (see BlockFormat).
     static let dotType: GGMLType? = .q8_0
     static let usesImportance = false
-    static let lanes: LaneGEMM.Layout? = nil
+    static let lanes: LaneGEMM.Layout? = LaneGEMM.Layout(block: 64, scaleOffset: 0, bits: .nvfp4)
 
     static func quantize(_ x: UnsafePointer<Float>, _ y: UnsafeMutableRawPointer, count: Int, importance: UnsafePointer<Float>?) {
         withUnsafeTemporaryAllocation(of: Lanes.self, capacity: 16) { cb in

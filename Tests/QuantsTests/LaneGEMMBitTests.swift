@@ -4,9 +4,9 @@ import Testing
 import TestSupport
 @testable import Quants
 
-@Suite("Kernels: Q1_0 / Q2_0 products in the order of b10572's x86 vec_dot (Q8_0 activations)")
+@Suite("Kernels: Q1_0 / Q2_0 / NVFP4 products in the order of b10572's x86 vec_dot (Q8_0 activations)")
 struct LaneGEMMBitTests {
-    static let types: [GGMLType] = [.q1_0, .q2_0]
+    static let types: [GGMLType] = [.q1_0, .q2_0, .nvfp4]
 
     /// `gemm TYPE M N K` (/work/oracle/harness/gemm.c, not in the repo): the inputs of
     /// `LaneGEMMRepackTests.harnessInputs`, the weights quantized by ggml's `ggml_quantize_chunk`,
@@ -20,6 +20,9 @@ struct LaneGEMMBitTests {
         (.q1_0, 7, 16, 512, 0x8b80_8d74_7c8c_ccf6),
         (.q1_0, 13, 24, 768, 0x2917_983d_2c00_d2a6),
         (.q1_0, 1, 40, 384, 0xd025_9c78_1043_457f),
+        (.nvfp4, 7, 16, 512, 0x1c93_098b_8d02_11ad),
+        (.nvfp4, 13, 24, 768, 0x3d5f_c09c_0c1a_b27a),
+        (.nvfp4, 1, 40, 384, 0x60a0_fc0d_cd6e_17c2),
     ]
 
     @Test("the fast product and its twin give b10572's outputs bit for bit", arguments: oracle.indices)

@@ -55,9 +55,10 @@ struct TypeTraitsTests {
                 let lanes: [GGMLType: LaneGEMM.IQLanes] = [.iq2_XXS: .iq2XXS, .iq2_XS: .iq2XS, .iq2_S: .iq2S, .iq3_XXS: .iq3XXS,
                                                           .iq3_S: .iq3S, .iq1_S: .iq1S, .iq1_M: .iq1M, .tq1_0: .tq1, .tq2_0: .tq2]
                 #expect(lay?.block == 256 && lay?.iq == lanes[t] && lay?.repacked == nil, "\(t)")
-            case .q1_0, .q2_0:
+            case .q1_0, .q2_0, .nvfp4:
                 // b10572's x86 vec_dot against Q8_0 activations (LaneGEMM+BitLanes.swift).
-                #expect(lay?.block == (t == .q1_0 ? 128 : 64) && lay?.scaleOffset == 0 && lay?.bits == (t == .q1_0 ? .q1_0 : .q2_0))
+                let bits: [GGMLType: LaneGEMM.BitLanes] = [.q1_0: .q1_0, .q2_0: .q2_0, .nvfp4: .nvfp4]
+                #expect(lay?.block == (t == .q1_0 ? 128 : 64) && lay?.scaleOffset == 0 && lay?.bits == bits[t])
                 #expect(lay?.iq == nil && lay?.repacked == nil, "\(t)")
             default:
                 #expect(lay == nil, "\(t)")

@@ -15,6 +15,12 @@ import GGUF
 //   block (GCC -O3 contracts the C's multiply-adds; the disassembly of the oracle shows the two
 //   `vfmadd231ss`). One chain, no lanes.
 //
+// - NVFP4 (`ggml_vec_dot_nvfp4_q8_0`, AVX2 branch): a 64-weight block meets two Q8_0 blocks; for
+//   activation block c, lanes 0–3 cover its first 16 elements (weight sub-block 2c) and lanes 4–7 the
+//   other 16 (sub-block 2c+1). `I_cL = Σ_{t<4} v[q_w]·q_a` (v the doubled fp4 values, −12…12) and
+//   `acc_L = fma(s, f32(I_cL), acc_L)` with `s = ue4m3(d_sub)·d_ac` (one rounded product), chunk after
+//   chunk, as tinyBLAS does for Q8_0 but with the scale of the lane's half; the output is the lane tree.
+//
 // Every integer part is below 2^24, so it is computed exactly in f32 in whatever order. Weights and
 // activations are packed as for the other Q8_0-paired types (`packPanel`, `packActivations`, lane
 // order), so activations quantized for Q4_0/Q5_0/Q8_0 weights are reused. A tile is four
@@ -23,7 +29,7 @@ import GGUF
 extension LaneGEMM {
     /// A type whose product follows one of the orders above (`Layout.bits`).
     enum BitLanes: Sendable, Equatable {
-        case q1_0, q2_0
+        case q1_0, q2_0, nvfp4
 
         /// Q8_0 blocks (32 weights) per weight block.
         var chunks: Int { self == .q1_0 ? 4 : 2 }
@@ -66,7 +72,11 @@ extension LaneGEMM {
             for task in (tasks * ch / chunks)..<(tasks * (ch + 1) / chunks) {
                 let p0 = task * perTask, p1 = Swift.min(panels, p0 + perTask)
                 for p in p0..<p1 {
-                    packPanel(weights, row0: p * nr, panel: base + (p - p0) * pf, row: rowScratch)
+                    if order == .nvfp4 {
+                        packNVFP4Panel(weights, row0: p * nr, panel: base + (p - p0) * pf)
+                    } else {
+                        packPanel(weights, row0: p * nr, panel: base + (p - p0) * pf, row: rowScratch)
+                    }
                 }
                 for g in 0..<groups {
                     for p in p0..<p1 {
@@ -150,6 +160,29 @@ extension LaneGEMM {
                     store(sum, c + i * ldc + 16 * h, width: cols - 16 * h)
                 }
             }
+        case .nvfp4:
+            let ws = wd  // sub-block scales, `ws[s·32 + j]` for 16-element sub-block s
+            for lane in 0..<8 {
+                var c00 = SIMD16<Float>(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00
+                for chunk in 0..<nb32 {
+                    var q00 = SIMD16<Float>(), q01 = q00, q10 = q00, q11 = q00, q20 = q00, q21 = q00, q30 = q00, q31 = q00
+                    quad(lane * lk + 4 * chunk, &q00, &q01, &q10, &q11, &q20, &q21, &q30, &q31)
+                    let sw = ws + (2 * chunk + lane / 4) * nr
+                    let w0 = v(sw, 0), w1 = v(sw, 1)
+                    var d = s(ad[chunk]); c00.addProduct(w0 * d, q00); c01.addProduct(w1 * d, q01)
+                    d = s(ad[nb32 + chunk]); c10.addProduct(w0 * d, q10); c11.addProduct(w1 * d, q11)
+                    d = s(ad[2 * nb32 + chunk]); c20.addProduct(w0 * d, q20); c21.addProduct(w1 * d, q21)
+                    d = s(ad[3 * nb32 + chunk]); c30.addProduct(w0 * d, q30); c31.addProduct(w1 * d, q31)
+                }
+                put(lane, 0, c00, c01); put(lane, 1, c10, c11); put(lane, 2, c20, c21); put(lane, 3, c30, c31)
+            }
+            for i in 0..<rows {
+                let l = UnsafeRawPointer(lanes + i * nr)
+                for h in 0..<2 {
+                    let sum = VectorMath.laneTree { l.loadUnaligned(fromByteOffset: 4 * ($0 * 4 * nr + 16 * h), as: SIMD16<Float>.self) }
+                    store(sum, c + i * ldc + 16 * h, width: cols - 16 * h)
+                }
+            }
         case .q2_0:
             var f00 = SIMD16<Float>(), f01 = f00, f10 = f00, f11 = f00, f20 = f00, f21 = f00, f30 = f00, f31 = f00
             for b in 0..<nb {
@@ -170,6 +203,34 @@ extension LaneGEMM {
             for i in 0..<rows {
                 let l = UnsafeRawPointer(lanes + i * nr)
                 for h in 0..<2 { store(l.loadUnaligned(fromByteOffset: 64 * h, as: SIMD16<Float>.self), c + i * ldc + 16 * h, width: cols - 16 * h) }
+            }
+        }
+    }
+
+    /// Decodes NVFP4 weight rows `row0 ..< row0+32` into a panel: the doubled fp4 values
+    /// `wq[lanePosition(kk)·32 + j]` and the sub-block scales `ws[s·32 + j]` (ue4m3, halved as
+    /// ggml's `GGML_CPU_UE4M3_TO_FP32`). Rows past the end are zero.
+    static func packNVFP4Panel(_ w: WeightMatrix, row0: Int, panel: UnsafeMutablePointer<Float>) {
+        let k = w.columns, wq = panel, ws = panel + k * nr
+        for j in 0..<nr {
+            let r = row0 + j
+            if r >= w.rows {
+                for kk in 0..<k { wq[kk * nr + j] = 0 }
+                for sb in 0..<(k / 16) { ws[sb * nr + j] = 0 }
+                continue
+            }
+            let src = w.data + r * w.rowBytes
+            for b in 0..<(k / 64) {
+                let blk = src + 36 * b
+                for sb in 0..<4 {
+                    ws[(4 * b + sb) * nr + j] = ue4m3ToFloat(blk.load(fromByteOffset: sb, as: UInt8.self))
+                    for e in 0..<8 {
+                        let q = blk.load(fromByteOffset: 4 + 8 * sb + e, as: UInt8.self)
+                        let kk = 64 * b + 16 * sb + e
+                        wq[lanePosition(kk, k) * nr + j] = Float(fp4Values[Int(q & 0x0F)])
+                        wq[lanePosition(kk + 8, k) * nr + j] = Float(fp4Values[Int(q >> 4)])
+                    }
+                }
             }
         }
     }
@@ -223,6 +284,24 @@ extension LaneGEMM {
                             }
                         }
                         for lane in 0..<8 { acc[lane] = acc[lane].addingProduct(dw, part[lane]) }
+                    }
+                    c[r * ldc + n] = VectorMath.laneTree { acc[$0] }
+                case .nvfp4:
+                    var acc = [Float](repeating: 0, count: 8)
+                    for chunk in 0..<nb32 {
+                        let blk = row + 36 * (chunk / 2)
+                        for lane in 0..<8 {
+                            let sb = 2 * (chunk % 2) + lane / 4
+                            var sumi = 0
+                            for t in 0..<4 {
+                                let es = (4 * lane + t) % 16  // element within sub-block sb
+                                let byte = blk.load(fromByteOffset: 4 + 8 * sb + es % 8, as: UInt8.self)
+                                let q = es < 8 ? byte & 0x0F : byte >> 4
+                                sumi += Int(fp4Values[Int(q)]) * q8[32 * chunk + 4 * lane + t]
+                            }
+                            let scale = ue4m3ToFloat(blk.load(fromByteOffset: sb, as: UInt8.self)) * da[chunk]
+                            acc[lane] = acc[lane].addingProduct(scale, Float(sumi))
+                        }
                     }
                     c[r * ldc + n] = VectorMath.laneTree { acc[$0] }
                 case .q2_0:
