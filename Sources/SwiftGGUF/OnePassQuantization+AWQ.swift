@@ -16,10 +16,6 @@ extension OnePassQuantization {
                           events: ((QuantizationEvent) -> Void)?) throws(SwiftGGUFError) {
         let header = try CheckpointImage.header(of: source)
         try wrapped { try AWQCalibrator.checkSupported(header) }
-        if let t = source.tensors.first(where: { $0.name.hasSuffix(".ffn_gate_inp.weight") }) {
-            throw SwiftGGUFError(.unsupported, "\(source.path): tensor '\(t.name)' routes to experts; "
-                                 + "AWQ does not scale mixture-of-experts blocks yet")
-        }
         let vocab = try wrapped { try GGUFVocabulary(file: header) }
         _ = try wrapped {
             try CalibrationSet(textFile: awq.calibrationText, vocabulary: vocab, samples: awq.samples, sequenceLength: awq.sequenceLength)

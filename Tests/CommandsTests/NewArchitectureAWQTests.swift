@@ -11,7 +11,8 @@ import Inference
 /// Mixtral and Qwen3-MoE (one scale vector for the router and every expert's gate and up; the
 /// attention groups as llama's). Scaling alone (`--awq-only`) is a reparameterisation: the float
 /// model's logits must stay those of the input up to rounding (this catches a wrong absorption),
-/// and the quantized AWQ file must load and run in the engine.
+/// and the quantized AWQ file must load and run in the engine, and hf2gguf's one pass from the
+/// folder must write the same bytes as the two steps.
 @Suite("gguf-quantize --awq on Phi-3, Mixtral and Qwen3-MoE", .serialized)
 struct NewArchitectureAWQTests {
     static let text = TestPaths.fixtures.appendingPathComponent("text/sample.txt").path
@@ -85,5 +86,12 @@ struct NewArchitectureAWQTests {
         #expect(qf.tensors.contains { $0.type == .q4_K })
         let ql = try logits(quantized)
         #expect(ql.count == a.count && ql.allSatisfy(\.isFinite))
+
+        // One pass from the HF folder (calibration on the in-memory f32 model): the same bytes.
+        let onePass = tmp.file("one-pass.gguf")
+        let h = runCommand(ConvertCommand.run, [hf.path, "--outtype", "Q4_K_M", "--outfile", onePass] + awq)
+        try #require(h.error == nil, "\(String(describing: h.error))")
+        let same = FileManager.default.contentsEqual(atPath: onePass, andPath: quantized)
+        #expect(same, "hf2gguf --outtype Q4_K_M --awq differs from hf2gguf f32 + gguf-quantize --awq")
     }
 }

@@ -85,4 +85,23 @@ struct ExpertProductTests {
             #expect(Array(gemm[(12 * 32)...]).map(\.bitPattern) == Array(all[(12 * 32)...]).map(\.bitPattern))
         }
     }
+
+    @Test("repacked Q4_K experts: the integer kernels (VNNI) give the float kernels' bits for 1…26 rows")
+    func integerMatchesFloat() {
+        let (a, wq) = LaneGEMMRepackTests.harnessInputs(.q4_K, m: 26, n: 40, k: 512)
+        wq.withUnsafeBytes { wb in
+            let w = WeightMatrix(type: .q4_K, rows: 40, columns: 512, data: wb.baseAddress!)
+            a.withUnsafeBufferPointer { ap in
+                for m in 1...26 {
+                    var viaInt = [Float](repeating: .nan, count: m * 40), viaFloat = viaInt
+                    LaneGEMM.linearExpertGEMV(ap.baseAddress!, lda: 512, rows: m, weights: w, into: &viaInt, ldc: 40,
+                                              threads: 2, workspace: LaneWorkspace(), reuseActivations: false)
+                    LaneGEMM.linearExpertGEMV(ap.baseAddress!, lda: 512, rows: m, weights: w, into: &viaFloat, ldc: 40,
+                                              threads: 2, workspace: LaneWorkspace(), reuseActivations: false,
+                                              allowInteger: false)
+                    #expect(viaInt.map(\.bitPattern) == viaFloat.map(\.bitPattern), "\(m) rows")
+                }
+            }
+        }
+    }
 }

@@ -25,60 +25,16 @@ extension LaneGEMM {
     static func expertNeedsGEMV(_ w: WeightMatrix) -> Bool { repackOrder(w) == .q4K }
 
     /// One expert's product in the order of b10572's `mul_mat_id` of a repacked Q4_K tensor: the
-    /// GEMV order and `quantize_row_q8_K` for every row. Same contract as `linear`;
+    /// GEMV order and `quantize_row_q8_K` for every row, on the integer kernels where the CPU has
+    /// VNNI (the panel driver is `linearRepacked`'s). Same contract as `linear`;
     /// `expertNeedsGEMV(w)` must hold.
     static func linearExpertGEMV(_ a: UnsafePointer<Float>, lda: Int, rows m: Int, weights w: WeightMatrix,
                                  into c: UnsafeMutablePointer<Float>, ldc: Int, threads: Int, workspace ws: LaneWorkspace,
-                                 reuseActivations: Bool) {
+                                 reuseActivations: Bool, allowInteger: Bool = true) {
         guard m > 0, w.rows > 0 else { return }
         precondition(expertNeedsGEMV(w), "no expert GEMV order for \(w.type) with \(w.rows) rows")
-        let order = RepackOrder.q4K
-        let k = w.columns
-        precondition(k % 256 == 0, "a \(w.type) row of \(k) is not whole blocks")
-        let groups = (m + mr - 1) / mr
-        let nb = k / 256
-        ws.acts.reserve(groups * mr * (k + nb + k / 16))
-        // Packing marker −(4·256 + 3): Q8_K by the one-row quantizer with 32-element sums (distinct
-        // from `linearRepacked`'s markers, whose Q4_K packing uses the four-row quantizer).
-        let key = (pointer: UnsafeRawPointer(a), lda: lda, rows: m, columns: k, block: -(4 * 256 + 3), sums: false)
-        if !(reuseActivations && ws.packedKey.map { $0 == key } == true) {
-            packExpertActivations(a, lda: lda, rows: m, columns: k, into: ws.acts.pointer, threads: threads)
-            ws.packedKey = key
-            ws.intsValid = false
-        }
-
-        let panels = (w.rows + nr - 1) / nr
-        let perTask = panels >= 16 * panelsPerTask ? panelsPerTask : 1
-        let tasks = (panels + perTask - 1) / perTask
-        let chunks = Swift.min(tasks, Swift.max(1, threads) * 4)
-        let pf = repackedPanelFloats(w)
-        let stride = perTask * pf + 2 * k + 2 * 256 + 8 * mr * nr
-        ws.chunk.reserve(chunks * stride)
-        nonisolated(unsafe) let cp = c
-        nonisolated(unsafe) let acts = UnsafePointer(ws.acts.pointer)
-        nonisolated(unsafe) let scratchBase = ws.chunk.pointer
-        let weights = w
-        parallelFor(chunks: chunks, threads: threads) { ch in
-            let base = scratchBase + ch * stride
-            let rowScratch = base + perTask * pf
-            let tileScratch = rowScratch + 2 * k + 2 * 256
-            for task in (tasks * ch / chunks)..<(tasks * (ch + 1) / chunks) {
-                let p0 = task * perTask, p1 = Swift.min(panels, p0 + perTask)
-                for p in p0..<p1 {
-                    packRepackedPanel(weights, order: order, row0: p * nr, panel: base + (p - p0) * pf, row: rowScratch)
-                }
-                for g in 0..<groups {
-                    let rows = Swift.min(mr, m - g * mr)
-                    for p in p0..<p1 {
-                        let cols = Swift.min(nr, weights.rows - p * nr)
-                        // gemmRows 0: every row takes the GEMV branch.
-                        repackedTile(group: g, acts: acts, groups: groups, k: k, block: 256, order: order,
-                                     gemmRows: 0, panel: base + (p - p0) * pf, tile: tileScratch,
-                                     cp + g * mr * ldc + p * nr, ldc: ldc, rows: rows, cols: cols)
-                    }
-                }
-            }
-        }
+        linearRepacked(a, lda: lda, rows: m, weights: w, order: .q4K, into: c, ldc: ldc, threads: threads, workspace: ws,
+                       reuseActivations: reuseActivations, allowInteger: allowInteger, expertRows: true)
     }
 
     /// `packRepackedActivations` for Q4_K with every row quantized by `quantize_row_q8_K`

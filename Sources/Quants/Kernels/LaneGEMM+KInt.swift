@@ -83,10 +83,14 @@ extension LaneGEMM {
         let k = w.columns, nb = k / 256
         let ts = w.type.typeSize
         let wd = panel + k * nr, wdm = wd + nb * nr, wm = wdm + nb * nr
-        let quads = UnsafeMutableRawPointer(ip).assumingMemoryBound(to: UInt8.self)
         let scales = ip + (k / 4) * nr
         let offsets = scales + (k / 16) * nr
-        @inline(__always) func put(_ kk: Int, _ j: Int, _ v: UInt8) { quads[((kk >> 2) * nr + j) * 4 + (kk & 3)] = v }
+        // Four consecutive quants (columns kk…kk+3, kk a multiple of 4) as the bytes of one int32,
+        // built four at a time from the block's bytes (byte t of a little-endian word is column kk+t).
+        @inline(__always) func putQuad(_ kk: Int, _ j: Int, _ v: UInt32) { ip[(kk >> 2) * nr + j] = Int32(bitPattern: v) }
+        @inline(__always) func word(_ blk: UnsafeRawPointer, _ offset: Int) -> UInt32 {
+            UInt32(littleEndian: blk.loadUnaligned(fromByteOffset: offset, as: UInt32.self))
+        }
         for j in 0..<nr {
             let r = row0 + j
             if r >= w.rows {
@@ -112,22 +116,22 @@ extension LaneGEMM {
                         wm[(8 * b + sb) * nr + j] = Float(m)
                     }
                     for c in 0..<4 {
-                        for l in 0..<32 {
-                            let byte = blk.byte(16 + 32 * c + l)
-                            put(e0 + 64 * c + l, j, byte & 0xF)
-                            put(e0 + 64 * c + 32 + l, j, byte >> 4)
+                        for l in stride(from: 0, to: 32, by: 4) {
+                            let v = word(blk, 16 + 32 * c + l)
+                            putQuad(e0 + 64 * c + l, j, v & 0x0F0F_0F0F)
+                            putQuad(e0 + 64 * c + 32 + l, j, (v >> 4) & 0x0F0F_0F0F)
                         }
                     }
                 case .q6KLanes:
                     // 128 bytes of low nibbles, 64 of high bit pairs, 16 signed scales, d.
                     wd[b * nr + j] = blk.loadHalf(at: 208)
                     for h in 0..<2 {
-                        for l in 0..<32 {
-                            let ql0 = blk.byte(64 * h + l), ql1 = blk.byte(64 * h + l + 32), qh = blk.byte(128 + 32 * h + l)
-                            put(e0 + 128 * h + l, j, (ql0 & 0xF) | ((qh & 3) << 4))
-                            put(e0 + 128 * h + l + 32, j, (ql1 & 0xF) | (((qh >> 2) & 3) << 4))
-                            put(e0 + 128 * h + l + 64, j, (ql0 >> 4) | (((qh >> 4) & 3) << 4))
-                            put(e0 + 128 * h + l + 96, j, (ql1 >> 4) | (((qh >> 6) & 3) << 4))
+                        for l in stride(from: 0, to: 32, by: 4) {
+                            let ql0 = word(blk, 64 * h + l), ql1 = word(blk, 64 * h + l + 32), qh = word(blk, 128 + 32 * h + l)
+                            putQuad(e0 + 128 * h + l, j, (ql0 & 0x0F0F_0F0F) | ((qh & 0x0303_0303) << 4))
+                            putQuad(e0 + 128 * h + l + 32, j, (ql1 & 0x0F0F_0F0F) | (((qh >> 2) & 0x0303_0303) << 4))
+                            putQuad(e0 + 128 * h + l + 64, j, ((ql0 >> 4) & 0x0F0F_0F0F) | (((qh >> 4) & 0x0303_0303) << 4))
+                            putQuad(e0 + 128 * h + l + 96, j, ((ql1 >> 4) & 0x0F0F_0F0F) | (((qh >> 6) & 0x0303_0303) << 4))
                         }
                     }
                     @inline(__always) func sc(_ s: Int) -> Int32 { Int32(blk.load(fromByteOffset: 192 + s, as: Int8.self)) }
@@ -147,9 +151,10 @@ extension LaneGEMM {
                         wm[(16 * b + s) * nr + j] = Float(v >> 4)
                     }
                     for h in 0..<2 {
-                        for jj in 0..<4 {
-                            for l in 0..<32 {
-                                put(e0 + 128 * h + 32 * jj + l, j, (blk.byte(16 + 32 * h + l) >> UInt8(2 * jj)) & 3)
+                        for l in stride(from: 0, to: 32, by: 4) {
+                            let v = word(blk, 16 + 32 * h + l)
+                            for jj in 0..<4 {
+                                putQuad(e0 + 128 * h + 32 * jj + l, j, (v >> UInt32(2 * jj)) & 0x0303_0303)
                             }
                         }
                     }

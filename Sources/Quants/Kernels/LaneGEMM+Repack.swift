@@ -87,22 +87,30 @@ extension LaneGEMM {
 
     // MARK: Product
 
-    /// `linear` for weights ggml repacks (`repackOrder(w)` is not nil); same contract.
+    /// `linear` for weights ggml repacks (`repackOrder(w)` is not nil); same contract. With
+    /// `expertRows` (Q4_K only) every row is quantized alone and summed in the GEMV order, as
+    /// b10572's `mul_mat_id` of a repacked tensor does (LaneGEMM+Experts.swift).
     static func linearRepacked(_ a: UnsafePointer<Float>, lda: Int, rows m: Int, weights w: WeightMatrix, order: RepackOrder,
                                into c: UnsafeMutablePointer<Float>, ldc: Int, threads: Int, workspace ws: LaneWorkspace,
-                               reuseActivations: Bool, allowInteger: Bool = true) {
+                               reuseActivations: Bool, allowInteger: Bool = true, expertRows: Bool = false) {
         guard let lay = layout(w.type) else { preconditionFailure("LaneGEMM has no kernel for \(w.type)") }
+        precondition(!expertRows || order == .q4K, "no expert GEMV order for \(w.type)")
         let k = w.columns
         precondition(k % lay.block == 0, "a \(w.type) row of \(k) is not whole blocks")
         let groups = (m + mr - 1) / mr
         let nb = k / lay.block
         ws.acts.reserve(groups * mr * (k + nb + k / 16))
         // A negative block field marks these packings (natural column order): Q8_0, Q8_K with the
-        // four-row quantizer and 32-element sums (Q4_K), Q8_K with 16-element sums (Q2_K, Q6_K).
-        let packing = order == .q4K ? 1 : order.isLanes ? 2 : 0
+        // four-row quantizer and 32-element sums (Q4_K), Q8_K with 16-element sums (Q2_K, Q6_K),
+        // Q8_K by the one-row quantizer with 32-element sums (Q4_K expert rows).
+        let packing = expertRows ? 3 : order == .q4K ? 1 : order.isLanes ? 2 : 0
         let key = (pointer: UnsafeRawPointer(a), lda: lda, rows: m, columns: k, block: -(4 * lay.block + packing), sums: false)
         if !(reuseActivations && ws.packedKey.map { $0 == key } == true) {
-            packRepackedActivations(a, lda: lda, rows: m, columns: k, order: order, into: ws.acts.pointer, threads: threads)
+            if expertRows {
+                packExpertActivations(a, lda: lda, rows: m, columns: k, into: ws.acts.pointer, threads: threads)
+            } else {
+                packRepackedActivations(a, lda: lda, rows: m, columns: k, order: order, into: ws.acts.pointer, threads: threads)
+            }
             ws.packedKey = key
             ws.intsValid = false
         }
@@ -130,7 +138,8 @@ extension LaneGEMM {
         nonisolated(unsafe) let intActs: UnsafePointer<Int32>? =
             integer ? UnsafePointer(UnsafeRawPointer(ws.ints.pointer).assumingMemoryBound(to: Int32.self)) : nil
         let weights = w
-        let gemm = gemmRows(m)
+        // Expert rows: every row takes the GEMV branch.
+        let gemm = expertRows ? 0 : gemmRows(m)
         parallelFor(chunks: chunks, threads: threads) { ch in
             let base = scratchBase + ch * stride
             let rowScratch = base + perTask * pf
