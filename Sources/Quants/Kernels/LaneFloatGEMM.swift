@@ -100,12 +100,7 @@ public enum LaneFloatGEMM {
                                 p.loadUnaligned(fromByteOffset: 4 * (n * mr * nr + 16 * h), as: SIMD16<Float>.self)
                             }
                             let sum = VectorMath.laneTree(lv)
-                            let width = Swift.min(16, valid - 16 * h)
-                            if width == 16 {
-                                UnsafeMutableRawPointer(ct + i * ldc + 16 * h).storeBytes(of: sum, as: SIMD16<Float>.self)
-                            } else if width > 0 {
-                                for j in 0..<width { ct[i * ldc + 16 * h + j] = sum[j] }
-                            }
+                            VectorMath.store(sum, ct + i * ldc + 16 * h, width: valid - 16 * h)
                         }
                     }
                 }

@@ -157,7 +157,7 @@ extension LaneGEMM {
                 let l = UnsafeRawPointer(lanes + i * nr)
                 for h in 0..<2 {
                     let sum = VectorMath.laneTree { l.loadUnaligned(fromByteOffset: 4 * ($0 * 4 * nr + 16 * h), as: SIMD16<Float>.self) }
-                    store(sum, c + i * ldc + 16 * h, width: cols - 16 * h)
+                    VectorMath.store(sum, c + i * ldc + 16 * h, width: cols - 16 * h)
                 }
             }
         case .nvfp4:
@@ -180,7 +180,7 @@ extension LaneGEMM {
                 let l = UnsafeRawPointer(lanes + i * nr)
                 for h in 0..<2 {
                     let sum = VectorMath.laneTree { l.loadUnaligned(fromByteOffset: 4 * ($0 * 4 * nr + 16 * h), as: SIMD16<Float>.self) }
-                    store(sum, c + i * ldc + 16 * h, width: cols - 16 * h)
+                    VectorMath.store(sum, c + i * ldc + 16 * h, width: cols - 16 * h)
                 }
             }
         case .q2_0:
@@ -202,7 +202,10 @@ extension LaneGEMM {
             put(0, 0, f00, f01); put(0, 1, f10, f11); put(0, 2, f20, f21); put(0, 3, f30, f31)
             for i in 0..<rows {
                 let l = UnsafeRawPointer(lanes + i * nr)
-                for h in 0..<2 { store(l.loadUnaligned(fromByteOffset: 64 * h, as: SIMD16<Float>.self), c + i * ldc + 16 * h, width: cols - 16 * h) }
+                for h in 0..<2 {
+                    VectorMath.store(l.loadUnaligned(fromByteOffset: 64 * h, as: SIMD16<Float>.self), c + i * ldc + 16 * h,
+                                     width: cols - 16 * h)
+                }
             }
         }
     }
@@ -237,13 +240,6 @@ extension LaneGEMM {
 
     /// The first `width` (at most 16) lanes of `v` to `p`.
     @inline(__always)
-    private static func store(_ v: SIMD16<Float>, _ p: UnsafeMutablePointer<Float>, width: Int) {
-        if width >= 16 {
-            UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD16<Float>.self)
-        } else if width > 0 {
-            for j in 0..<width { p[j] = v[j] }
-        }
-    }
 
     // MARK: Scalar twin
 

@@ -363,12 +363,7 @@ extension LaneGEMM {
                 default:
                     sum = sum * post
                 }
-                let width = Swift.min(16, cols - 16 * h)
-                if width == 16 {
-                    UnsafeMutableRawPointer(ci + 16 * h).storeBytes(of: sum, as: SIMD16<Float>.self)
-                } else if width > 0 {
-                    for j in 0..<width { ci[16 * h + j] = sum[j] }
-                }
+                VectorMath.store(sum, ci + 16 * h, width: cols - 16 * h)
             }
         }
     }

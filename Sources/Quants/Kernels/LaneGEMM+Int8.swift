@@ -39,7 +39,8 @@ extension LaneGEMM {
 
     /// The integer copy of a decoded panel (`packPanel`'s `wq[lanePosition(kk)·32 + j]`): for quad
     /// q = L·nb + b (lane L of block b) and weight row j, the int32 at byte `(q·32 + j)·4` holds the
-    /// bytes q_w + 128 of columns 32b + 4L + t, t = 0…3.
+    /// bytes q_w + 128 of columns 32b + 4L + t, t = 0…3. The products pack with
+    /// `packIntPanelDirect`; this two-step form is its reference (`IntegerKernelTests`).
     static func packIntPanel(_ panel: UnsafePointer<Float>, columns k: Int, into ip: UnsafeMutableRawPointer) {
         let out = ip.assumingMemoryBound(to: UInt8.self)
         for q in 0..<(k / 4) {
@@ -106,32 +107,39 @@ extension LaneGEMM {
     /// the starting values `M − 128·Σ_t q_a` in the same order, and from `24·(k/4)` on the starting
     /// values of whole blocks, `M − 128·Σ_{32} q_a` at `[b·12 + i]`.
     static func packIntActivations(_ acts: UnsafePointer<Float>, groups: Int, columns k: Int,
-                                   into ia: UnsafeMutablePointer<Int32>) {
-        let quads = k / 4, nb = k / 32
-        for g in 0..<groups {
-            let src = acts + g * mr * k
-            let dst = ia + g * intGroupCount(columns: k)
-            for b in 0..<nb {
-                for i in 0..<mr {
-                    var sum: Int32 = 0
-                    for lane in 0..<8 {
-                        for t in 0..<4 { sum &+= Int32(src[(4 * (lane * nb + b) + t) * mr + i]) }
-                    }
-                    dst[2 * mr * quads + b * mr + i] = magicBits &- 128 &* sum
-                }
+                                   into ia: UnsafeMutablePointer<Int32>, threads: Int = 1) {
+        nonisolated(unsafe) let acts = acts, ia = ia
+        let tasks = Swift.min(groups, Swift.max(1, threads) * 4)
+        parallelFor(chunks: tasks, threads: threads) { task in
+            for g in (groups * task / tasks)..<(groups * (task + 1) / tasks) {
+                packIntGroup(acts + g * mr * k, columns: k, into: ia + g * intGroupCount(columns: k))
             }
-            for q in 0..<quads {
-                for i in 0..<mr {
-                    var bits: UInt32 = 0
-                    var sum: Int32 = 0
-                    for t in 0..<4 {
-                        let v = Int32(src[(4 * q + t) * mr + i])
-                        sum &+= v
-                        bits |= UInt32(UInt8(truncatingIfNeeded: v)) << (8 * UInt32(t))
-                    }
-                    dst[q * mr + i] = Int32(bitPattern: bits)
-                    dst[mr * quads + q * mr + i] = magicBits &- 128 &* sum
+        }
+    }
+
+    /// `packIntActivations` of one group: `src` its packed float quants, `dst` its int32s.
+    private static func packIntGroup(_ src: UnsafePointer<Float>, columns k: Int, into dst: UnsafeMutablePointer<Int32>) {
+        let quads = k / 4, nb = k / 32
+        for b in 0..<nb {
+            for i in 0..<mr {
+                var sum: Int32 = 0
+                for lane in 0..<8 {
+                    for t in 0..<4 { sum &+= Int32(src[(4 * (lane * nb + b) + t) * mr + i]) }
                 }
+                dst[2 * mr * quads + b * mr + i] = magicBits &- 128 &* sum
+            }
+        }
+        for q in 0..<quads {
+            for i in 0..<mr {
+                var bits: UInt32 = 0
+                var sum: Int32 = 0
+                for t in 0..<4 {
+                    let v = Int32(src[(4 * q + t) * mr + i])
+                    sum &+= v
+                    bits |= UInt32(UInt8(truncatingIfNeeded: v)) << (8 * UInt32(t))
+                }
+                dst[q * mr + i] = Int32(bitPattern: bits)
+                dst[mr * quads + q * mr + i] = magicBits &- 128 &* sum
             }
         }
     }

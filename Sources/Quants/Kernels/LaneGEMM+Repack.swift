@@ -120,7 +120,7 @@ extension LaneGEMM {
             ws.ints.reserve(kIntActivationCount(groups: groups, columns: k))
             packKIntActivations(ws.acts.pointer, groups: groups, columns: k,
                                 sums16: order.isLanes ? UnsafePointer(ws.acts.pointer + groups * mr * (k + nb)) : nil,
-                                into: UnsafeMutableRawPointer(ws.ints.pointer).assumingMemoryBound(to: Int32.self))
+                                into: UnsafeMutableRawPointer(ws.ints.pointer).assumingMemoryBound(to: Int32.self), threads: threads)
             ws.intsValid = true
         }
 
@@ -327,12 +327,7 @@ extension LaneGEMM {
                     }
                     sum = acc - accm
                 }
-                let width = Swift.min(16, cols - 16 * h)
-                if width == 16 {
-                    UnsafeMutableRawPointer(ci + 16 * h).storeBytes(of: sum, as: SIMD16<Float>.self)
-                } else if width > 0 {
-                    for j in 0..<width { ci[16 * h + j] = sum[j] }
-                }
+                VectorMath.store(sum, ci + 16 * h, width: cols - 16 * h)
             }
         }
     }

@@ -175,7 +175,7 @@ public enum LaneGEMM {
         if integer && !ws.intsValid {
             ws.ints.reserve(intActivationCount(groups: groups, columns: k))
             packIntActivations(ws.acts.pointer, groups: groups, columns: k,
-                               into: UnsafeMutableRawPointer(ws.ints.pointer).assumingMemoryBound(to: Int32.self))
+                               into: UnsafeMutableRawPointer(ws.ints.pointer).assumingMemoryBound(to: Int32.self), threads: threads)
             ws.intsValid = true
         }
 

@@ -14,6 +14,17 @@ import Darwin
 // what two AVX2 registers compute, lane by lane.
 
 public enum VectorMath {
+    /// Stores the first `width` lanes of `v` at `p` (all 16 with one vector store; none when
+    /// `width` ≤ 0): the partial last panel of a GEMM tile.
+    @inline(__always)
+    public static func store(_ v: SIMD16<Float>, _ p: UnsafeMutablePointer<Float>, width: Int) {
+        if width >= 16 {
+            UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD16<Float>.self)
+        } else if width > 0 {
+            for j in 0..<width { p[j] = v[j] }
+        }
+    }
+
     /// ggml's `ggml_v_expf` (AVX2 branch) on 16 lanes: below about -103.9 the result is 0, above
     /// about 88.4 it is +inf, exp(-inf) = 0.
     @inline(__always)
