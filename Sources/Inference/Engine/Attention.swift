@@ -43,7 +43,7 @@ final class Attention {
     /// The flash-attention kernel (llama.cpp's `-fa on`), made on first use.
     private lazy var flashKernel = FlashAttentionKernel(heads: heads, kvHeads: kvHeads, headDim: headDim,
                                                         headDimPadded: (headDim + 31) & ~31, scale: scale,
-                                                        maxTasks: maxTasks)
+                                                        softCap: softCap, maxTasks: maxTasks)
 
     /// Attention for `sequences` sequences of `length` new rows each, whose positions start at
     /// `start`; keys and values of positions `0..<start+length` are in `cache` (layer `layer`).
@@ -51,12 +51,11 @@ final class Attention {
     /// `window` > 0 limits a query at position p to the keys p - window < key ≤ p (sliding layers).
     func run(q: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, cache: KVCache, layer: Int,
              sequences: Int, length: Int, start: Int, threads: Int, flash: Bool = false, window: Int = 0) {
-        // Flash attention where llama.cpp b10572 takes its tiled CPU path; shorter batches and
-        // sliding-window layers keep this path (llama.cpp's per-row and windowed flash kernels are
-        // not reproduced).
-        if flash && window == 0 && FlashAttentionKernel.tiledPath(length: length, headDim: headDim) {
+        // Flash attention where llama.cpp b10572 takes its tiled CPU path (sliding-window layers
+        // too); shorter batches keep this path (llama.cpp's per-row flash kernel is not reproduced).
+        if flash && FlashAttentionKernel.tiledPath(length: length, headDim: headDim) {
             flashKernel.run(q: q, out: out, cache: cache, layer: layer, sequences: sequences, length: length,
-                            start: start, threads: threads)
+                            start: start, threads: threads, window: window)
             return
         }
         let mr = MicroKernel.mr

@@ -20,8 +20,10 @@ public enum FlashAttentionMode: String, Sendable, Equatable, CaseIterable, Codab
 ///
 /// - the keys are walked in tiles of 64 cache cells, counted from the sequence's first cell;
 /// - a score is one fused multiply-add chain over the head dimension, from 0, of the f32 query
-///   (not rounded) times the key (the f16 cache value), then multiplied by the scale; masked cells
-///   are -inf;
+///   (not rounded) times the key (the f16 cache value), then multiplied by the scale; with logit
+///   soft-capping (Gemma 2) the scale is `scale / cap` and the score becomes `tanhf(score) · cap`;
+///   masked cells (later positions; on sliding-window layers, keys `window` or more positions
+///   back) are -inf, and a row skips a tile whose cells are all masked;
 /// - per row and tile: the tile maximum, `M' = fmax(M, max)`; when it grows, the accumulator and
 ///   the sum are multiplied by libm's `expf(M - M')`; the probabilities are ggml's vector exponential
 ///   of `score - M'`, summed 8 cells at a time (lane tree) in double, the tile's double sum added to
@@ -41,6 +43,8 @@ final class FlashAttentionKernel {
     let kvHeads: Int
     let headDim: Int
     let scale: Float
+    /// Logit soft-capping value (0: off).
+    let softCap: Float
     private let maxTasks: Int
     private let headDimPadded: Int
     // Per task: packed queries (rowsPerItem × headDim), scores (rowsPerItem × 64), accumulators
@@ -48,12 +52,14 @@ final class FlashAttentionKernel {
     private let scratch: UnsafeMutablePointer<Float>
     private let perTask: Int
 
-    init(heads: Int, kvHeads: Int, headDim: Int, headDimPadded: Int, scale: Float, maxTasks: Int) {
+    init(heads: Int, kvHeads: Int, headDim: Int, headDimPadded: Int, scale: Float, softCap: Float = 0, maxTasks: Int) {
         self.heads = heads
         self.kvHeads = kvHeads
         self.headDim = headDim
         self.headDimPadded = headDimPadded
-        self.scale = scale
+        // ggml divides the scale by the cap once (in f32) and caps after scaling.
+        self.scale = softCap != 0 ? scale / softCap : scale
+        self.softCap = softCap
         self.maxTasks = maxTasks
         let r = Self.rowsPerItem
         perTask = r * headDim + r * Self.kvTile + r * headDimPadded + 2 * r + 16
@@ -66,9 +72,9 @@ final class FlashAttentionKernel {
     /// Whether llama.cpp b10572 takes the tiled path for `length` query rows per sequence.
     static func tiledPath(length: Int, headDim: Int) -> Bool { length >= 64 && headDim % 8 == 0 }
 
-    /// Same contract as `Attention.run`.
+    /// Same contract as `Attention.run` (`window` > 0: a sliding-window layer).
     func run(q: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, cache: KVCache, layer: Int,
-             sequences: Int, length: Int, start: Int, threads: Int) {
+             sequences: Int, length: Int, start: Int, threads: Int, window: Int = 0) {
         let r = Self.rowsPerItem
         let groups = (length + r - 1) / r
         let items = sequences * heads * groups
@@ -81,13 +87,13 @@ final class FlashAttentionKernel {
                 let h = (item / groups) % self.heads
                 let s = item / (groups * self.heads)
                 self.group(q: qp, out: op, cache: cache, layer: layer, sequence: s, head: h, group: g,
-                           length: length, start: start, scratch: base)
+                           length: length, start: start, window: window, scratch: base)
             }
         }
     }
 
     private func group(q: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, cache: KVCache, layer: Int,
-                       sequence s: Int, head h: Int, group g: Int, length: Int, start: Int,
+                       sequence s: Int, head h: Int, group g: Int, length: Int, start: Int, window: Int,
                        scratch: UnsafeMutablePointer<Float>) {
         let r = Self.rowsPerItem, tile = Self.kvTile
         let hd = headDim, hdp = headDimPadded
@@ -136,12 +142,16 @@ final class FlashAttentionKernel {
             }
             for i in 0..<rows {
                 let visible = start + t0 + i + 1
-                if c0 >= visible { continue }
+                // The first visible key: on sliding-window layers, keys `window` or more back are masked.
+                let first = window > 0 ? max(0, visible - window) : 0
+                if c0 >= visible || c0 + tile <= first { continue }
                 let n = min(tile, visible - c0)
                 let row = scores + i * tile
                 var tileMax = -Float.infinity
                 for j in 0..<n {
-                    let x = row[j] * scale
+                    var x = row[j] * scale
+                    if softCap != 0 { x = tanhf(x) * softCap }
+                    if c0 + j < first { x = -.infinity }
                     row[j] = x
                     tileMax = tileMax > x ? tileMax : x
                 }
