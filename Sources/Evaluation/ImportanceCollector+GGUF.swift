@@ -6,9 +6,19 @@ extension ImportanceCollector {
     /// Starts from earlier sums (llama-imatrix `--in-file`): the entries this collector can extend
     /// (one token count per tensor, or several equal ones, which b10572 folds into one) become its
     /// running sums, so new squares are added to them in the order llama-imatrix adds them.
-    /// Entries with several different counts (merged experts) are left to `statistics(seed:...)`.
+    /// Entries with several different counts (stacked experts) become per-expert sums and counts,
+    /// which the routed rows of this run extend (b10572 adds to the loaded sums and counts).
     public func seed(with s: ImportanceStatistics) {
         for e in s.entries {
+            if e.counts.count > 1, !e.counts.allSatisfy({ $0 == e.counts[0] }), e.sums.count % e.counts.count == 0,
+               expertStats[e.name] == nil, stats[e.name] == nil {
+                let x = ExpertStats(columns: e.sums.count / e.counts.count, experts: e.counts.count)
+                x.values = e.sums
+                x.counts = e.counts.map { Int32(clamping: $0) }
+                expertStats[e.name] = x
+                order.append(e.name)
+                continue
+            }
             guard let first = e.counts.first, e.counts.allSatisfy({ $0 == first }), stats[e.name] == nil else { continue }
             let columns = e.sums.count / e.counts.count
             guard columns > 0 else { continue }
@@ -22,17 +32,23 @@ extension ImportanceCollector {
     }
 
     /// The sums and counts to save (llama-imatrix `save_imatrix`): every entry the collector has,
-    /// one count per tensor, plus the entries of `seed` it could not extend; the chunk count is
-    /// the largest token count over `chunkSize`.
+    /// one count per tensor and one per expert for stacked expert tensors (partial data included:
+    /// experts no row was routed to keep a count of 0), plus the entries of `seed` it could not
+    /// extend; the chunk count is the largest token count over `chunkSize`.
     /// - Throws: `EvaluationError` when a tensor of `seed` with several different counts was
     ///   also observed as a single matrix (llama-imatrix stops with "inconsistent size").
     public func statistics(seed: ImportanceStatistics? = nil, datasets: [String], chunkSize: Int) throws(EvaluationError)
         -> ImportanceStatistics {
         var entries: [ImportanceStatistics.Entry] = []
         var have = Set<String>()
-        for name in order {
-            guard let s = stats[name] else { continue }
-            entries.append(.init(name: name, sums: s.values, counts: [Int64(s.counts.first ?? 0)]))
+        for name in order where !have.contains(name) {
+            if let x = expertStats[name] {
+                entries.append(.init(name: name, sums: x.values, counts: x.counts.map { Int64($0) }))
+            } else if let s = stats[name] {
+                entries.append(.init(name: name, sums: s.values, counts: [Int64(s.counts.first ?? 0)]))
+            } else {
+                continue
+            }
             have.insert(name)
         }
         for e in seed?.entries ?? [] where !have.contains(e.name) {

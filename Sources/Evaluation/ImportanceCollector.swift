@@ -68,7 +68,7 @@ public final class ImportanceCollector {
         }
     }
 
-    private var expertStats: [String: ExpertStats] = [:]
+    var expertStats: [String: ExpertStats] = [:]
     /// Tokens per chunk (llama-imatrix's `n_ctx / n_parallel`), which turns the expert row counts
     /// into call counts.
     public var chunkTokens = 512
@@ -193,6 +193,10 @@ public final class ImatrixRunner {
     public let threads: Int
     public let sequences: Int
     public let computePerplexity: Bool
+    /// Attention as llama.cpp's flash attention (`-fa on`, llama-imatrix b10572's default on the
+    /// CPU); off gives llama-imatrix `-fa off`'s sums. With micro-batches of fewer than 64 rows per
+    /// sequence llama.cpp takes its per-row flash kernel, whose order is not followed.
+    public var flashAttention = false
     let output: (String, PerplexityStream) -> Void
     let progress: ((PerplexityProgress) -> Void)?
 
@@ -223,6 +227,7 @@ public final class ImatrixRunner {
         output(String(format: "compute_imatrix: computing over %d chunks, n_ctx=%d, batch_size=%d, n_seq=%d\n",
                       nChunk, nCtx, nCtx * sequences, sequences), .info)
         let session = InferenceSession(model: model, contextLength: nCtx, sequences: sequences, threads: threads)
+        session.flashAttention = flashAttention
         session.observer = { name, x, rows, columns in collector.observe(name, x, rows: rows, columns: columns) }
         collector.chunkTokens = nCtx
         session.expertObserver = { name, expert, experts, x, rows, columns, slots, used in

@@ -49,6 +49,7 @@ extension GGUFModel {
                               batchSize: max(options.batchSize, options.contextLength),
                               computePerplexity: options.computePerplexity, output: output ?? { _, _ in }, progress: progress)
         }
+        runner.flashAttention = options.flashAttention.enabled
         let result = try wrapped {
             try runner.run(tokens: tokens, addBOS: vocabulary.addBOS, bos: vocabulary.bos ?? 0, collector: collector)
         }

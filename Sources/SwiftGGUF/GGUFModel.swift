@@ -142,6 +142,7 @@ public final class GGUFModel {
                               batchSize: max(options.batchSize, options.contextLength),
                               computePerplexity: options.computePerplexity, output: output ?? { _, _ in }, progress: progress)
         }
+        runner.flashAttention = options.flashAttention.enabled
         let result = try wrapped {
             try runner.run(tokens: tokens, addBOS: vocabulary.addBOS, bos: vocabulary.bos ?? 0, collector: collector)
         }
@@ -166,6 +167,9 @@ public struct ImatrixOptions: Sendable, Equatable {
     public var computePerplexity = true
     /// Interpret escapes in the text (`--no-escape` turns it off).
     public var processEscapes = true
+    /// `-fa`: attention as llama.cpp's flash attention (the sums of llama-imatrix b10572 with the
+    /// same setting; the default, auto, is on, as b10572 decides for the CPU).
+    public var flashAttention: FlashAttentionMode = .auto
 
     public init() {}
 }

@@ -39,7 +39,8 @@ struct ImatrixCommandTests {
         let reference = try ImportanceMatrix(path: try Golden.require(shared: "reference/imatrix/imatrix.dat").path)
         let tmp = TemporaryDirectory("imatrix")
         let out = tmp.file("imatrix.dat")
-        let r = runCommand(ImatrixCommand.run, ["-m", model.path, "-f", calib.path, "--chunks", "4", "-o", out, "--output-format", "dat", "-t", "2", "-q"])
+        let r = runCommand(ImatrixCommand.run, ["-m", model.path, "-f", calib.path, "--chunks", "4", "-o", out, "--output-format", "dat", "-t", "2", "-q",
+                                                "-fa", "off"])
         #expect(r.error == nil, "\(String(describing: r.error))")
         #expect(r.console.stdout.hasPrefix("[1]"))
         let ours = try ImportanceMatrix(path: out)
@@ -75,7 +76,8 @@ struct ImatrixCommandTests {
         let reference = try ImportanceMatrix(path: try Golden.require(shared: "reference/imatrix/imatrix.dat").path)
         let tmp = TemporaryDirectory("imatrix-full")
         let out = tmp.file("imatrix.dat")
-        let r = runCommand(ImatrixCommand.run, ["-m", model.path, "-f", calib.path, "-o", out, "--output-format", "dat", "-kvu", "-t", "2", "-q"])
+        let r = runCommand(ImatrixCommand.run, ["-m", model.path, "-f", calib.path, "-o", out, "--output-format", "dat", "-kvu", "-t", "2", "-q",
+                                                "-fa", "off"])
         #expect(r.error == nil, "\(String(describing: r.error))")
         let ours = try ImportanceMatrix(path: out)
         #expect(ours.chunkCount == reference.chunkCount && ours.entries.count == reference.entries.count)

@@ -30,6 +30,8 @@ public enum ImatrixCommand {
             .option("chunks", value: "N", "use at most N chunks (default: all)"),
             .option("chunk", value: "N", aliases: ["from-chunk"], "skip the first N chunks of the text"),
             .option("threads", short: "t", value: "N", "threads (default: all cores)"),
+            .option("flash-attn", value: "on|off|auto", aliases: ["fa"],
+                    "flash attention (default auto = on, as llama-imatrix b10572 on the CPU; off = its -fa off sums)"),
             .flag("process-output", "also collect output.weight"),
             .flag("no-ppl", "do not compute perplexity"),
             .flag("ppl", "compute perplexity (the default)"),
@@ -94,6 +96,12 @@ public enum ImatrixCommand {
             o.processOutput = a.has("process-output")
             o.computePerplexity = !a.has("no-ppl")
             o.processEscapes = a.has("escape") && !a.has("no-escape")
+            if let fa = a.value("flash-attn") {
+                guard let mode = FlashAttentionMode(rawValue: fa) else {
+                    throw ToolError.usage("-fa takes on, off or auto, not '\(fa)'", command: spec.name)
+                }
+                o.flashAttention = mode
+            }
             let text = try TokenizeCommand.readTextFile(textPath)
             let model = try openModel(modelPath, quiet: a.has("quiet"), console: console)
             // llama-imatrix records the prompt file as given on the command line.
