@@ -128,6 +128,16 @@ extension LaneGEMM {
             o.storeBytes(of: v0, toByteOffset: 4 * (slot * 4 * nr + r * nr), as: SIMD16<Float>.self)
             o.storeBytes(of: v1, toByteOffset: 4 * (slot * 4 * nr + r * nr) + 64, as: SIMD16<Float>.self)
         }
+        /// Each row's output: the eight-lane tree of its lane slots, for both halves of the panel.
+        @inline(__always) func storeLaneTrees() {
+            for i in 0..<rows {
+                let l = UnsafeRawPointer(lanes + i * nr)
+                for h in 0..<2 {
+                    let sum = VectorMath.laneTree { l.loadUnaligned(fromByteOffset: 4 * ($0 * 4 * nr + 16 * h), as: SIMD16<Float>.self) }
+                    VectorMath.store(sum, c + i * ldc + 16 * h, width: cols - 16 * h)
+                }
+            }
+        }
         switch order {
         case .q1_0:
             for lane in 0..<8 {
@@ -153,13 +163,7 @@ extension LaneGEMM {
                 }
                 put(lane, 0, c00, c01); put(lane, 1, c10, c11); put(lane, 2, c20, c21); put(lane, 3, c30, c31)
             }
-            for i in 0..<rows {
-                let l = UnsafeRawPointer(lanes + i * nr)
-                for h in 0..<2 {
-                    let sum = VectorMath.laneTree { l.loadUnaligned(fromByteOffset: 4 * ($0 * 4 * nr + 16 * h), as: SIMD16<Float>.self) }
-                    VectorMath.store(sum, c + i * ldc + 16 * h, width: cols - 16 * h)
-                }
-            }
+            storeLaneTrees()
         case .nvfp4:
             let ws = wd  // sub-block scales, `ws[s·32 + j]` for 16-element sub-block s
             for lane in 0..<8 {
@@ -176,13 +180,7 @@ extension LaneGEMM {
                 }
                 put(lane, 0, c00, c01); put(lane, 1, c10, c11); put(lane, 2, c20, c21); put(lane, 3, c30, c31)
             }
-            for i in 0..<rows {
-                let l = UnsafeRawPointer(lanes + i * nr)
-                for h in 0..<2 {
-                    let sum = VectorMath.laneTree { l.loadUnaligned(fromByteOffset: 4 * ($0 * 4 * nr + 16 * h), as: SIMD16<Float>.self) }
-                    VectorMath.store(sum, c + i * ldc + 16 * h, width: cols - 16 * h)
-                }
-            }
+            storeLaneTrees()
         case .q2_0:
             var f00 = SIMD16<Float>(), f01 = f00, f10 = f00, f11 = f00, f20 = f00, f21 = f00, f30 = f00, f31 = f00
             for b in 0..<nb {

@@ -45,33 +45,39 @@ extension LaneGEMM {
     /// (s_2L, s_2L+1) of every super-block b and lane L as the two 16-bit halves of an int32.
     static func packKIntActivations(_ acts: UnsafePointer<Float>, groups: Int, columns k: Int,
                                     sums16: UnsafePointer<Float>?, into ia: UnsafeMutablePointer<Int32>, threads: Int = 1) {
-        let quads = k / 4
         nonisolated(unsafe) let acts = acts, ia = ia, s16 = sums16
         let tasks = Swift.min(groups, Swift.max(1, threads) * 4)
         parallelFor(chunks: tasks, threads: threads) { task in
             for g in (groups * task / tasks)..<(groups * (task + 1) / tasks) {
-                if let s16 {
-                    let pairs = ia + groups * mr * quads
-                    for p in 0..<(k / 32) {
-                        for i in 0..<mr {
-                            let row = s16 + (g * mr + i) * (k / 16)
-                            let lo = UInt32(UInt16(truncatingIfNeeded: Int32(row[2 * p])))
-                            let hi = UInt32(UInt16(truncatingIfNeeded: Int32(row[2 * p + 1])))
-                            pairs[(g * (k / 32) + p) * mr + i] = Int32(bitPattern: lo | (hi << 16))
-                        }
-                    }
+                packKIntGroup(acts, group: g, groups: groups, columns: k, sums16: s16, into: ia)
+            }
+        }
+    }
+
+    /// `packKIntActivations` of group `g`: its Q6_K sum pairs (with `sums16`) and its quads.
+    private static func packKIntGroup(_ acts: UnsafePointer<Float>, group g: Int, groups: Int, columns k: Int,
+                                      sums16: UnsafePointer<Float>?, into ia: UnsafeMutablePointer<Int32>) {
+        let quads = k / 4
+        if let s16 = sums16 {
+            let pairs = ia + groups * mr * quads
+            for p in 0..<(k / 32) {
+                for i in 0..<mr {
+                    let row = s16 + (g * mr + i) * (k / 16)
+                    let lo = UInt32(UInt16(truncatingIfNeeded: Int32(row[2 * p])))
+                    let hi = UInt32(UInt16(truncatingIfNeeded: Int32(row[2 * p + 1])))
+                    pairs[(g * (k / 32) + p) * mr + i] = Int32(bitPattern: lo | (hi << 16))
                 }
-                let src = acts + g * mr * k
-                let dst = ia + g * mr * quads
-                for q in 0..<quads {
-                    for i in 0..<mr {
-                        var bits: UInt32 = 0
-                        for t in 0..<4 {
-                            bits |= UInt32(UInt8(truncatingIfNeeded: Int32(src[(4 * q + t) * mr + i]))) << (8 * UInt32(t))
-                        }
-                        dst[q * mr + i] = Int32(bitPattern: bits)
-                    }
+            }
+        }
+        let src = acts + g * mr * k
+        let dst = ia + g * mr * quads
+        for q in 0..<quads {
+            for i in 0..<mr {
+                var bits: UInt32 = 0
+                for t in 0..<4 {
+                    bits |= UInt32(UInt8(truncatingIfNeeded: Int32(src[(4 * q + t) * mr + i]))) << (8 * UInt32(t))
                 }
+                dst[q * mr + i] = Int32(bitPattern: bits)
             }
         }
     }
