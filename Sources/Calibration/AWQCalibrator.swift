@@ -170,7 +170,9 @@ public final class AWQCalibrator {
             case .down: name = "down"
             }
             let gain = base > 0 ? 100 * (base - loss) / base : 0
-            if g == .down, r.ratios[g] == nil {
+            // (`index(forKey:)`: a dense block stores "no ratio" as a present nil, which `== nil`
+            // on the double optional would not tell apart from an absent key.)
+            if g == .down, r.ratios.index(forKey: g) == nil {
                 // Routed experts: scaled experts instead of one ratio.
                 parts.append("down experts=\(r.expertDownScales.count) \(String(format: "-%.1f%%", gain))")
                 continue

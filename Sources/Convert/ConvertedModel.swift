@@ -51,6 +51,25 @@ public final class ConvertedModel: RowStreamingSource {
         try read(pt, elements: start, count: n, into: dst)
     }
 
+    /// The narrowest float type that holds every f32 value `readRows` gives for `t` exactly: BF16
+    /// or F16 for a tensor of two or more dimensions whose values are the checkpoint's own bf16/f16
+    /// elements (rearranged at most: rope rows permuted, experts stacked, all of one dtype), F32
+    /// otherwise (1-D tensors, generated values, shifted norms, f32 sources).
+    public func exactStorage(_ t: GGUFTensorInfo) -> GGMLType {
+        guard t.shape.count >= 2, let pt = planned[t.name], pt.generated == nil, pt.shift == 0, let st = model else { return .f32 }
+        let dtype = pt.sourceDType
+        if let sources = pt.expertSources {
+            for name in sources {
+                guard let src = st.tensor(named: name), (try? st.dtype(of: src)) == dtype else { return .f32 }
+            }
+        }
+        switch dtype {
+        case .bf16: return .bf16
+        case .f16: return .f16
+        case .f32: return .f32
+        }
+    }
+
     public func finished(_ t: GGUFTensorInfo) {
         guard let pt = planned[t.name], let st = model else { return }
         for name in pt.expertSources ?? pt.hfName.map({ [$0] }) ?? [] {

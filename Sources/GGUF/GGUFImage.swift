@@ -64,9 +64,11 @@ public enum GGUFImage {
     /// offset set) and the `byteCount` bytes to fill (zeroed; padding stays zero). The result is
     /// read-only, reads as the file would, and is freed with the `GGUFFile`. `name` stands for the
     /// path in messages.
+    /// `widensFloats` marks the F16/BF16 tensors as exact stand-ins for F32 ones
+    /// (`GGUFFile.widensFloats`).
     /// - Throws: the `layout` errors, `GGUFError(.io)` when the memory cannot be had, what `fill`
     ///   throws, and the reader's errors (none for a well-formed table).
-    public static func build(name: String, metadata: GGUFMetadata, tensors: [GGUFTensorInfo],
+    public static func build(name: String, metadata: GGUFMetadata, tensors: [GGUFTensorInfo], widensFloats: Bool = false,
                              fill: (GGUFTensorInfo, UnsafeMutableRawBufferPointer) throws -> Void) throws -> GGUFFile {
         let (laidOut, alignment, dataBytes) = try layout(tensors, metadata: metadata, name: name)
         let head = header(metadata: metadata, tensors: laidOut, alignment: alignment)
@@ -79,6 +81,6 @@ public enum GGUFImage {
                 try fill(t, UnsafeMutableRawBufferPointer(start: base + head.count + t.offset, count: t.byteCount))
             }
         }
-        return try GGUFFile(mapping: mapping)
+        return try GGUFFile(mapping: mapping, widensFloats: widensFloats)
     }
 }

@@ -64,6 +64,11 @@ public final class GGUFFile: Sendable {
     public let otherSplits: [GGUFFile]
     /// For a split model, the file holding each tensor (0 = this file, i = `otherSplits[i - 1]`).
     private let tensorSplit: [Int]
+    /// Whether the F16/BF16 tensors hold the exact values of F32 ones (a model built in memory from
+    /// a Hugging Face checkpoint keeps its bf16/f16 weights at their width): readers treat them as
+    /// the F32 tensors of the file `hf2gguf --outtype f32` writes (`valueType(_:)`). False for
+    /// every file read from disk.
+    public let widensFloats: Bool
 
     /// Opens and validates `path`.
     /// - Throws: `GGUFError` naming the file, the offending key or tensor, and the offset.
@@ -71,7 +76,9 @@ public final class GGUFFile: Sendable {
         try self.init(mapping: MappedFile(path: path))
     }
 
-    public init(mapping: MappedFile) throws(GGUFError) {
+    /// - Parameter widensFloats: see `widensFloats` (only for images built in memory).
+    public init(mapping: MappedFile, widensFloats: Bool = false) throws(GGUFError) {
+        self.widensFloats = widensFloats
         self.mapping = mapping
         self.path = mapping.path
         let parsed = try GGUFParser.parse(mapping.bytes, file: mapping.path)
@@ -95,6 +102,7 @@ public final class GGUFFile: Sendable {
     /// - Throws: `GGUFError(.duplicate)` when two files hold a tensor of the same name.
     public init(first: GGUFFile, otherSplits: [GGUFFile]) throws(GGUFError) {
         mapping = first.mapping
+        widensFloats = first.widensFloats
         path = first.path
         version = first.version
         metadata = first.metadata
@@ -122,6 +130,12 @@ public final class GGUFFile: Sendable {
         tensorIndex = idx
         tensorSplit = split
         self.otherSplits = otherSplits
+    }
+
+    /// The type a tensor stored as `type` stands for: F32 for F16/BF16 storage when the file
+    /// `widensFloats`, else `type` itself.
+    public func valueType(_ type: GGMLType) -> GGMLType {
+        widensFloats && (type == .f16 || type == .bf16) ? .f32 : type
     }
 
     /// The file that holds tensor `t` (this one unless the model is split).

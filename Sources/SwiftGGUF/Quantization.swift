@@ -271,7 +271,7 @@ public enum Quantization {
 
     /// The float ftype a scale-only AWQ run keeps: that of the block matrices (F16, BF16, else F32).
     static func floatFileType(_ file: GGUFFile) -> FileType {
-        switch file.tensor(named: LinearRole.attnQ.weightName(layer: 0))?.type {
+        switch file.tensor(named: LinearRole.attnQ.weightName(layer: 0)).map({ file.valueType($0.type) }) {
         case .f16?: return .mostlyF16
         case .bf16?: return .mostlyBF16
         default: return .allF32
@@ -285,7 +285,9 @@ public enum Quantization {
         try wrapped { try AWQCalibrator.checkSupported(file) }
         let plan = try wrapped { try ModelQuantizer.plan(file, job: job) }
         var types: [String: GGMLType] = [:]
-        for p in plan.plans { types[p.name] = p.targetType }
+        // A tensor kept as it is keeps the type it stands for (f32 for an in-memory checkpoint's
+        // bf16/f16 matrices, `GGUFFile.widensFloats`).
+        for p in plan.plans { types[p.name] = p.allowsQuantization ? p.targetType : file.valueType(p.targetType) }
         let vocab = try wrapped { try GGUFVocabulary(file: file) }
         let set = try wrapped {
             try CalibrationSet(textFile: s.calibrationText, vocabulary: vocab, samples: s.samples, sequenceLength: s.sequenceLength)

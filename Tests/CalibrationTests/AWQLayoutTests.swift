@@ -112,3 +112,24 @@ struct AWQLayoutTests {
         }
     }
 }
+
+@Suite("AWQ per-block progress line")
+struct AWQSummaryTests {
+    @Test("a dense block's unscaled down group reads 'r=none'; an MoE block's reads its scaled experts")
+    func downGroup() {
+        var dense = AWQLayerResult()
+        dense.ratios[.attention] = Float(0.25)
+        dense.ratios[.down] = Float?.none
+        for g in [AWQGroup.attention, .down] {
+            dense.loss[g] = 1
+            dense.baseLoss[g] = 2
+        }
+        #expect(dense.ratios.index(forKey: .down) != nil)
+        #expect(AWQCalibrator.summary(3, dense) == "blk.3: qkv r=0.25 -50.0%, down r=none -50.0%")
+        var moe = AWQLayerResult()
+        moe.loss[.down] = 3
+        moe.baseLoss[.down] = 4
+        moe.expertDownScales = [0: [1], 2: [1]]
+        #expect(AWQCalibrator.summary(0, moe) == "blk.0: down experts=2 -25.0%")
+    }
+}

@@ -2,6 +2,7 @@ import Testing
 import Foundation
 import TestSupport
 import GGUF
+import Quants
 import SwiftGGUF
 @testable import ToolSupport
 
@@ -26,20 +27,86 @@ struct CheckpointCalibrationTests {
         return out
     }
 
-    @Test("the in-memory model is the f32 file hf2gguf writes, byte for byte")
+    @Test("the in-memory model holds the f32 file's values, its bf16 matrices at their own width")
     func imageEqualsFile() throws {
         let tmp = TemporaryDirectory("ckpt-image")
-        let file = try Self.f32(tmp)
+        let file = try GGUFFile(path: try Self.f32(tmp))
         var converted: [String] = []
         let (image, plan) = try CheckpointImage.open(modelDirectory: Self.model) { _, _, name in converted.append(name) }
         #expect(image.path == Self.model)
+        #expect(image.widensFloats && !file.widensFloats)
         #expect(converted == plan.tensors.map(\.ggufName))
-        #expect(Data(image.mapping.bytes) == Self.bytes(file))
+        #expect(image.metadata == file.metadata)
+        #expect(image.tensors.map(\.name) == file.tensors.map(\.name))
+        #expect(image.tensors.map(\.shape) == file.tensors.map(\.shape))
+        var narrowed = 0
+        for (t, f) in zip(image.tensors, file.tensors) {
+            // Matrices keep the checkpoint's bf16; vectors (norms) are f32, as in the file.
+            #expect(t.type == (t.shape.count >= 2 ? .bf16 : .f32), "\(t.name)")
+            #expect(f.type == .f32 && image.valueType(t.type) == .f32)
+            var widened = [Float](repeating: .nan, count: t.elementCount)
+            widened.withUnsafeMutableBufferPointer { Quantizer.dequantize(t.type, image.data(t).baseAddress!, $0.baseAddress!, count: t.elementCount) }
+            #expect(widened.withUnsafeBytes { Data($0) } == Data(file.data(f)), "\(t.name)")
+            if t.type == .bf16 { narrowed += t.elementCount }
+        }
+        #expect(narrowed > 0)
+        // Half the bytes of the f32 file for the narrowed matrices.
+        #expect(image.mapping.bytes.count < file.mapping.bytes.count - narrowed)
         // Releasing a tensor (as the quantizer does) leaves anonymous memory as it is.
         let t = try #require(image.tensor(named: "blk.0.attn_q.weight"))
         let before = Data(image.data(t))
         image.release(t)
         #expect(Data(image.data(t)) == before)
+    }
+
+    @Test("an f16 checkpoint: matrices kept as f16, gguf-imatrix -m MODEL_DIR equals its f32 GGUF")
+    func f16Checkpoint() throws {
+        let tmp = TemporaryDirectory("ckpt-f16")
+        let folder = try Self.f16Copy(of: Self.model, in: tmp)
+        let (image, _) = try CheckpointImage.open(modelDirectory: folder)
+        let q = try #require(image.tensor(named: "blk.0.attn_q.weight"))
+        #expect(q.type == .f16 && image.widensFloats)
+        let file = try Self.f32(tmp, model: folder)
+        for (i, model) in [file, folder].enumerated() {
+            let r = runCommand(ImatrixCommand.run, ["-m", model, "-f", Self.text, "-o", tmp.file("m\(i).imatrix"), "-t", "2", "-q",
+                                                    "-c", "64", "--chunks", "2"])
+            try #require(r.error == nil, "\(String(describing: r.error))")
+        }
+        let a = Self.bytes(tmp.file("m0.imatrix")), b = Self.bytes(tmp.file("m1.imatrix"))
+        #expect(a != nil && a == b)
+    }
+
+    /// A copy of `model` (tokenizer and config files linked) whose safetensors hold F16 instead of
+    /// BF16 (each value rounded to f16).
+    static func f16Copy(of model: String, in tmp: TemporaryDirectory) throws -> String {
+        let dir = tmp.file("f16-model")
+        let fm = FileManager.default
+        try fm.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        for name in try fm.contentsOfDirectory(atPath: model) {
+            let src = model + "/" + name, dst = dir + "/" + name
+            guard name.hasSuffix(".safetensors") else { try fm.copyItem(atPath: src, toPath: dst); continue }
+            let data = try #require(bytes(src))
+            let n = data.prefix(8).withUnsafeBytes { Int(UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self))) }
+            var header = try #require(try JSONSerialization.jsonObject(with: data.subdata(in: 8..<(8 + n))) as? [String: Any])
+            var body = Data(data.suffix(from: 8 + n))
+            for (key, value) in header {
+                guard var entry = value as? [String: Any], entry["dtype"] as? String == "BF16",
+                      let range = entry["data_offsets"] as? [Int] else { continue }
+                body.withUnsafeMutableBytes { raw in
+                    let p = raw.baseAddress!.advanced(by: range[0]).assumingMemoryBound(to: UInt16.self)
+                    for i in 0..<((range[1] - range[0]) / 2) { p[i] = FP16.fromFloat(BF16.toFloat(p[i])) }
+                }
+                entry["dtype"] = "F16"
+                header[key] = entry
+            }
+            var out = Data()
+            let h = try JSONSerialization.data(withJSONObject: header)
+            withUnsafeBytes(of: UInt64(h.count).littleEndian) { out.append(contentsOf: $0) }
+            out.append(h)
+            out.append(body)
+            try out.write(to: URL(fileURLWithPath: dst))
+        }
+        return dir
     }
 
     @Test("gguf-imatrix -m MODEL_DIR writes the matrix of gguf-imatrix -m <its f32 GGUF>",

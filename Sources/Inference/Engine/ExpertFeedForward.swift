@@ -36,7 +36,8 @@ extension WeightLoader {
             throw InferenceError(.invalid, file: file.path, "tensor '\(name)' has no data")
         }
         return (0..<experts).map { x in
-            Linear(name: name, matrix: WeightMatrix(type: t.type, rows: rows, columns: columns, data: base + x * rows * rowBytes))
+            Linear(name: name, matrix: WeightMatrix(type: t.type, rows: rows, columns: columns, data: base + x * rows * rowBytes,
+                                                    productType: file.valueType(t.type)))
         }
     }
 
@@ -234,7 +235,7 @@ extension InferenceSession {
             observer = saved
             return
         }
-        guard w.type == .f32, w.columns % 32 == 0 else {
+        guard w.productType == .f32, w.columns % 32 == 0 else {
             if expertObserver == nil, let observer, l.reportsInput {
                 observer(l.name, UnsafeBufferPointer(start: x, count: n * w.columns), n, w.columns)
             }
@@ -248,13 +249,20 @@ extension InferenceSession {
         }
         let k = w.columns, outs = w.rows
         nonisolated(unsafe) let xp = x, yp = y
-        let wbase = w.data.assumingMemoryBound(to: Float.self)
-        nonisolated(unsafe) let wp = wbase
-        let rowStride = w.rowBytes / 4
+        let weights = w
         let tasks = max(1, min(outs, threads * 4))
         parallelFor(chunks: tasks, threads: threads) { t in
+            // f16/bf16 storage of f32 values (an in-memory checkpoint): each row widened once.
+            let widened = weights.type == .f32 ? nil : UnsafeMutablePointer<Float>.allocate(capacity: k)
+            defer { widened?.deallocate() }
             for o in (outs * t / tasks)..<(outs * (t + 1) / tasks) {
-                let wr = wp + o * rowStride
+                let wr: UnsafePointer<Float>
+                if let widened {
+                    weights.dequantize(row: o, k0: 0, count: k, into: widened)
+                    wr = UnsafePointer(widened)
+                } else {
+                    wr = (weights.data + o * weights.rowBytes).assumingMemoryBound(to: Float.self)
+                }
                 for r in 0..<n {
                     yp[r * outs + o] = Self.vecDotF32(wr, xp + r * k, count: k)
                 }

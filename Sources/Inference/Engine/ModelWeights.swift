@@ -39,10 +39,7 @@ public struct Linear {
 
     /// Rows `[first, first + count)` of this matrix, under the same tensor name.
     func rows(_ first: Int, _ count: Int, reportsInput: Bool) -> Linear {
-        let m = matrix
-        let view = WeightMatrix(type: m.type, rows: count, columns: m.columns, data: m.data + first * m.rowBytes,
-                                rowBytes: m.rowBytes)
-        return Linear(name: name, matrix: view, reportsInput: reportsInput)
+        Linear(name: name, matrix: matrix.rowSlice(first, count), reportsInput: reportsInput)
     }
 }
 
@@ -111,7 +108,8 @@ struct WeightLoader {
         guard let base = file.data(t).baseAddress else {
             throw InferenceError(.invalid, file: file.path, "tensor '\(name)' has no data")
         }
-        return Linear(name: name, matrix: WeightMatrix(type: t.type, rows: rows, columns: columns, data: base))
+        return Linear(name: name, matrix: WeightMatrix(type: t.type, rows: rows, columns: columns, data: base,
+                                                       productType: file.valueType(t.type)))
     }
 
     /// A vector of `count` values, dequantized to f32 (nil when optional and absent).

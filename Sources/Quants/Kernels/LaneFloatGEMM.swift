@@ -8,7 +8,8 @@ import GGUF
 // (`fma(w, a, acc_L)`); the output is the `hsum` of the eight lanes:
 // `(l4+l0, l5+l1, l6+l2, l7+l3)` → `(s0+s2) + (s1+s3)`. F16 and BF16 weights meet activations
 // rounded to their type (ggml converts the activations to the weights' `vec_dot_type` first) and
-// are widened to f32 before the fused multiply-add, as tinyBLAS's loads do.
+// are widened to f32 before the fused multiply-add, as tinyBLAS's loads do. F16/BF16 storage of
+// f32 values (`WeightMatrix.productType == .f32`) meets unrounded activations: the f32 product.
 //
 // Here the columns are packed lane by lane (`laneColumn`), so that each lane's chain is an
 // ordinary run of the register-blocked `MicroKernel` (a fused multiply-add per step, from zero),
@@ -38,7 +39,7 @@ public enum LaneFloatGEMM {
         let k = w.columns
         let steps = k / 8
         let groups = (m + mr - 1) / mr
-        let dotType = ActivationRounding.dotType(for: w.type)!
+        let dotType = ActivationRounding.dotType(for: w.productType)!
         ws.acts.reserve(groups * mr * k)
         ws.packedKey = nil
         let packed = ws.acts.pointer
@@ -113,7 +114,7 @@ public enum LaneFloatGEMM {
     public static func linearReference(_ a: UnsafePointer<Float>, lda: Int, rows m: Int, weights w: WeightMatrix,
                                        into c: UnsafeMutablePointer<Float>, ldc: Int) {
         let k = w.columns
-        let dotType = ActivationRounding.dotType(for: w.type)!
+        let dotType = ActivationRounding.dotType(for: w.productType)!
         let x = UnsafeMutablePointer<Float>.allocate(capacity: k)
         let wr = UnsafeMutablePointer<Float>.allocate(capacity: k)
         defer { x.deallocate(); wr.deallocate() }

@@ -80,12 +80,12 @@ public enum MatMul {
         }
         ws.lanes.packedKey = nil
         // Float weights (also f32 replacement weights met by f32 activations) in tinyBLAS order.
-        if LaneFloatGEMM.handles(w), dotType == nil || dotType == ActivationRounding.dotType(for: w.type) {
+        if LaneFloatGEMM.handles(w), dotType == nil || dotType == ActivationRounding.dotType(for: w.productType) {
             LaneFloatGEMM.linear(a, lda: lda, rows: m, weights: w, into: c, ldc: ldc, threads: threads, workspace: ws.lanes)
             return
         }
         let k = w.columns
-        guard let dt = dotType ?? ActivationRounding.dotType(for: w.type) else {
+        guard let dt = dotType ?? ActivationRounding.dotType(for: w.productType) else {
             preconditionFailure("ggml's CPU backend has no matrix product for \(w.type) weights")
         }
         precondition(lda >= k && ldc >= w.rows, "leading dimensions too small for \(m)×\(k) · \(w.rows)")
@@ -179,7 +179,7 @@ public enum MatMul {
     public static func linearReference(_ a: UnsafePointer<Float>, lda: Int, rows m: Int, weights w: WeightMatrix,
                                        into c: UnsafeMutablePointer<Float>, ldc: Int, dotType: GGMLType? = nil) {
         let k = w.columns
-        guard let dt = dotType ?? ActivationRounding.dotType(for: w.type) else {
+        guard let dt = dotType ?? ActivationRounding.dotType(for: w.productType) else {
             preconditionFailure("ggml's CPU backend has no matrix product for \(w.type) weights")
         }
         let x = UnsafeMutablePointer<Float>.allocate(capacity: m * k)

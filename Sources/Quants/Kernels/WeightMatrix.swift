@@ -3,26 +3,46 @@ import GGUF
 /// A weight matrix as ggml stores it: `rows` rows (output features) of `columns` elements
 /// (input features) of `type`, each row `rowBytes` apart, typically inside a memory map.
 /// The value does not own the memory; whoever made it keeps the bytes alive.
+///
+/// `productType` is the type whose matrix product the weights take: `type` itself, or `.f32` for
+/// f16/bf16 storage of an f32 tensor's exact values (a Hugging Face checkpoint opened in memory
+/// keeps its bf16/f16 weights at their width, `GGUFFile.widensFloats`). Such weights meet f32
+/// activations in the f32 order, so every product equals the f32 tensor's bit for bit; only the
+/// rows are widened as they are read.
 public struct WeightMatrix {
     public let type: GGMLType
+    public let productType: GGMLType
     public let rows: Int
     public let columns: Int
     public let data: UnsafeRawPointer
     public let rowBytes: Int
 
     /// - Precondition: `columns` is a multiple of the type's block size, `rowBytes` at least one
-    ///   packed row, and `Quantizer.canDequantize(type)`.
-    public init(type: GGMLType, rows: Int, columns: Int, data: UnsafeRawPointer, rowBytes: Int? = nil) {
+    ///   packed row, `Quantizer.canDequantize(type)`, and `productType` (default `type`) is
+    ///   `type` or `.f32` for f16/bf16 storage.
+    public init(type: GGMLType, rows: Int, columns: Int, data: UnsafeRawPointer, rowBytes: Int? = nil,
+                productType: GGMLType? = nil) {
         guard let packed = type.rowSize(columns) else {
             preconditionFailure("\(columns) columns are not a multiple of the \(type) block size \(type.blockSize)")
         }
         precondition(Quantizer.canDequantize(type), "no dequantizer for \(type)")
         precondition(rows >= 0 && (rowBytes ?? packed) >= packed, "row stride shorter than a row of \(type)")
+        let product = productType ?? type
+        precondition(product == type || (product == .f32 && (type == .f16 || type == .bf16)),
+                     "\(type) weights cannot take the products of \(product)")
         self.type = type
+        self.productType = product
         self.rows = rows
         self.columns = columns
         self.data = data
         self.rowBytes = rowBytes ?? packed
+    }
+
+    /// Rows `[first, first + count)` as a matrix of their own (same type, product type and stride).
+    public func rowSlice(_ first: Int, _ count: Int) -> WeightMatrix {
+        precondition(first >= 0 && count >= 0 && first + count <= rows, "rows \(first)..<\(first + count) outside \(rows)")
+        return WeightMatrix(type: type, rows: count, columns: columns, data: data + first * rowBytes, rowBytes: rowBytes,
+                            productType: productType)
     }
 
     /// Dequantizes columns `[k0, k0+count)` of row `row` (block-aligned) into `dst`.
