@@ -11,8 +11,7 @@ enum TokenScoring {
     /// Largest logit (f32) and `Σ expf(logit - max)` in double.
     @inline(__always)
     static func maxAndSumExp(_ logits: UnsafeBufferPointer<Float>) -> (max: Float, sum: Double) {
-        var m = logits[0]
-        for v in logits { m = Swift.max(m, v) }
+        let m = maxLogit(logits)
         var s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0
         let n = logits.count
         var i = 0
@@ -28,6 +27,35 @@ enum TokenScoring {
             i += 1
         }
         return (m, (s0 + s1) + (s2 + s3))
+    }
+
+    /// `logits.reduce(logits[0], Swift.max)`: the same value (a NaN counts only as the first
+    /// element; which zero a row of zeros keeps does not change `logit - max`), sixteen lanes at a time.
+    @inline(__always)
+    static func maxLogit(_ logits: UnsafeBufferPointer<Float>) -> Float {
+        let n = logits.count, p = UnsafeRawPointer(logits.baseAddress!)
+        var m = logits[0]
+        var i = 0
+        if n >= 64 {
+            var m0 = SIMD16<Float>(repeating: m), m1 = m0, m2 = m0, m3 = m0
+            while i + 64 <= n {
+                let v0 = p.loadUnaligned(fromByteOffset: 4 * i, as: SIMD16<Float>.self)
+                let v1 = p.loadUnaligned(fromByteOffset: 4 * i + 64, as: SIMD16<Float>.self)
+                let v2 = p.loadUnaligned(fromByteOffset: 4 * i + 128, as: SIMD16<Float>.self)
+                let v3 = p.loadUnaligned(fromByteOffset: 4 * i + 192, as: SIMD16<Float>.self)
+                m0 = m0.replacing(with: v0, where: v0 .>= m0); m1 = m1.replacing(with: v1, where: v1 .>= m1)
+                m2 = m2.replacing(with: v2, where: v2 .>= m2); m3 = m3.replacing(with: v3, where: v3 .>= m3)
+                i += 64
+            }
+            m0 = m0.replacing(with: m1, where: m1 .>= m0); m2 = m2.replacing(with: m3, where: m3 .>= m2)
+            m0 = m0.replacing(with: m2, where: m2 .>= m0)
+            for l in 0..<16 { m = Swift.max(m, m0[l]) }
+        }
+        while i < n {
+            m = Swift.max(m, logits[i])
+            i += 1
+        }
+        return m
     }
 
     /// Negative log-likelihood of `token` as the plain perplexity run computes it:

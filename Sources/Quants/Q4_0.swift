@@ -16,7 +16,7 @@ enum Q4_0: BlockFormat {
     static let usesImportance = true
     /// llamafile's tinyBLAS_Q0_AVX lanes; with a multiple of 8 rows ggml repacks the weights
     /// (`q4_0_8x8_q8_0`) and keeps one chain per output.
-    static let lanes: LaneGEMM.Layout? = LaneGEMM.Layout(block: 32, scaleOffset: 0, repackedRows: 8)
+    static let lanes: LaneGEMM.Layout? = LaneGEMM.Layout(block: 32, scaleOffset: 0, repackedRows: 8, intQuads: .nibbles(qs: 2, offset: 8))
 
     static func quantize(_ x: UnsafePointer<Float>, _ y: UnsafeMutableRawPointer, count: Int, importance: UnsafePointer<Float>?) {
         if let qw = importance { return weighted(x, y, count: count, qw, fast: true) }

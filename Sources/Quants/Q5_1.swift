@@ -13,7 +13,8 @@ enum Q5_1: BlockFormat {
     // Kernel traits (see BlockFormat).
     static let dotType: GGMLType? = .q8_1
     static let usesImportance = true
-    static let lanes: LaneGEMM.Layout? = LaneGEMM.Layout(block: 32, scaleOffset: 0, minOffset: 2, mins: .perBlock)
+    static let lanes: LaneGEMM.Layout? = LaneGEMM.Layout(block: 32, scaleOffset: 0, minOffset: 2, mins: .perBlock,
+                                                                  intQuads: .fiveBits(qh: 4, qs: 8, offset: 0))
 
     static func quantize(_ x: UnsafePointer<Float>, _ y: UnsafeMutableRawPointer, count: Int, importance: UnsafePointer<Float>?) {
         if let qw = importance { return weighted(x, y, count: count, qw, fast: true) }

@@ -51,6 +51,8 @@ final class FlashAttentionKernel {
     // (rowsPerItem × headDimPadded), running maxima and sums (rowsPerItem each).
     private let scratch: UnsafeMutablePointer<Float>
     private let perTask: Int
+    /// Per task: each row's visible cells in the current tile (rowsPerItem each).
+    private let countScratch: UnsafeMutablePointer<Int>
 
     init(heads: Int, kvHeads: Int, headDim: Int, headDimPadded: Int, scale: Float, softCap: Float = 0, maxTasks: Int) {
         self.heads = heads
@@ -65,9 +67,14 @@ final class FlashAttentionKernel {
         perTask = r * headDim + r * Self.kvTile + r * headDimPadded + 2 * r + 16
         scratch = .allocate(capacity: perTask * maxTasks)
         scratch.initialize(repeating: 0, count: perTask * maxTasks)
+        countScratch = .allocate(capacity: r * maxTasks)
+        countScratch.initialize(repeating: 0, count: r * maxTasks)
     }
 
-    deinit { scratch.deallocate() }
+    deinit {
+        scratch.deallocate()
+        countScratch.deallocate()
+    }
 
     /// Whether llama.cpp b10572 takes the tiled path for `length` query rows per sequence.
     static func tiledPath(length: Int, headDim: Int) -> Bool { length >= 64 && headDim % 8 == 0 }
@@ -103,9 +110,10 @@ final class FlashAttentionKernel {
         let acc = scores + r * tile
         let maxima = acc + r * hdp
         let sums = maxima + r
+        let counts = countScratch + (scratch - self.scratch) / perTask * r
         let t0 = g * r
         let rows = min(r, length - t0)
-        let rows4 = (rows + 3) & ~3
+        let rows8 = (rows + 7) & ~7
         let keys = start + t0 + rows
         let kvh = h / (heads / kvHeads)
         let cap = cache.capacity
@@ -113,7 +121,7 @@ final class FlashAttentionKernel {
         let v = UnsafePointer(cache.values(layer: layer, sequence: s) + kvh * cache.headDimPadded)
         let vStride = cache.valueRowStride
 
-        for i in 0..<rows4 {
+        for i in 0..<rows8 {
             let dst = qs + i * hd
             if i < rows {
                 dst.update(from: q + (s * length + t0 + i) * qStride + h * hd, count: hd)
@@ -130,30 +138,55 @@ final class FlashAttentionKernel {
         var c0 = 0
         while c0 < keys {
             let width16 = (min(tile, keys - c0) + 15) & ~15
-            // Scores of 4 rows × 16 cells at a time: one fused chain each over the head dimension.
+            // Scores of 8 rows × 16 cells at a time: one fused chain each over the head dimension.
             var i0 = 0
-            while i0 < rows4 {
+            while i0 < rows8 {
                 var j = 0
                 while j < width16 {
                     Self.scoreBlock(qs + i0 * hd, hd: hd, kT + c0 + j, cap: cap, scores + i0 * tile + j, ldc: tile)
                     j += 16
                 }
-                i0 += 4
+                i0 += 8
             }
+            // Each row's probabilities for the tile (`counts[i]` cells, 0: the tile is masked for it);
+            // then the values, two rows at a time.
             for i in 0..<rows {
+                counts[i] = 0
                 let visible = start + t0 + i + 1
                 // The first visible key: on sliding-window layers, keys `window` or more back are masked.
                 let first = window > 0 ? max(0, visible - window) : 0
                 if c0 >= visible || c0 + tile <= first { continue }
                 let n = min(tile, visible - c0)
+                counts[i] = n
                 let row = scores + i * tile
                 var tileMax = -Float.infinity
-                for j in 0..<n {
-                    var x = row[j] * scale
-                    if softCap != 0 { x = tanhf(x) * softCap }
-                    if c0 + j < first { x = -.infinity }
-                    row[j] = x
-                    tileMax = tileMax > x ? tileMax : x
+                if softCap == 0 {
+                    // Sixteen cells at a time (a tile row has room for the last vector); the largest of
+                    // the non-NaN scores, as the scalar scan finds it.
+                    let sv = SIMD16<Float>(repeating: scale)
+                    var vmax = SIMD16<Float>(repeating: -.infinity)
+                    var j = 0
+                    while j < n {
+                        let p = UnsafeMutableRawPointer(row + j)
+                        var x = p.loadUnaligned(as: SIMD16<Float>.self) * sv
+                        if j + 16 > n || c0 + j < first {
+                            let cell = SIMD16<Int32>(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15) &+ Int32(j)
+                            let masked = (cell .>= Int32(n)) .| (cell &+ Int32(c0) .< Int32(first))
+                            x = x.replacing(with: -.infinity, where: masked)
+                        }
+                        p.storeBytes(of: x, as: SIMD16<Float>.self)
+                        vmax = vmax.replacing(with: x, where: x .> vmax)
+                        j += 16
+                    }
+                    for l in 0..<16 { tileMax = tileMax > vmax[l] ? tileMax : vmax[l] }
+                } else {
+                    for j in 0..<n {
+                        var x = row[j] * scale
+                        x = tanhf(x) * softCap
+                        if c0 + j < first { x = -.infinity }
+                        row[j] = x
+                        tileMax = tileMax > x ? tileMax : x
+                    }
                 }
                 let old = maxima[i]
                 let m = fmaxf(old, tileMax)
@@ -187,7 +220,21 @@ final class FlashAttentionKernel {
                     j += 16
                 }
                 sums[i] = Float(Double(sums[i]) + sum)
-                Self.accumulate(a, hdp: hdp, probabilities: row, count: n, values: v + c0 * vStride, stride: vStride)
+            }
+            var i = 0
+            while i < rows {
+                let vt = v + c0 * vStride
+                if i + 1 < rows && counts[i] > 0 && counts[i + 1] > 0 {
+                    Self.accumulate2(acc + i * hdp, acc + (i + 1) * hdp, hdp: hdp, scores + i * tile, counts[i],
+                                     scores + (i + 1) * tile, counts[i + 1], values: vt, stride: vStride)
+                    i += 2
+                    continue
+                }
+                if counts[i] > 0 {
+                    Self.accumulate(acc + i * hdp, hdp: hdp, probabilities: scores + i * tile, count: counts[i],
+                                    values: vt, stride: vStride)
+                }
+                i += 1
             }
             c0 += tile
         }
@@ -199,23 +246,115 @@ final class FlashAttentionKernel {
         }
     }
 
-    /// `c[i][j] = Σ_d q[i][d]·kT[d][j]` for 4 rows and 16 cells, each a fused chain from 0 in d order.
+    /// `c[i][j] = Σ_d q[i][d]·kT[d][j]` for 8 rows and 16 cells, each a fused chain from 0 in d order.
     @inline(__always)
     static func scoreBlock(_ q: UnsafePointer<Float>, hd: Int, _ kT: UnsafePointer<Float>, cap: Int,
                            _ c: UnsafeMutablePointer<Float>, ldc: Int) {
-        var a0 = SIMD16<Float>(), a1 = SIMD16<Float>(), a2 = SIMD16<Float>(), a3 = SIMD16<Float>()
-        let q1 = q + hd, q2 = q + 2 * hd, q3 = q + 3 * hd
+        var a0 = SIMD16<Float>(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0
         for d in 0..<hd {
             let b = UnsafeRawPointer(kT + d * cap).loadUnaligned(as: SIMD16<Float>.self)
             a0 = a0.addingProduct(b, SIMD16<Float>(repeating: q[d]))
-            a1 = a1.addingProduct(b, SIMD16<Float>(repeating: q1[d]))
-            a2 = a2.addingProduct(b, SIMD16<Float>(repeating: q2[d]))
-            a3 = a3.addingProduct(b, SIMD16<Float>(repeating: q3[d]))
+            a1 = a1.addingProduct(b, SIMD16<Float>(repeating: q[hd + d]))
+            a2 = a2.addingProduct(b, SIMD16<Float>(repeating: q[2 * hd + d]))
+            a3 = a3.addingProduct(b, SIMD16<Float>(repeating: q[3 * hd + d]))
+            a4 = a4.addingProduct(b, SIMD16<Float>(repeating: q[4 * hd + d]))
+            a5 = a5.addingProduct(b, SIMD16<Float>(repeating: q[5 * hd + d]))
+            a6 = a6.addingProduct(b, SIMD16<Float>(repeating: q[6 * hd + d]))
+            a7 = a7.addingProduct(b, SIMD16<Float>(repeating: q[7 * hd + d]))
         }
-        UnsafeMutableRawPointer(c).storeBytes(of: a0, as: SIMD16<Float>.self)
-        UnsafeMutableRawPointer(c + ldc).storeBytes(of: a1, as: SIMD16<Float>.self)
-        UnsafeMutableRawPointer(c + 2 * ldc).storeBytes(of: a2, as: SIMD16<Float>.self)
-        UnsafeMutableRawPointer(c + 3 * ldc).storeBytes(of: a3, as: SIMD16<Float>.self)
+        let o = UnsafeMutableRawPointer(c)
+        o.storeBytes(of: a0, toByteOffset: 0, as: SIMD16<Float>.self)
+        o.storeBytes(of: a1, toByteOffset: 4 * ldc, as: SIMD16<Float>.self)
+        o.storeBytes(of: a2, toByteOffset: 8 * ldc, as: SIMD16<Float>.self)
+        o.storeBytes(of: a3, toByteOffset: 12 * ldc, as: SIMD16<Float>.self)
+        o.storeBytes(of: a4, toByteOffset: 16 * ldc, as: SIMD16<Float>.self)
+        o.storeBytes(of: a5, toByteOffset: 20 * ldc, as: SIMD16<Float>.self)
+        o.storeBytes(of: a6, toByteOffset: 24 * ldc, as: SIMD16<Float>.self)
+        o.storeBytes(of: a7, toByteOffset: 28 * ldc, as: SIMD16<Float>.self)
+    }
+
+    /// `accumulate` for two rows at once (`na`, `nb` ≥ 1 cells): the values loaded once for both,
+    /// each row's chain still one fused multiply-add per key in cell order.
+    @inline(__always)
+    static func accumulate2(_ a: UnsafeMutablePointer<Float>, _ b: UnsafeMutablePointer<Float>, hdp: Int,
+                            _ pa: UnsafePointer<Float>, _ na: Int, _ pb: UnsafePointer<Float>, _ nb: Int,
+                            values v: UnsafePointer<Float>, stride: Int) {
+        let both = min(na, nb)
+        var d0 = 0
+        while d0 < hdp {
+            // 64 columns at a time, then a last 32.
+            let wide = d0 + 64 <= hdp
+            let ap = UnsafeMutableRawPointer(a + d0), bp = UnsafeMutableRawPointer(b + d0)
+            @inline(__always) func ld(_ p: UnsafeMutableRawPointer, _ o: Int) -> SIMD16<Float> {
+                p.loadUnaligned(fromByteOffset: o, as: SIMD16<Float>.self)
+            }
+            var x0 = ld(ap, 0), x1 = ld(ap, 64), y0 = ld(bp, 0), y1 = ld(bp, 64)
+            var x2 = wide ? ld(ap, 128) : SIMD16<Float>(), x3 = wide ? ld(ap, 192) : SIMD16<Float>()
+            var y2 = wide ? ld(bp, 128) : SIMD16<Float>(), y3 = wide ? ld(bp, 192) : SIMD16<Float>()
+            var vp = UnsafeRawPointer(v + d0)
+            if wide {
+                for j in 0..<both {
+                    let v0 = vp.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)
+                    let v1 = vp.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self)
+                    let v2 = vp.loadUnaligned(fromByteOffset: 128, as: SIMD16<Float>.self)
+                    let v3 = vp.loadUnaligned(fromByteOffset: 192, as: SIMD16<Float>.self)
+                    let wa = SIMD16<Float>(repeating: pa[j]), wb = SIMD16<Float>(repeating: pb[j])
+                    x0 = x0.addingProduct(v0, wa); y0 = y0.addingProduct(v0, wb)
+                    x1 = x1.addingProduct(v1, wa); y1 = y1.addingProduct(v1, wb)
+                    x2 = x2.addingProduct(v2, wa); y2 = y2.addingProduct(v2, wb)
+                    x3 = x3.addingProduct(v3, wa); y3 = y3.addingProduct(v3, wb)
+                    vp += 4 * stride
+                }
+                for j in both..<na {
+                    let w = SIMD16<Float>(repeating: pa[j])
+                    x0 = x0.addingProduct(vp.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self), w)
+                    x1 = x1.addingProduct(vp.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self), w)
+                    x2 = x2.addingProduct(vp.loadUnaligned(fromByteOffset: 128, as: SIMD16<Float>.self), w)
+                    x3 = x3.addingProduct(vp.loadUnaligned(fromByteOffset: 192, as: SIMD16<Float>.self), w)
+                    vp += 4 * stride
+                }
+                vp = UnsafeRawPointer(v + d0 + both * stride)
+                for j in both..<nb {
+                    let w = SIMD16<Float>(repeating: pb[j])
+                    y0 = y0.addingProduct(vp.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self), w)
+                    y1 = y1.addingProduct(vp.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self), w)
+                    y2 = y2.addingProduct(vp.loadUnaligned(fromByteOffset: 128, as: SIMD16<Float>.self), w)
+                    y3 = y3.addingProduct(vp.loadUnaligned(fromByteOffset: 192, as: SIMD16<Float>.self), w)
+                    vp += 4 * stride
+                }
+                ap.storeBytes(of: x2, toByteOffset: 128, as: SIMD16<Float>.self)
+                ap.storeBytes(of: x3, toByteOffset: 192, as: SIMD16<Float>.self)
+                bp.storeBytes(of: y2, toByteOffset: 128, as: SIMD16<Float>.self)
+                bp.storeBytes(of: y3, toByteOffset: 192, as: SIMD16<Float>.self)
+            } else {
+                for j in 0..<both {
+                    let v0 = vp.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)
+                    let v1 = vp.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self)
+                    let wa = SIMD16<Float>(repeating: pa[j]), wb = SIMD16<Float>(repeating: pb[j])
+                    x0 = x0.addingProduct(v0, wa); y0 = y0.addingProduct(v0, wb)
+                    x1 = x1.addingProduct(v1, wa); y1 = y1.addingProduct(v1, wb)
+                    vp += 4 * stride
+                }
+                for j in both..<na {
+                    let w = SIMD16<Float>(repeating: pa[j])
+                    x0 = x0.addingProduct(vp.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self), w)
+                    x1 = x1.addingProduct(vp.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self), w)
+                    vp += 4 * stride
+                }
+                vp = UnsafeRawPointer(v + d0 + both * stride)
+                for j in both..<nb {
+                    let w = SIMD16<Float>(repeating: pb[j])
+                    y0 = y0.addingProduct(vp.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self), w)
+                    y1 = y1.addingProduct(vp.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self), w)
+                    vp += 4 * stride
+                }
+            }
+            ap.storeBytes(of: x0, toByteOffset: 0, as: SIMD16<Float>.self)
+            ap.storeBytes(of: x1, toByteOffset: 64, as: SIMD16<Float>.self)
+            bp.storeBytes(of: y0, toByteOffset: 0, as: SIMD16<Float>.self)
+            bp.storeBytes(of: y1, toByteOffset: 64, as: SIMD16<Float>.self)
+            d0 += wide ? 64 : 32
+        }
     }
 
     /// `a[d] += p[j]·v[j][d]` for j in order, one fused multiply-add per key (`hdp` a multiple of 32).

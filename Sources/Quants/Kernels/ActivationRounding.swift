@@ -126,20 +126,48 @@ public enum ActivationRounding {
     /// and the scale `d` (0 for an all-zero block) returned.
     @inline(__always)
     static func q8_KQuants(_ x: UnsafePointer<Float>, into q: UnsafeMutablePointer<Float>) -> Float {
-        // The signed value of the first element with the largest magnitude.
-        var amax: Float = 0
-        var max: Float = 0
-        for j in 0..<256 {
-            let ax = abs(x[j])
-            if ax > amax { amax = ax; max = x[j] }
-        }
+        // The signed value of the first element with the largest magnitude (NaN never is).
+        let amax = absMax256(x)
         if amax == 0 {
             q.update(repeating: 0, count: 256)
             return 0
         }
+        var max: Float = 0
+        for j in 0..<256 where abs(x[j]) == amax {
+            max = x[j]
+            break
+        }
         let iscale = -127 / max
-        for j in 0..<256 { q[j] = Swift.min(127, (iscale * x[j]).rounded(.toNearestOrEven)) + 0 }
+        roundQ8_K(x, iscale: iscale, into: q)
         return 1 / iscale
+    }
+
+    /// The largest magnitude among 256 values, NaN ignored (as a scan keeping `|x| > amax` does).
+    @inline(__always)
+    static func absMax256(_ x: UnsafePointer<Float>) -> Float {
+        let raw = UnsafeRawPointer(x)
+        var m0 = SIMD16<Float>(), m1 = m0, m2 = m0, m3 = m0
+        for i in stride(from: 0, to: 1024, by: 256) {
+            let a0 = magnitude(raw.loadUnaligned(fromByteOffset: i, as: SIMD16<Float>.self))
+            let a1 = magnitude(raw.loadUnaligned(fromByteOffset: i + 64, as: SIMD16<Float>.self))
+            let a2 = magnitude(raw.loadUnaligned(fromByteOffset: i + 128, as: SIMD16<Float>.self))
+            let a3 = magnitude(raw.loadUnaligned(fromByteOffset: i + 192, as: SIMD16<Float>.self))
+            m0 = select(a0 .> m0, a0, m0); m1 = select(a1 .> m1, a1, m1)
+            m2 = select(a2 .> m2, a2, m2); m3 = select(a3 .> m3, a3, m3)
+        }
+        return maxLane(select(m1 .> m0, m1, m0), select(m3 .> m2, m3, m2))
+    }
+
+    /// `q[j] = min(127, roundEven(iscale·x[j])) + 0` for 256 values (`nearest_int` of
+    /// `quantize_row_q8_K_ref`; |iscale·x| ≤ 127 up to rounding, NaN giving 127 as `Swift.min` does).
+    @inline(__always)
+    static func roundQ8_K(_ x: UnsafePointer<Float>, iscale: Float, into q: UnsafeMutablePointer<Float>) {
+        let raw = UnsafeRawPointer(x), out = UnsafeMutableRawPointer(q)
+        let s = SIMD16<Float>(repeating: iscale), top = SIMD16<Float>(repeating: 127)
+        for i in stride(from: 0, to: 1024, by: 64) {
+            let r = roundEven(raw.loadUnaligned(fromByteOffset: i, as: SIMD16<Float>.self) * s)
+            out.storeBytes(of: select(r .< top, r, top) + 0, toByteOffset: i, as: SIMD16<Float>.self)
+        }
     }
 
     /// One Q8_K block as `quantize_row_q8_K_ref` quantizes it, dequantized.

@@ -53,11 +53,54 @@ extension LaneGEMM {
         }
     }
 
+    /// How a 32-element block's integer values sit in its bytes, for `packIntPanelDirect` (each
+    /// block family declares it in its `lanes` layout).
+    enum IntQuads: Sendable, Equatable {
+        /// One signed byte per value from byte `qs` on (Q8_0).
+        case bytes(qs: Int)
+        /// Nibbles from byte `qs` on, low nibbles elements 0–15 and high nibbles 16–31, minus
+        /// `offset` (Q4_0: 8; Q4_1: 0, its minimum kept apart).
+        case nibbles(qs: Int, offset: UInt32)
+        /// As `nibbles`, plus bit j of the little-endian u32 at byte `qh` as bit 4 of element j
+        /// (Q5_0: offset 16; Q5_1: 0).
+        case fiveBits(qh: Int, qs: Int, offset: UInt32)
+    }
+
+    /// The eight words of one block's integer panel: word L holds the bytes q + 128 of elements
+    /// 4L ..< 4L+4 (q the block's integer values as the dequantizer with unit scale gives them).
+    @inline(__always)
+    static func biasedQuads(_ blk: UnsafeRawPointer, _ form: IntQuads, _ out: UnsafeMutablePointer<UInt32>) {
+        @inline(__always) func word(_ at: Int) -> UInt32 { UInt32(littleEndian: blk.loadUnaligned(fromByteOffset: at, as: UInt32.self)) }
+        // Bit t of x (t < 4) to bit 8t + 4: the fifth bits of four elements.
+        @inline(__always) func spread(_ x: UInt32) -> UInt32 {
+            ((x & 1) << 4) | ((x & 2) << 11) | ((x & 4) << 18) | ((x & 8) << 25)
+        }
+        switch form {
+        case .bytes(let qs):
+            for lane in 0..<8 { out[lane] = word(qs + 4 * lane) ^ 0x8080_8080 }
+        case .nibbles(let qs, let offset):
+            let bias = (128 - offset) &* 0x0101_0101
+            for lane in 0..<4 {
+                let v = word(qs + 4 * lane)
+                out[lane] = (v & 0x0F0F_0F0F) &+ bias
+                out[lane + 4] = ((v >> 4) & 0x0F0F_0F0F) &+ bias
+            }
+        case .fiveBits(let qhAt, let qs, let offset):
+            let bias = (128 - offset) &* 0x0101_0101
+            let qh = word(qhAt)
+            for lane in 0..<4 {
+                let v = word(qs + 4 * lane)
+                out[lane] = ((v & 0x0F0F_0F0F) | spread((qh >> UInt32(4 * lane)) & 0xF)) &+ bias
+                out[lane + 4] = (((v >> 4) & 0x0F0F_0F0F) | spread((qh >> UInt32(16 + 4 * lane)) & 0xF)) &+ bias
+            }
+        }
+    }
+
     /// `packPanel` followed by `packIntPanel`, straight from the weight bytes, for the integer kernel
     /// (which reads no float quants): fills the panel's block scales `wd` (and for Q4_1/Q5_1 the
-    /// minimum scales `wdm`) and the integer copy `ip`, the same bytes as the two-step path. Q8_0's
-    /// quants are its bytes; other types are decoded a block at a time with unit scale. `row` is
-    /// scratch for 32 floats and one block's bytes.
+    /// minimum scales `wdm`) and the integer copy `ip`, the same bytes as the two-step path. Types
+    /// that declare their `IntQuads` are read from their bytes; others are decoded a block at a time
+    /// with unit scale. `row` is scratch for 32 floats and one block's bytes.
     static func packIntPanelDirect(_ w: WeightMatrix, row0: Int, panel: UnsafeMutablePointer<Float>,
                                    into ip: UnsafeMutableRawPointer, row: UnsafeMutablePointer<Float>) {
         let k = w.columns
@@ -66,8 +109,9 @@ extension LaneGEMM {
         let nb = k / 32, ts = w.type.typeSize
         let wd = panel + k * nr, wdm = wd + nb * nr
         let out = ip.assumingMemoryBound(to: UInt32.self)
-        let isQ8 = w.type == .q8_0
         let tmp = UnsafeMutableRawPointer(row + 32)
+        withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 8) { wb in
+        let words = wb.baseAddress!
         for j in 0..<nr {
             let r = row0 + j
             if r >= w.rows {
@@ -80,24 +124,24 @@ extension LaneGEMM {
                 let blk = src + b * ts
                 wd[b * nr + j] = FP16.toFloat(blk.loadUnaligned(fromByteOffset: lay.scaleOffset, as: UInt16.self))
                 if let mo = lay.minOffset { wdm[b * nr + j] = FP16.toFloat(blk.loadUnaligned(fromByteOffset: mo, as: UInt16.self)) }
-                if isQ8 {
+                if let form = lay.intQuads {
+                    biasedQuads(blk, form, words)
+                } else {
+                    tmp.copyMemory(from: blk, byteCount: ts)
+                    tmp.storeBytes(of: FP16.fromFloat(1), toByteOffset: lay.scaleOffset, as: UInt16.self)
+                    if let mo = lay.minOffset { tmp.storeBytes(of: UInt16(0), toByteOffset: mo, as: UInt16.self) }
+                    format.dequantize(UnsafeRawPointer(tmp), row, count: 32)
                     for lane in 0..<8 {
-                        out[(lane * nb + b) * nr + j] = blk.loadUnaligned(fromByteOffset: 2 + 4 * lane, as: UInt32.self) ^ 0x8080_8080
+                        var bits: UInt32 = 0
+                        for t in 0..<4 {
+                            bits |= UInt32(UInt8(truncatingIfNeeded: Int32(row[4 * lane + t]) &+ 128)) << (8 * UInt32(t))
+                        }
+                        words[lane] = bits
                     }
-                    continue
                 }
-                tmp.copyMemory(from: blk, byteCount: ts)
-                tmp.storeBytes(of: FP16.fromFloat(1), toByteOffset: lay.scaleOffset, as: UInt16.self)
-                if let mo = lay.minOffset { tmp.storeBytes(of: UInt16(0), toByteOffset: mo, as: UInt16.self) }
-                format.dequantize(UnsafeRawPointer(tmp), row, count: 32)
-                for lane in 0..<8 {
-                    var bits: UInt32 = 0
-                    for t in 0..<4 {
-                        bits |= UInt32(UInt8(truncatingIfNeeded: Int32(row[4 * lane + t]) &+ 128)) << (8 * UInt32(t))
-                    }
-                    out[(lane * nb + b) * nr + j] = bits
-                }
+                for lane in 0..<8 { out[(lane * nb + b) * nr + j] = words[lane] }
             }
+        }
         }
     }
 
@@ -117,29 +161,36 @@ extension LaneGEMM {
         }
     }
 
-    /// `packIntActivations` of one group: `src` its packed float quants, `dst` its int32s.
+    /// `packIntActivations` of one group: `src` its packed float quants, `dst` its int32s. Four
+    /// rows at a time: a quant q (an integer, |q| ≤ 127) plus 1.5·2^23 has the bits
+    /// `magicBits + q`, whose low byte is q's byte and whose difference to `magicBits` is q.
     private static func packIntGroup(_ src: UnsafePointer<Float>, columns k: Int, into dst: UnsafeMutablePointer<Int32>) {
         let quads = k / 4, nb = k / 32
-        for b in 0..<nb {
-            for i in 0..<mr {
-                var sum: Int32 = 0
-                for lane in 0..<8 {
-                    for t in 0..<4 { sum &+= Int32(src[(4 * (lane * nb + b) + t) * mr + i]) }
+        let s = UnsafeRawPointer(src), d = UnsafeMutableRawPointer(dst)
+        let magic = SIMD4<Float>(repeating: magicFloat), low = SIMD4<UInt32>(repeating: 0xFF)
+        let m = SIMD4<Int32>(repeating: magicBits)
+        for q in 0..<quads {
+            for i in stride(from: 0, to: mr, by: 4) {
+                @inline(__always) func quant(_ t: Int) -> SIMD4<Float> {
+                    s.loadUnaligned(fromByteOffset: 4 * ((4 * q + t) * mr + i), as: SIMD4<Float>.self)
                 }
-                dst[2 * mr * quads + b * mr + i] = magicBits &- 128 &* sum
+                let v0 = quant(0), v1 = quant(1), v2 = quant(2), v3 = quant(3)
+                @inline(__always) func byte(_ v: SIMD4<Float>) -> SIMD4<UInt32> { unsafeBitCast(v + magic, to: SIMD4<UInt32>.self) & low }
+                let bits = byte(v0) | (byte(v1) &<< 8) | (byte(v2) &<< 16) | (byte(v3) &<< 24)
+                let sum = unsafeBitCast(((v0 + v1) + (v2 + v3)) + magic, to: SIMD4<Int32>.self) &- m
+                d.storeBytes(of: unsafeBitCast(bits, to: SIMD4<Int32>.self), toByteOffset: 4 * (q * mr + i), as: SIMD4<Int32>.self)
+                d.storeBytes(of: m &- 128 &* sum, toByteOffset: 4 * (mr * quads + q * mr + i), as: SIMD4<Int32>.self)
             }
         }
-        for q in 0..<quads {
-            for i in 0..<mr {
-                var bits: UInt32 = 0
-                var sum: Int32 = 0
-                for t in 0..<4 {
-                    let v = Int32(src[(4 * q + t) * mr + i])
-                    sum &+= v
-                    bits |= UInt32(UInt8(truncatingIfNeeded: v)) << (8 * UInt32(t))
+        // A block's starting value from its eight quads' (wrapping: Σ_L (M − 128·s_L) − 7·M = M − 128·Σ s_L).
+        let seven = SIMD4<Int32>(repeating: 7 &* magicBits)
+        for b in 0..<nb {
+            for i in stride(from: 0, to: mr, by: 4) {
+                var acc = SIMD4<Int32>()
+                for lane in 0..<8 {
+                    acc &+= d.loadUnaligned(fromByteOffset: 4 * (mr * quads + (lane * nb + b) * mr + i), as: SIMD4<Int32>.self)
                 }
-                dst[q * mr + i] = Int32(bitPattern: bits)
-                dst[mr * quads + q * mr + i] = magicBits &- 128 &* sum
+                d.storeBytes(of: acc &- seven, toByteOffset: 4 * (2 * mr * quads + b * mr + i), as: SIMD4<Int32>.self)
             }
         }
     }

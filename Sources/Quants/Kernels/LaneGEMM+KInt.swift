@@ -69,15 +69,18 @@ extension LaneGEMM {
                 }
             }
         }
-        let src = acts + g * mr * k
-        let dst = ia + g * mr * quads
+        // Four rows at a time, each quant's byte the low byte of its bits plus 1.5·2^23 (packIntGroup).
+        let s = UnsafeRawPointer(acts + g * mr * k)
+        let d = UnsafeMutableRawPointer(ia + g * mr * quads)
+        let magic = SIMD4<Float>(repeating: magicFloat), low = SIMD4<UInt32>(repeating: 0xFF)
         for q in 0..<quads {
-            for i in 0..<mr {
-                var bits: UInt32 = 0
-                for t in 0..<4 {
-                    bits |= UInt32(UInt8(truncatingIfNeeded: Int32(src[(4 * q + t) * mr + i]))) << (8 * UInt32(t))
+            for i in stride(from: 0, to: mr, by: 4) {
+                @inline(__always) func byte(_ t: Int) -> SIMD4<UInt32> {
+                    let v = s.loadUnaligned(fromByteOffset: 4 * ((4 * q + t) * mr + i), as: SIMD4<Float>.self)
+                    return unsafeBitCast(v + magic, to: SIMD4<UInt32>.self) & low
                 }
-                dst[q * mr + i] = Int32(bitPattern: bits)
+                let bits = byte(0) | (byte(1) &<< 8) | (byte(2) &<< 16) | (byte(3) &<< 24)
+                d.storeBytes(of: bits, toByteOffset: 4 * (q * mr + i), as: SIMD4<UInt32>.self)
             }
         }
     }

@@ -18,50 +18,77 @@ extension LaneGEMM {
         let nb = k / lay.block
         let qBase = buf, dBase = buf + rows12 * k, sBase = dBase + rows12 * nb
         nonisolated(unsafe) let src = a
-        let tasks = Swift.min(rows12, Swift.max(1, threads) * 4)
+        let groups = rows12 / mr
+        let tasks = Swift.min(groups, Swift.max(1, threads) * 4)
         parallelFor(chunks: tasks, threads: threads) { t in
-            let row = UnsafeMutablePointer<Float>.allocate(capacity: 2 * k)
-            defer { row.deallocate() }
-            let lanes = row + k
-            for r in (rows12 * t / tasks)..<(rows12 * (t + 1) / tasks) {
-                let q = qBase + (r / mr) * mr * k + r % mr, d = dBase + r * nb, s = sBase + r * (k / 32)
-                if r >= m {
-                    for p in 0..<k { q[p * mr] = 0 }
-                    d.update(repeating: 0, count: nb)
-                    s.update(repeating: 0, count: k / 32)
-                    continue
-                }
-                let x = src + r * lda
-                if lay.block == 32 {
-                    for b in 0..<nb {
-                        let (q0, q1, amax) = ActivationRounding.q8_0Quants(x + 32 * b)
-                        UnsafeMutableRawPointer(row + 32 * b).storeBytes(of: q0, as: SIMD16<Float>.self)
-                        UnsafeMutableRawPointer(row + 32 * b).storeBytes(of: q1, toByteOffset: 64, as: SIMD16<Float>.self)
-                        d[b] = Float(Float16(amax / 127))
-                        // Q8_1's s = f16(d·Σq) with the unrounded d = amax/127.
-                        if lay.mins == .perBlock { s[b] = Float(Float16((amax / 127) * (q0 + q1).sum())) }
+            // One group's twelve rows in lane order, then interleaved into `q` at once.
+            let rows = UnsafeMutablePointer<Float>.allocate(capacity: (mr + 1) * k)
+            defer { rows.deallocate() }
+            let row = rows + mr * k
+            for g in (groups * t / tasks)..<(groups * (t + 1) / tasks) {
+                for i in 0..<mr {
+                    let r = g * mr + i
+                    let lanes = rows + i * k, d = dBase + r * nb, s = sBase + r * (k / 32)
+                    if r >= m {
+                        lanes.update(repeating: 0, count: k)
+                        d.update(repeating: 0, count: nb)
+                        s.update(repeating: 0, count: k / 32)
+                        continue
                     }
-                } else {
-                    for b in 0..<nb {
-                        d[b] = ActivationRounding.q8_KQuants(x + 256 * b, into: row + 256 * b)
-                        for sb in (8 * b)..<(8 * b + 8) {
-                            var sum: Float = 0
-                            for j in (32 * sb)..<(32 * sb + 32) { sum += row[j] }
-                            s[sb] = sum
+                    let x = src + r * lda
+                    if lay.block == 32 {
+                        for b in 0..<nb {
+                            let (q0, q1, amax) = ActivationRounding.q8_0Quants(x + 32 * b)
+                            UnsafeMutableRawPointer(row + 32 * b).storeBytes(of: q0, as: SIMD16<Float>.self)
+                            UnsafeMutableRawPointer(row + 32 * b).storeBytes(of: q1, toByteOffset: 64, as: SIMD16<Float>.self)
+                            d[b] = Float(Float16(amax / 127))
+                            // Q8_1's s = f16(d·Σq) with the unrounded d = amax/127.
+                            if lay.mins == .perBlock { s[b] = Float(Float16((amax / 127) * (q0 + q1).sum())) }
+                        }
+                    } else {
+                        for b in 0..<nb {
+                            d[b] = ActivationRounding.q8_KQuants(x + 256 * b, into: row + 256 * b)
+                            for sb in (8 * b)..<(8 * b + 8) {
+                                var sum: Float = 0
+                                for j in (32 * sb)..<(32 * sb + 32) { sum += row[j] }
+                                s[sb] = sum
+                            }
+                        }
+                    }
+                    // Lane order: the four columns 32c + 4L ..< 32c + 4L + 4 go to L·k/8 + 4c.
+                    let lk = k / 8
+                    for c in 0..<(k / 32) {
+                        let from = UnsafeRawPointer(row + 32 * c)
+                        for lane in 0..<8 {
+                            UnsafeMutableRawPointer(lanes + lane * lk + 4 * c)
+                                .storeBytes(of: from.loadUnaligned(fromByteOffset: 16 * lane, as: SIMD4<Float>.self), as: SIMD4<Float>.self)
                         }
                     }
                 }
-                // Lane order: the four columns 32c + 4L ..< 32c + 4L + 4 go to L·k/8 + 4c.
-                let lk = k / 8
-                for c in 0..<(k / 32) {
-                    let from = UnsafeRawPointer(row + 32 * c)
-                    for lane in 0..<8 {
-                        UnsafeMutableRawPointer(lanes + lane * lk + 4 * c)
-                            .storeBytes(of: from.loadUnaligned(fromByteOffset: 16 * lane, as: SIMD4<Float>.self), as: SIMD4<Float>.self)
-                    }
-                }
-                for p in 0..<k { q[p * mr] = lanes[p] }
+                interleaveGroup(rows, columns: k, into: qBase + g * mr * k)
             }
+        }
+    }
+
+    /// `q[p·12 + i] = rows[i·k + p]`: twelve rows of `k` (a multiple of 4) interleaved, four
+    /// columns at a time (three 4×4 transposes), each output line written whole.
+    @inline(__always)
+    static func interleaveGroup(_ rows: UnsafePointer<Float>, columns k: Int, into q: UnsafeMutablePointer<Float>) {
+        let src = UnsafeRawPointer(rows), dst = UnsafeMutableRawPointer(q)
+        var p = 0
+        while p < k {
+            for i0 in stride(from: 0, to: mr, by: 4) {
+                @inline(__always) func load(_ i: Int) -> SIMD4<Float> {
+                    src.loadUnaligned(fromByteOffset: 4 * ((i0 + i) * k + p), as: SIMD4<Float>.self)
+                }
+                let a = load(0), b = load(1), c = load(2), d = load(3)
+                @inline(__always) func put(_ t: Int, _ v: SIMD4<Float>) {
+                    dst.storeBytes(of: v, toByteOffset: 4 * ((p + t) * mr + i0), as: SIMD4<Float>.self)
+                }
+                put(0, SIMD4(a[0], b[0], c[0], d[0])); put(1, SIMD4(a[1], b[1], c[1], d[1]))
+                put(2, SIMD4(a[2], b[2], c[2], d[2])); put(3, SIMD4(a[3], b[3], c[3], d[3]))
+            }
+            p += 4
         }
     }
 

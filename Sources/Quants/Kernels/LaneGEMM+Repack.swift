@@ -348,38 +348,43 @@ extension LaneGEMM {
         let gemm = order == .q4K ? gemmRows(m) : 0
         let qBase = buf, dBase = buf + rows12 * k, sBase = dBase + rows12 * nb
         nonisolated(unsafe) let src = a
-        let tasks = Swift.min(rows12, Swift.max(1, threads) * 4)
+        let groups = rows12 / mr
+        let tasks = Swift.min(groups, Swift.max(1, threads) * 4)
         parallelFor(chunks: tasks, threads: threads) { t in
-            let row = UnsafeMutablePointer<Float>.allocate(capacity: k)
-            defer { row.deallocate() }
-            for r in (rows12 * t / tasks)..<(rows12 * (t + 1) / tasks) {
-                let q = qBase + (r / mr) * mr * k + r % mr, d = dBase + r * nb, s = sBase + r * ns
-                if r >= m {
-                    for p in 0..<k { q[p * mr] = 0 }
-                    d.update(repeating: 0, count: nb)
-                    s.update(repeating: 0, count: ns)
-                    continue
+            // One group's twelve rows, then interleaved into `q` at once.
+            let rows = UnsafeMutablePointer<Float>.allocate(capacity: mr * k)
+            defer { rows.deallocate() }
+            for g in (groups * t / tasks)..<(groups * (t + 1) / tasks) {
+                for i in 0..<mr {
+                    let r = g * mr + i
+                    let row = rows + i * k, d = dBase + r * nb, s = sBase + r * ns
+                    if r >= m {
+                        row.update(repeating: 0, count: k)
+                        d.update(repeating: 0, count: nb)
+                        s.update(repeating: 0, count: ns)
+                        continue
+                    }
+                    let x = src + r * lda
+                    if block == 32 {
+                        for b in 0..<nb {
+                            let (q0, q1, amax) = ActivationRounding.q8_0Quants(x + 32 * b)
+                            UnsafeMutableRawPointer(row + 32 * b).storeBytes(of: q0, as: SIMD16<Float>.self)
+                            UnsafeMutableRawPointer(row + 32 * b).storeBytes(of: q1, toByteOffset: 64, as: SIMD16<Float>.self)
+                            d[b] = Float(Float16(amax / 127))
+                        }
+                    } else {
+                        for b in 0..<nb {
+                            d[b] = r < gemm ? q8_KQuantsFourRows(x + 256 * b, into: row + 256 * b)
+                                : ActivationRounding.q8_KQuants(x + 256 * b, into: row + 256 * b)
+                        }
+                        for sb in 0..<ns {
+                            var sum: Float = 0
+                            for j in (sumLength * sb)..<(sumLength * sb + sumLength) { sum += row[j] }
+                            s[sb] = sum
+                        }
+                    }
                 }
-                let x = src + r * lda
-                if block == 32 {
-                    for b in 0..<nb {
-                        let (q0, q1, amax) = ActivationRounding.q8_0Quants(x + 32 * b)
-                        UnsafeMutableRawPointer(row + 32 * b).storeBytes(of: q0, as: SIMD16<Float>.self)
-                        UnsafeMutableRawPointer(row + 32 * b).storeBytes(of: q1, toByteOffset: 64, as: SIMD16<Float>.self)
-                        d[b] = Float(Float16(amax / 127))
-                    }
-                } else {
-                    for b in 0..<nb {
-                        d[b] = r < gemm ? q8_KQuantsFourRows(x + 256 * b, into: row + 256 * b)
-                            : ActivationRounding.q8_KQuants(x + 256 * b, into: row + 256 * b)
-                    }
-                    for sb in 0..<ns {
-                        var sum: Float = 0
-                        for j in (sumLength * sb)..<(sumLength * sb + sumLength) { sum += row[j] }
-                        s[sb] = sum
-                    }
-                }
-                for p in 0..<k { q[p * mr] = row[p] }
+                interleaveGroup(rows, columns: k, into: qBase + g * mr * k)
             }
         }
     }
@@ -390,8 +395,7 @@ extension LaneGEMM {
     /// element (anywhere in the block), positive otherwise.
     @inline(__always)
     static func q8_KQuantsFourRows(_ x: UnsafePointer<Float>, into q: UnsafeMutablePointer<Float>) -> Float {
-        var amax: Float = 0
-        for j in 0..<256 { amax = Swift.max(amax, abs(x[j])) }
+        let amax = ActivationRounding.absMax256(x)
         if amax == 0 {
             q.update(repeating: 0, count: 256)
             return 0
@@ -402,7 +406,7 @@ extension LaneGEMM {
             break
         }
         let iscale: Float = positive ? -127 / amax : 127 / amax
-        for j in 0..<256 { q[j] = Swift.min(127, (iscale * x[j]).rounded(.toNearestOrEven)) + 0 }
+        ActivationRounding.roundQ8_K(x, iscale: iscale, into: q)
         return 1 / iscale
     }
 

@@ -97,6 +97,9 @@ public enum LaneGEMM {
         /// The order of b10572's x86 vec_dot for Q1_0 / Q2_0 (LaneGEMM+BitLanes.swift); when set,
         /// every row count takes it.
         var bits: BitLanes? = nil
+        /// Where a 32-element block keeps its integer values, for the integer kernel's packing
+        /// (LaneGEMM+Int8.swift); nil: decoded through the dequantizer.
+        var intQuads: IntQuads? = nil
     }
 
     /// How ggml's dot products add the weights' minimum terms.

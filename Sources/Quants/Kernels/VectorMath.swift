@@ -41,7 +41,7 @@ public enum VectorMath {
         let p32 = SIMD16<Float>(repeating: 0x1.fffdb6p-2).addingProduct(SIMD16<Float>(repeating: 0x1.555e66p-3), b)
         let j = (SIMD16<Float>(repeating: 0x1.ffffecp-1) * b).addingProduct(p32.addingProduct(p54, u), u)
         let big = magnitude(n) .> SIMD16<Float>(repeating: 126)
-        if !any(big) { return k.addingProduct(j, k) }
+        if !anyLane(big) { return k.addingProduct(j, k) }
         // Lanes with |n| > 126: 2^n split into two factors (s1, s2), or saturated beyond 192.
         let g = SIMD16<UInt32>(repeating: 0).replacing(with: 0x8200_0000, where: n .<= SIMD16<Float>(repeating: 0))
         let s1 = unsafeBitCast(g &+ 0x7F00_0000, to: SIMD16<Float>.self)
@@ -69,6 +69,17 @@ public enum VectorMath {
         if abs(n) > 192 { return s1 * s1 }
         let s2 = Float(bitPattern: e &- g)
         return s2.addingProduct(s2, j) * s1
+    }
+
+    /// Whether any lane of `mask` is set, by halving (the standard library's `any` is a generic
+    /// call here).
+    @inline(__always)
+    static func anyLane(_ mask: SIMDMask<SIMD16<Int32>>) -> Bool {
+        let v = SIMD16<Int32>(repeating: 0).replacing(with: 1, where: mask)
+        let h8 = v.lowHalf | v.highHalf
+        let h4 = h8.lowHalf | h8.highHalf
+        let h2 = h4.lowHalf | h4.highHalf
+        return (h2[0] | h2[1]) != 0
     }
 
     /// |v| lane by lane.
