@@ -29,6 +29,29 @@ public enum LaneFloatGEMM {
     @inline(__always)
     static func laneColumn(_ kk: Int, _ k: Int) -> Int { (kk & 7) * (k >> 3) + (kk >> 3) }
 
+    /// `out[laneColumn(kk, k)] = x[kk]`: a row of `k` (a multiple of 8) lane by lane.
+    @inline(__always)
+    static func laneOrder(_ x: UnsafePointer<Float>, columns k: Int, into out: UnsafeMutablePointer<Float>) {
+        let steps = k / 8
+        let src = UnsafeRawPointer(x), dst = UnsafeMutableRawPointer(out)
+        var s0 = 0
+        // Eight steps at a time: an 8×8 transpose.
+        while s0 + 8 <= steps {
+            @inline(__always) func load(_ j: Int) -> SIMD8<Float> {
+                src.loadUnaligned(fromByteOffset: 32 &* (s0 &+ j), as: SIMD8<Float>.self)
+            }
+            let v0 = load(0), v1 = load(1), v2 = load(2), v3 = load(3), v4 = load(4), v5 = load(5), v6 = load(6), v7 = load(7)
+            for lane in 0..<8 {
+                let column = SIMD8<Float>(v0[lane], v1[lane], v2[lane], v3[lane], v4[lane], v5[lane], v6[lane], v7[lane])
+                dst.storeBytes(of: column, toByteOffset: 4 &* (lane &* steps &+ s0), as: SIMD8<Float>.self)
+            }
+            s0 &+= 8
+        }
+        for lane in 0..<8 {
+            for step in s0..<steps { out[lane &* steps &+ step] = x[8 &* step &+ lane] }
+        }
+    }
+
     /// `C[r][n] = tinyBLAS(round(A[r]), W[n])` for `r < m`, `n < w.rows`, where `round` is the
     /// conversion of the activations to the weights' dot type. `handles(w)` must hold. The result
     /// does not depend on `threads`.
@@ -47,26 +70,34 @@ public enum LaneFloatGEMM {
         nonisolated(unsafe) let src = a, pa = packed
         let aTasks = Swift.min(groups, Swift.max(1, threads) * 4)
         parallelFor(chunks: aTasks, threads: threads) { t in
-            let row = UnsafeMutablePointer<Float>.allocate(capacity: k)
-            defer { row.deallocate() }
+            // A group's rows in lane order, then interleaved at once (LaneGEMM.interleave).
+            let rows = UnsafeMutablePointer<Float>.allocate(capacity: (mr + 1) * k)
+            defer { rows.deallocate() }
+            let row = rows + mr * k
             for g in (groups * t / aTasks)..<(groups * (t + 1) / aTasks) {
-                let dst = pa + g * mr * k
                 for i in 0..<mr {
                     let r = g * mr + i
                     if r < m {
-                        ActivationRounding.roundTrip(dotType, src + r * lda, row, count: k)
-                        for kk in 0..<k { dst[laneColumn(kk, k) * mr + i] = row[kk] }
+                        let x: UnsafePointer<Float>
+                        if dotType == .f32 {
+                            x = src + r * lda
+                        } else {
+                            ActivationRounding.roundTrip(dotType, src + r * lda, row, count: k)
+                            x = UnsafePointer(row)
+                        }
+                        laneOrder(x, columns: k, into: rows + i * k)
                     } else {
-                        for kk in 0..<k { dst[kk * mr + i] = 0 }
+                        (rows + i * k).update(repeating: 0, count: k)
                     }
                 }
+                LaneGEMM.interleave(rows, count: mr, columns: k, into: pa + g * mr * k)
             }
         }
 
         // Tasks: slabs of 32 weight rows; each is dequantized and packed once, then met by every group.
         let slabs = (w.rows + nr - 1) / nr
         let chunks = Swift.min(slabs, Swift.max(1, threads) * 4)
-        let stride = 2 * nr * k + 8 * mr * nr
+        let stride = 3 * nr * k + 8 * mr * nr
         ws.chunk.reserve(chunks * stride)
         nonisolated(unsafe) let cp = c
         nonisolated(unsafe) let scratchBase = ws.chunk.pointer
@@ -74,18 +105,25 @@ public enum LaneFloatGEMM {
         parallelFor(chunks: chunks, threads: threads) { ch in
             let panel = scratchBase + ch * stride
             let rowsScratch = panel + nr * k
-            let partials = rowsScratch + nr * k
+            let ordered = rowsScratch + nr * k
+            let partials = ordered + nr * k
             for s in (slabs * ch / chunks)..<(slabs * (ch + 1) / chunks) {
                 let valid = Swift.min(nr, weights.rows - s * nr)
-                for r in 0..<valid { weights.dequantize(row: s * nr + r, k0: 0, count: k, into: rowsScratch + r * k) }
                 for r in 0..<nr {
                     if r < valid {
-                        let from = rowsScratch + r * k
-                        for kk in 0..<k { panel[laneColumn(kk, k) * nr + r] = from[kk] }
+                        let from: UnsafePointer<Float>
+                        if weights.type == .f32 {
+                            from = UnsafeRawPointer(weights.data + (s * nr + r) * weights.rowBytes).assumingMemoryBound(to: Float.self)
+                        } else {
+                            weights.dequantize(row: s * nr + r, k0: 0, count: k, into: rowsScratch + r * k)
+                            from = UnsafePointer(rowsScratch + r * k)
+                        }
+                        laneOrder(from, columns: k, into: ordered + r * k)
                     } else {
-                        for kk in 0..<k { panel[kk * nr + r] = 0 }
+                        (ordered + r * k).update(repeating: 0, count: k)
                     }
                 }
+                LaneGEMM.interleave(ordered, count: nr, columns: k, into: panel)
                 for g in 0..<groups {
                     let ap = packed + g * mr * k
                     for lane in 0..<8 {

@@ -74,16 +74,22 @@ extension LaneGEMM {
     /// columns at a time (three 4×4 transposes), each output line written whole.
     @inline(__always)
     static func interleaveGroup(_ rows: UnsafePointer<Float>, columns k: Int, into q: UnsafeMutablePointer<Float>) {
+        interleave(rows, count: mr, columns: k, into: q)
+    }
+
+    /// `q[p·n + i] = rows[i·k + p]` for `n` rows (a multiple of 4) of `k` (a multiple of 4).
+    @inline(__always)
+    static func interleave(_ rows: UnsafePointer<Float>, count n: Int, columns k: Int, into q: UnsafeMutablePointer<Float>) {
         let src = UnsafeRawPointer(rows), dst = UnsafeMutableRawPointer(q)
         var p = 0
         while p < k {
-            for i0 in stride(from: 0, to: mr, by: 4) {
+            for i0 in stride(from: 0, to: n, by: 4) {
                 @inline(__always) func load(_ i: Int) -> SIMD4<Float> {
                     src.loadUnaligned(fromByteOffset: 4 * ((i0 + i) * k + p), as: SIMD4<Float>.self)
                 }
                 let a = load(0), b = load(1), c = load(2), d = load(3)
                 @inline(__always) func put(_ t: Int, _ v: SIMD4<Float>) {
-                    dst.storeBytes(of: v, toByteOffset: 4 * ((p + t) * mr + i0), as: SIMD4<Float>.self)
+                    dst.storeBytes(of: v, toByteOffset: 4 * ((p + t) * n + i0), as: SIMD4<Float>.self)
                 }
                 put(0, SIMD4(a[0], b[0], c[0], d[0])); put(1, SIMD4(a[1], b[1], c[1], d[1]))
                 put(2, SIMD4(a[2], b[2], c[2], d[2])); put(3, SIMD4(a[3], b[3], c[3], d[3]))
