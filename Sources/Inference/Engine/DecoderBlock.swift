@@ -37,16 +37,24 @@ extension InferenceSession {
         if let qn = w.qNorm { normRows(q, qn, q, rows: n * c.headCount, width: c.headDimK) }
         if let kn = w.kNorm { normRows(k, kn, k, rows: n * c.headCountKV, width: c.headDimK) }
 
-        // RoPE and the cache, row by row (cheap next to the products).
-        for r in 0..<n {
-            let s = r / length
-            let pos = start + r % length
-            for h in 0..<c.headCount { rope.apply(q + r * qDim + h * c.headDimK, position: pos) }
-            for h in 0..<c.headCountKV { rope.apply(k + r * c.kvDimK + h * c.headDimK, position: pos) }
-            cache.store(layer: cacheLayer, sequence: s, position: pos, key: k + r * c.kvDimK, value: v + r * c.kvDimV)
-        }
-        if let scale = c.queryScale {
-            for i in 0..<(n * qDim) { q[i] *= scale }
+        // RoPE and the cache, row by row (each row on its own: spread over the threads).
+        do {
+            nonisolated(unsafe) let qp = q, kp = k, vp = v
+            let rope = self.rope, queryScale = c.queryScale
+            let tasks = min(n, threads * 4)
+            parallelFor(chunks: tasks, threads: threads) { t in
+                for r in (n * t / tasks)..<(n * (t + 1) / tasks) {
+                    let s = r / length
+                    let pos = start + r % length
+                    let qr = qp + r * qDim
+                    for h in 0..<c.headCount { rope.apply(qr + h * c.headDimK, position: pos) }
+                    for h in 0..<c.headCountKV { rope.apply(kp + r * c.kvDimK + h * c.headDimK, position: pos) }
+                    cache.store(layer: cacheLayer, sequence: s, position: pos, key: kp + r * c.kvDimK, value: vp + r * c.kvDimV)
+                    if let scale = queryScale {
+                        for i in 0..<qDim { qr[i] *= scale }
+                    }
+                }
+            }
         }
         att.run(q: q, out: acts.attention.pointer, cache: cache, layer: cacheLayer, sequences: sequences,
                 length: length, start: start, threads: threads, flash: flashAttention)
@@ -62,7 +70,7 @@ extension InferenceSession {
         }
         let proj = acts.projected.pointer
         linear(w.o, acts.attention.pointer, rows: n, into: proj, override: overrides[.attnOutput])
-        RowOps.add(x, proj, count: n * e)
+        addRows(x, proj, count: n * e)
 
         normRows(x, w.ffnNorm, xn, rows: n, width: e)
         if let moe = w.experts {
@@ -78,7 +86,18 @@ extension InferenceSession {
         case .geGLU: geglu(gate: gate, up: up, into: xn, count: n * c.feedForwardLength)
         }
         linear(w.down, xn, rows: n, into: proj, override: overrides[.ffnDown])
-        RowOps.add(x, proj, count: n * e)
+        addRows(x, proj, count: n * e)
+    }
+
+    /// `x += y` over `count` values, spread over the threads (each value on its own).
+    func addRows(_ x: UnsafeMutablePointer<Float>, _ y: UnsafePointer<Float>, count: Int) {
+        nonisolated(unsafe) let xp = x, yp = y
+        let tasks = min(max(1, count / 4096), threads * 4)
+        parallelFor(chunks: tasks, threads: threads) { t in
+            // Task boundaries on multiples of 16 values.
+            let lo = (count * t / tasks) & ~15, hi = t == tasks - 1 ? count : (count * (t + 1) / tasks) & ~15
+            RowOps.add(xp + lo, yp + lo, count: hi - lo)
+        }
     }
 
     /// RMS norm of `rows` rows of `width`, times `weight`, spread over the threads.
@@ -97,7 +116,12 @@ extension InferenceSession {
 
     func addBias(_ y: UnsafeMutablePointer<Float>, _ bias: [Float], rows: Int) {
         bias.withUnsafeBufferPointer { b in
-            for r in 0..<rows { RowOps.add(y + r * bias.count, b.baseAddress!, count: bias.count) }
+            nonisolated(unsafe) let yp = y, bp = b.baseAddress!
+            let width = b.count
+            let tasks = min(rows, threads * 4)
+            parallelFor(chunks: tasks, threads: threads) { t in
+                for r in (rows * t / tasks)..<(rows * (t + 1) / tasks) { RowOps.add(yp + r * width, bp, count: width) }
+            }
         }
     }
 
