@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Speed of gguf-ppl against llama-perplexity on the same files, in one run: whole-process wall time,
-# the median of RUNS alternating runs per tool (ours first on odd runs, llama.cpp first on even ones),
+# the median of RUNS alternating runs per tool (ours first on odd runs, llama.cpp first on even ones,
+# after one unmeasured run of each),
 # tokens/s = chunks × ctx / median wall time, the ratio ours/llama.cpp, and both final estimates.
 #
 #   tools/bench-ppl.sh [-m MODEL] [--types T1,T2,...] [--chunks N] [--ctx N] [--threads N] [--runs N]
@@ -69,6 +70,10 @@ for t in ${types//,/ }; do
     else
         "$bin/gguf-quantize" -q --allow-requantize "$src" "$f" "$t" "$threads" > /dev/null
     fi
+    # Written files flushed and one unmeasured run of each tool first (page cache warm, no writeback).
+    sync
+    tool_ours "$f"
+    if [ -n "$llama" ]; then tool_llama "$f"; fi
     ours=() ref=()
     for i in $(seq 1 "$runs"); do
         if [ -n "$llama" ] && [ $((i % 2)) = 0 ]; then ref+=("$(timed llama "$f")"); fi

@@ -180,7 +180,10 @@ extension AWQCalibrator {
                     : try scoreGroup(g, il, weights: ws, candidates: candidates, searchInput: searchInput,
                                      reference: reference, sequenceLength: L)
                 if let k = scores.chosen { result.scales[g] = candidates[k] }
-                result.ratios[g] = scores.chosen.map { Float($0) / Float(options.grid) }
+                // updateValue: "no ratio" is stored as a present nil (a subscript assignment of a
+                // nil Float? here would remove the key, and the summary would read an MoE group).
+                let ratio: Float? = scores.chosen.map { Float($0) / Float(options.grid) }
+                result.ratios.updateValue(ratio, forKey: g)
                 result.loss[g] = scores.best
                 result.baseLoss[g] = scores.base
                 continue
@@ -201,7 +204,7 @@ extension AWQCalibrator {
                 }
             }
             if let s = bestScales { result.scales[g] = s }
-            result.ratios[g] = bestRatio
+            result.ratios.updateValue(bestRatio, forKey: g)
             result.loss[g] = best
             result.baseLoss[g] = base
         }
