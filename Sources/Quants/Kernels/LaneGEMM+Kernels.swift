@@ -136,15 +136,21 @@ extension LaneGEMM {
         // `dd[((b − first)·12 + i)·32 + j]` for the blocks `b` of the range.
         let dd = lanes + 8 * mr * nr
         @inline(__always) func scaleProducts(blocks: Range<Int>) {
+            // Written in order, 32 floats per (block, row); pointers stepped (no index arithmetic).
+            var o = UnsafeMutableRawPointer(dd)
+            var w = UnsafeRawPointer(wd + blocks.lowerBound * nr)
             for b in blocks {
-                let dw0 = UnsafeRawPointer(wd + b * nr).loadUnaligned(as: SIMD16<Float>.self)
-                let dw1 = UnsafeRawPointer(wd + b * nr + 16).loadUnaligned(as: SIMD16<Float>.self)
-                for i in 0..<mr {
-                    let da = SIMD16<Float>(repeating: ad[i * nb + b])
-                    let o = UnsafeMutableRawPointer(dd + ((b - blocks.lowerBound) * mr + i) * nr)
+                let dw0 = w.loadUnaligned(as: SIMD16<Float>.self)
+                let dw1 = w.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self)
+                var a = ad + b
+                for _ in 0..<mr {
+                    let da = SIMD16<Float>(repeating: a.pointee)
                     o.storeBytes(of: da * dw0, as: SIMD16<Float>.self)
                     o.storeBytes(of: da * dw1, toByteOffset: 64, as: SIMD16<Float>.self)
+                    o += 128
+                    a += nb
                 }
+                w += 4 * nr
             }
         }
         let chunks = lay.block / 32
