@@ -273,8 +273,9 @@ final class FlashAttentionKernel {
         o.storeBytes(of: a7, toByteOffset: 28 * ldc, as: SIMD16<Float>.self)
     }
 
-    /// `accumulate` for two rows at once (`na`, `nb` ≥ 1 cells): the values loaded once for both,
-    /// each row's chain still one fused multiply-add per key in cell order.
+    /// `accumulate` for two rows at once (`na`, `nb` ≥ 1 cells): the cells both rows see with the
+    /// values loaded once for both, then each row's remaining cells by `accumulate`; each row's
+    /// chain is still one fused multiply-add per key in cell order.
     @inline(__always)
     static func accumulate2(_ a: UnsafeMutablePointer<Float>, _ b: UnsafeMutablePointer<Float>, hdp: Int,
                             _ pa: UnsafePointer<Float>, _ na: Int, _ pb: UnsafePointer<Float>, _ nb: Int,
@@ -289,10 +290,9 @@ final class FlashAttentionKernel {
                 p.loadUnaligned(fromByteOffset: o, as: SIMD16<Float>.self)
             }
             var x0 = ld(ap, 0), x1 = ld(ap, 64), y0 = ld(bp, 0), y1 = ld(bp, 64)
-            var x2 = wide ? ld(ap, 128) : SIMD16<Float>(), x3 = wide ? ld(ap, 192) : SIMD16<Float>()
-            var y2 = wide ? ld(bp, 128) : SIMD16<Float>(), y3 = wide ? ld(bp, 192) : SIMD16<Float>()
             var vp = UnsafeRawPointer(v + d0)
             if wide {
+                var x2 = ld(ap, 128), x3 = ld(ap, 192), y2 = ld(bp, 128), y3 = ld(bp, 192)
                 for j in 0..<both {
                     let v0 = vp.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self)
                     let v1 = vp.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self)
@@ -303,23 +303,6 @@ final class FlashAttentionKernel {
                     x1 = x1.addingProduct(v1, wa); y1 = y1.addingProduct(v1, wb)
                     x2 = x2.addingProduct(v2, wa); y2 = y2.addingProduct(v2, wb)
                     x3 = x3.addingProduct(v3, wa); y3 = y3.addingProduct(v3, wb)
-                    vp += 4 * stride
-                }
-                for j in both..<na {
-                    let w = SIMD16<Float>(repeating: pa[j])
-                    x0 = x0.addingProduct(vp.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self), w)
-                    x1 = x1.addingProduct(vp.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self), w)
-                    x2 = x2.addingProduct(vp.loadUnaligned(fromByteOffset: 128, as: SIMD16<Float>.self), w)
-                    x3 = x3.addingProduct(vp.loadUnaligned(fromByteOffset: 192, as: SIMD16<Float>.self), w)
-                    vp += 4 * stride
-                }
-                vp = UnsafeRawPointer(v + d0 + both * stride)
-                for j in both..<nb {
-                    let w = SIMD16<Float>(repeating: pb[j])
-                    y0 = y0.addingProduct(vp.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self), w)
-                    y1 = y1.addingProduct(vp.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self), w)
-                    y2 = y2.addingProduct(vp.loadUnaligned(fromByteOffset: 128, as: SIMD16<Float>.self), w)
-                    y3 = y3.addingProduct(vp.loadUnaligned(fromByteOffset: 192, as: SIMD16<Float>.self), w)
                     vp += 4 * stride
                 }
                 ap.storeBytes(of: x2, toByteOffset: 128, as: SIMD16<Float>.self)
@@ -335,19 +318,6 @@ final class FlashAttentionKernel {
                     x1 = x1.addingProduct(v1, wa); y1 = y1.addingProduct(v1, wb)
                     vp += 4 * stride
                 }
-                for j in both..<na {
-                    let w = SIMD16<Float>(repeating: pa[j])
-                    x0 = x0.addingProduct(vp.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self), w)
-                    x1 = x1.addingProduct(vp.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self), w)
-                    vp += 4 * stride
-                }
-                vp = UnsafeRawPointer(v + d0 + both * stride)
-                for j in both..<nb {
-                    let w = SIMD16<Float>(repeating: pb[j])
-                    y0 = y0.addingProduct(vp.loadUnaligned(fromByteOffset: 0, as: SIMD16<Float>.self), w)
-                    y1 = y1.addingProduct(vp.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self), w)
-                    vp += 4 * stride
-                }
             }
             ap.storeBytes(of: x0, toByteOffset: 0, as: SIMD16<Float>.self)
             ap.storeBytes(of: x1, toByteOffset: 64, as: SIMD16<Float>.self)
@@ -355,6 +325,9 @@ final class FlashAttentionKernel {
             bp.storeBytes(of: y1, toByteOffset: 64, as: SIMD16<Float>.self)
             d0 += wide ? 64 : 32
         }
+        let rest = v + both * stride
+        if na > both { accumulate(a, hdp: hdp, probabilities: pa + both, count: na - both, values: rest, stride: stride) }
+        if nb > both { accumulate(b, hdp: hdp, probabilities: pb + both, count: nb - both, values: rest, stride: stride) }
     }
 
     /// `a[d] += p[j]·v[j][d]` for j in order, one fused multiply-add per key (`hdp` a multiple of 32).

@@ -65,19 +65,13 @@ extension LaneGEMM {
                         }
                     }
                 }
-                interleaveGroup(rows, columns: k, into: qBase + g * mr * k)
+                interleave(rows, count: mr, columns: k, into: qBase + g * mr * k)
             }
         }
     }
 
-    /// `q[p·12 + i] = rows[i·k + p]`: twelve rows of `k` (a multiple of 4) interleaved, four
-    /// columns at a time (three 4×4 transposes), each output line written whole.
-    @inline(__always)
-    static func interleaveGroup(_ rows: UnsafePointer<Float>, columns k: Int, into q: UnsafeMutablePointer<Float>) {
-        interleave(rows, count: mr, columns: k, into: q)
-    }
-
-    /// `q[p·n + i] = rows[i·k + p]` for `n` rows (a multiple of 4) of `k` (a multiple of 4).
+    /// `q[p·n + i] = rows[i·k + p]` for `n` rows (a multiple of 4) of `k` (a multiple of 4): four
+    /// columns at a time (4×4 transposes), each output line written whole (one group: `n` = 12).
     @inline(__always)
     static func interleave(_ rows: UnsafePointer<Float>, count n: Int, columns k: Int, into q: UnsafeMutablePointer<Float>) {
         let src = UnsafeRawPointer(rows), dst = UnsafeMutableRawPointer(q)

@@ -384,7 +384,7 @@ extension LaneGEMM {
                         }
                     }
                 }
-                interleaveGroup(rows, columns: k, into: qBase + g * mr * k)
+                interleave(rows, count: mr, columns: k, into: qBase + g * mr * k)
             }
         }
     }
