@@ -34,7 +34,7 @@ final class Attention {
         self.capacity = capacity
         let mr = MicroKernel.mr, nr = MicroKernel.nr
         perTask = ((headDim + 7) & ~7) * mr + mr * capacity + (capacity + 8) * mr + 8 * mr * nr
-        scratch = .allocate(capacity: perTask * maxTasks)
+        scratch = .allocateAligned(capacity: perTask * maxTasks)
         scratch.initialize(repeating: 0, count: perTask * maxTasks)
     }
 

@@ -1,3 +1,5 @@
+import Quants
+
 /// A growable f32 buffer owned by a session (allocated outside the hot loops).
 final class FloatBuffer {
     private(set) var pointer: UnsafeMutablePointer<Float>
@@ -5,7 +7,7 @@ final class FloatBuffer {
 
     init(_ count: Int = 0) {
         capacity = max(count, 1)
-        pointer = .allocate(capacity: capacity)
+        pointer = .allocateAligned(capacity: capacity)
         pointer.initialize(repeating: 0, count: capacity)
     }
 
@@ -17,7 +19,7 @@ final class FloatBuffer {
         if count > capacity {
             pointer.deallocate()
             capacity = count
-            pointer = .allocate(capacity: count)
+            pointer = .allocateAligned(capacity: count)
             pointer.initialize(repeating: 0, count: count)
         }
         return pointer

@@ -253,7 +253,7 @@ extension InferenceSession {
         let tasks = max(1, min(outs, threads * 4))
         parallelFor(chunks: tasks, threads: threads) { t in
             // f16/bf16 storage of f32 values (an in-memory checkpoint): each row widened once.
-            let widened = weights.type == .f32 ? nil : UnsafeMutablePointer<Float>.allocate(capacity: k)
+            let widened = weights.type == .f32 ? nil : UnsafeMutablePointer<Float>.allocateAligned(capacity: k)
             defer { widened?.deallocate() }
             for o in (outs * t / tasks)..<(outs * (t + 1) / tasks) {
                 let wr: UnsafePointer<Float>

@@ -65,9 +65,9 @@ final class FlashAttentionKernel {
         self.maxTasks = maxTasks
         let r = Self.rowsPerItem
         perTask = r * headDim + r * Self.kvTile + r * headDimPadded + 2 * r + 16
-        scratch = .allocate(capacity: perTask * maxTasks)
+        scratch = .allocateAligned(capacity: perTask * maxTasks)
         scratch.initialize(repeating: 0, count: perTask * maxTasks)
-        countScratch = .allocate(capacity: r * maxTasks)
+        countScratch = .allocateAligned(capacity: r * maxTasks)
         countScratch.initialize(repeating: 0, count: r * maxTasks)
     }
 

@@ -1,3 +1,5 @@
+import Quants
+
 /// Keys and values of past positions for a number of independent sequences, as the f32 values of
 /// llama.cpp's default f16 cache (every entry is rounded to f16 when stored).
 ///
@@ -26,9 +28,9 @@ final class KVCache {
         headDimPadded = (headDim + 31) & ~31
         let kCount = layers * sequences * kvHeads * headDim * capacity
         let vCount = layers * sequences * capacity * kvHeads * headDimPadded
-        keys = .allocate(capacity: kCount)
+        keys = .allocateAligned(capacity: kCount)
         keys.initialize(repeating: 0, count: kCount)
-        values = .allocate(capacity: vCount)
+        values = .allocateAligned(capacity: vCount)
         values.initialize(repeating: 0, count: vCount)
         lengths = [Int](repeating: 0, count: sequences)
     }

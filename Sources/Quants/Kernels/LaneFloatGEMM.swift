@@ -71,7 +71,7 @@ public enum LaneFloatGEMM {
         let aTasks = Swift.min(groups, Swift.max(1, threads) * 4)
         parallelFor(chunks: aTasks, threads: threads) { t in
             // A group's rows in lane order, then interleaved at once (LaneGEMM.interleave).
-            let rows = UnsafeMutablePointer<Float>.allocate(capacity: (mr + 1) * k)
+            let rows = UnsafeMutablePointer<Float>.allocateAligned(capacity: (mr + 1) * k)
             defer { rows.deallocate() }
             let row = rows + mr * k
             for g in (groups * t / aTasks)..<(groups * (t + 1) / aTasks) {
@@ -153,8 +153,8 @@ public enum LaneFloatGEMM {
                                        into c: UnsafeMutablePointer<Float>, ldc: Int) {
         let k = w.columns
         let dotType = ActivationRounding.dotType(for: w.productType)!
-        let x = UnsafeMutablePointer<Float>.allocate(capacity: k)
-        let wr = UnsafeMutablePointer<Float>.allocate(capacity: k)
+        let x = UnsafeMutablePointer<Float>.allocateAligned(capacity: k)
+        let wr = UnsafeMutablePointer<Float>.allocateAligned(capacity: k)
         defer { x.deallocate(); wr.deallocate() }
         for r in 0..<m {
             ActivationRounding.roundTripReference(dotType, a + r * lda, x, count: k)

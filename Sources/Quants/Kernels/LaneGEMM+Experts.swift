@@ -49,7 +49,7 @@ extension LaneGEMM {
         nonisolated(unsafe) let src = a
         let tasks = Swift.min(rows12, Swift.max(1, threads) * 4)
         parallelFor(chunks: tasks, threads: threads) { t in
-            let row = UnsafeMutablePointer<Float>.allocate(capacity: k)
+            let row = UnsafeMutablePointer<Float>.allocateAligned(capacity: k)
             defer { row.deallocate() }
             for r in (rows12 * t / tasks)..<(rows12 * (t + 1) / tasks) {
                 let q = qBase + (r / mr) * mr * k + r % mr, d = dBase + r * nb, s = sBase + r * ns

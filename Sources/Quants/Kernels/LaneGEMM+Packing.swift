@@ -22,7 +22,7 @@ extension LaneGEMM {
         let tasks = Swift.min(groups, Swift.max(1, threads) * 4)
         parallelFor(chunks: tasks, threads: threads) { t in
             // One group's twelve rows in lane order, then interleaved into `q` at once.
-            let rows = UnsafeMutablePointer<Float>.allocate(capacity: (mr + 1) * k)
+            let rows = UnsafeMutablePointer<Float>.allocateAligned(capacity: (mr + 1) * k)
             defer { rows.deallocate() }
             let row = rows + mr * k
             for g in (groups * t / tasks)..<(groups * (t + 1) / tasks) {

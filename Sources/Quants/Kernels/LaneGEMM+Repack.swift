@@ -352,7 +352,7 @@ extension LaneGEMM {
         let tasks = Swift.min(groups, Swift.max(1, threads) * 4)
         parallelFor(chunks: tasks, threads: threads) { t in
             // One group's twelve rows, then interleaved into `q` at once.
-            let rows = UnsafeMutablePointer<Float>.allocate(capacity: mr * k)
+            let rows = UnsafeMutablePointer<Float>.allocateAligned(capacity: mr * k)
             defer { rows.deallocate() }
             for g in (groups * t / tasks)..<(groups * (t + 1) / tasks) {
                 for i in 0..<mr {

@@ -50,13 +50,13 @@ public final class LaneWorkspace {
 
 /// A growable f32 buffer.
 struct FloatStore {
-    private(set) var pointer = UnsafeMutablePointer<Float>.allocate(capacity: 1)
+    private(set) var pointer = UnsafeMutablePointer<Float>.allocateAligned(capacity: 1)
     private(set) var capacity = 1
 
     mutating func reserve(_ n: Int) {
         if n > capacity {
             pointer.deallocate()
-            pointer = .allocate(capacity: n)
+            pointer = .allocateAligned(capacity: n)
             capacity = n
         }
     }

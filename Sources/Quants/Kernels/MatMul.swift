@@ -16,10 +16,10 @@ public final class MatMulWorkspace {
 
     public init() {
         packedACapacity = 0
-        packedA = .allocate(capacity: 1)
+        packedA = .allocateAligned(capacity: 1)
         chunkCapacity = 0
         chunkStride = 0
-        chunkScratch = .allocate(capacity: 1)
+        chunkScratch = .allocateAligned(capacity: 1)
     }
 
     deinit {
@@ -30,7 +30,7 @@ public final class MatMulWorkspace {
     func reserve(packed: Int, chunks: Int, rowLength: Int) {
         if packed > packedACapacity {
             packedA.deallocate()
-            packedA = .allocate(capacity: packed)
+            packedA = .allocateAligned(capacity: packed)
             packedACapacity = packed
         }
         let stride = MatMul.kc * MatMul.nc + MatMul.kc * MicroKernel.nr + MicroKernel.mr * MicroKernel.nr
@@ -39,7 +39,7 @@ public final class MatMulWorkspace {
             chunkScratch.deallocate()
             chunkCapacity = Swift.max(chunks, chunkCapacity)
             chunkStride = Swift.max(stride, chunkStride)
-            chunkScratch = .allocate(capacity: chunkCapacity * chunkStride)
+            chunkScratch = .allocateAligned(capacity: chunkCapacity * chunkStride)
         }
     }
 
@@ -182,8 +182,8 @@ public enum MatMul {
         guard let dt = dotType ?? ActivationRounding.dotType(for: w.productType) else {
             preconditionFailure("ggml's CPU backend has no matrix product for \(w.type) weights")
         }
-        let x = UnsafeMutablePointer<Float>.allocate(capacity: m * k)
-        let wr = UnsafeMutablePointer<Float>.allocate(capacity: k)
+        let x = UnsafeMutablePointer<Float>.allocateAligned(capacity: m * k)
+        let wr = UnsafeMutablePointer<Float>.allocateAligned(capacity: k)
         defer { x.deallocate(); wr.deallocate() }
         for r in 0..<m { ActivationRounding.roundTripReference(dt, a + r * lda, x + r * k, count: k) }
         for n in 0..<w.rows {
