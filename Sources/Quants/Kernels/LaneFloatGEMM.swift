@@ -54,9 +54,12 @@ public enum LaneFloatGEMM {
 
     /// `C[r][n] = tinyBLAS(round(A[r]), W[n])` for `r < m`, `n < w.rows`, where `round` is the
     /// conversion of the activations to the weights' dot type. `handles(w)` must hold. The result
-    /// does not depend on `threads`.
+    /// does not depend on `threads`. `reuseActivations`: as in `LaneGEMM.linear` (the packed rows of
+    /// the previous call are used again when they were packed from the same input for the same
+    /// dot type).
     public static func linear(_ a: UnsafePointer<Float>, lda: Int, rows m: Int, weights w: WeightMatrix,
-                              into c: UnsafeMutablePointer<Float>, ldc: Int, threads: Int, workspace ws: LaneWorkspace) {
+                              into c: UnsafeMutablePointer<Float>, ldc: Int, threads: Int, workspace ws: LaneWorkspace,
+                              reuseActivations: Bool = false) {
         guard m > 0, w.rows > 0 else { return }
         precondition(handles(w), "tinyBLAS order needs f32/f16/bf16 weights, rows % 4 == 0 and columns % 8 == 0")
         let k = w.columns
@@ -64,9 +67,84 @@ public enum LaneFloatGEMM {
         let groups = (m + mr - 1) / mr
         let dotType = ActivationRounding.dotType(for: w.productType)!
         ws.acts.reserve(groups * mr * k)
-        ws.packedKey = nil
         let packed = ws.acts.pointer
-        // Activations: rounded to the dot type, packed 12 rows per group, columns lane by lane.
+        // Float packings are told apart from the quantized ones by a negative block length.
+        let key = (pointer: UnsafeRawPointer(a), lda: lda, rows: m, columns: k, block: -1 - Int(dotType.rawValue), sums: false)
+        if !(reuseActivations && ws.packedKey.map { $0 == key } == true) {
+            packLaneActivations(a, lda: lda, rows: m, columns: k, dotType: dotType, into: packed, threads: threads)
+            ws.packedKey = key
+            ws.intsValid = false
+        }
+
+        // Tasks: slabs of 32 weight rows; each is dequantized and packed once, then met by every group.
+        let slabs = (w.rows + nr - 1) / nr
+        let chunks = Swift.min(slabs, Swift.max(1, threads) * 4)
+        let stride = 3 * nr * k + 8 * mr * nr
+        ws.chunk.reserve(chunks * stride)
+        nonisolated(unsafe) let cp = c
+        nonisolated(unsafe) let scratchBase = ws.chunk.pointer
+        let weights = w
+        parallelFor(chunks: chunks, threads: threads) { ch in
+            let slabScratch = scratchBase + ch * stride
+            let rowsScratch = slabScratch + nr * k
+            let ordered = rowsScratch + nr * k
+            let partials = ordered + nr * k
+            for s in (slabs * ch / chunks)..<(slabs * (ch + 1) / chunks) {
+                let valid = Swift.min(nr, weights.rows - s * nr)
+                packSlab(weights, slab: s, into: slabScratch, rows: rowsScratch, ordered: ordered)
+                let panel = UnsafePointer(slabScratch)
+                for g in 0..<groups {
+                    let ap = packed + g * mr * k
+                    for lane in 0..<8 {
+                        MicroKernel.tile(ap + lane * steps * mr, panel + lane * steps * nr, bStride: nr,
+                                         partials + lane * mr * nr, ldc: nr, k: steps, accumulate: false)
+                    }
+                    let rows = Swift.min(mr, m - g * mr)
+                    let ct = cp + g * mr * ldc + s * nr
+                    for i in 0..<rows {
+                        let p = UnsafeRawPointer(partials + i * nr)
+                        for h in 0..<2 {
+                            @inline(__always) func lv(_ n: Int) -> SIMD16<Float> {
+                                p.loadUnaligned(fromByteOffset: 4 * (n * mr * nr + 16 * h), as: SIMD16<Float>.self)
+                            }
+                            let sum = VectorMath.laneTree(lv)
+                            VectorMath.store(sum, ct + i * ldc + 16 * h, width: valid - 16 * h)
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Slab `s` of the weights (rows `32s ..< 32s+32`, zero past the last row) as the micro-kernel
+    /// reads it: each row widened to f32 and put in lane order (`laneOrder`), the 32 rows
+    /// interleaved (`LaneGEMM.interleave`). `rows` and `ordered` are scratch of 32 rows each.
+    static func packSlab(_ w: WeightMatrix, slab s: Int, into panel: UnsafeMutablePointer<Float>,
+                         rows rowsScratch: UnsafeMutablePointer<Float>, ordered: UnsafeMutablePointer<Float>) {
+        let k = w.columns
+        let valid = Swift.min(nr, w.rows - s * nr)
+        for r in 0..<nr {
+            if r < valid {
+                let from: UnsafePointer<Float>
+                if w.type == .f32 {
+                    from = UnsafeRawPointer(w.data + (s * nr + r) * w.rowBytes).assumingMemoryBound(to: Float.self)
+                } else {
+                    w.dequantize(row: s * nr + r, k0: 0, count: k, into: rowsScratch + r * k)
+                    from = UnsafePointer(rowsScratch + r * k)
+                }
+                laneOrder(from, columns: k, into: ordered + r * k)
+            } else {
+                (ordered + r * k).update(repeating: 0, count: k)
+            }
+        }
+        LaneGEMM.interleave(ordered, count: nr, columns: k, into: panel)
+    }
+
+    /// Activations rounded to the dot type and packed 12 rows per group, columns lane by lane
+    /// (`laneOrder`), the group's rows interleaved (`LaneGEMM.interleave`); rows past `m` are zero.
+    static func packLaneActivations(_ a: UnsafePointer<Float>, lda: Int, rows m: Int, columns k: Int, dotType: GGMLType,
+                                    into packed: UnsafeMutablePointer<Float>, threads: Int) {
+        let groups = (m + mr - 1) / mr
         nonisolated(unsafe) let src = a, pa = packed
         let aTasks = Swift.min(groups, Swift.max(1, threads) * 4)
         parallelFor(chunks: aTasks, threads: threads) { t in
@@ -91,58 +169,6 @@ public enum LaneFloatGEMM {
                     }
                 }
                 LaneGEMM.interleave(rows, count: mr, columns: k, into: pa + g * mr * k)
-            }
-        }
-
-        // Tasks: slabs of 32 weight rows; each is dequantized and packed once, then met by every group.
-        let slabs = (w.rows + nr - 1) / nr
-        let chunks = Swift.min(slabs, Swift.max(1, threads) * 4)
-        let stride = 3 * nr * k + 8 * mr * nr
-        ws.chunk.reserve(chunks * stride)
-        nonisolated(unsafe) let cp = c
-        nonisolated(unsafe) let scratchBase = ws.chunk.pointer
-        let weights = w
-        parallelFor(chunks: chunks, threads: threads) { ch in
-            let panel = scratchBase + ch * stride
-            let rowsScratch = panel + nr * k
-            let ordered = rowsScratch + nr * k
-            let partials = ordered + nr * k
-            for s in (slabs * ch / chunks)..<(slabs * (ch + 1) / chunks) {
-                let valid = Swift.min(nr, weights.rows - s * nr)
-                for r in 0..<nr {
-                    if r < valid {
-                        let from: UnsafePointer<Float>
-                        if weights.type == .f32 {
-                            from = UnsafeRawPointer(weights.data + (s * nr + r) * weights.rowBytes).assumingMemoryBound(to: Float.self)
-                        } else {
-                            weights.dequantize(row: s * nr + r, k0: 0, count: k, into: rowsScratch + r * k)
-                            from = UnsafePointer(rowsScratch + r * k)
-                        }
-                        laneOrder(from, columns: k, into: ordered + r * k)
-                    } else {
-                        (ordered + r * k).update(repeating: 0, count: k)
-                    }
-                }
-                LaneGEMM.interleave(ordered, count: nr, columns: k, into: panel)
-                for g in 0..<groups {
-                    let ap = packed + g * mr * k
-                    for lane in 0..<8 {
-                        MicroKernel.tile(ap + lane * steps * mr, panel + lane * steps * nr, bStride: nr,
-                                         partials + lane * mr * nr, ldc: nr, k: steps, accumulate: false)
-                    }
-                    let rows = Swift.min(mr, m - g * mr)
-                    let ct = cp + g * mr * ldc + s * nr
-                    for i in 0..<rows {
-                        let p = UnsafeRawPointer(partials + i * nr)
-                        for h in 0..<2 {
-                            @inline(__always) func lv(_ n: Int) -> SIMD16<Float> {
-                                p.loadUnaligned(fromByteOffset: 4 * (n * mr * nr + 16 * h), as: SIMD16<Float>.self)
-                            }
-                            let sum = VectorMath.laneTree(lv)
-                            VectorMath.store(sum, ct + i * ldc + 16 * h, width: valid - 16 * h)
-                        }
-                    }
-                }
             }
         }
     }

@@ -78,12 +78,13 @@ public enum MatMul {
                             reuseActivations: reuseActivations)
             return
         }
-        ws.lanes.packedKey = nil
         // Float weights (also f32 replacement weights met by f32 activations) in tinyBLAS order.
         if LaneFloatGEMM.handles(w), dotType == nil || dotType == ActivationRounding.dotType(for: w.productType) {
-            LaneFloatGEMM.linear(a, lda: lda, rows: m, weights: w, into: c, ldc: ldc, threads: threads, workspace: ws.lanes)
+            LaneFloatGEMM.linear(a, lda: lda, rows: m, weights: w, into: c, ldc: ldc, threads: threads, workspace: ws.lanes,
+                                 reuseActivations: reuseActivations)
             return
         }
+        ws.lanes.packedKey = nil
         let k = w.columns
         guard let dt = dotType ?? ActivationRounding.dotType(for: w.productType) else {
             preconditionFailure("ggml's CPU backend has no matrix product for \(w.type) weights")
