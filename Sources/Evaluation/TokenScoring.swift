@@ -15,6 +15,16 @@ enum TokenScoring {
         var s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0
         let n = logits.count
         var i = 0
+        if LibmExpf.matchesLibrary {
+            // Eight expf at a time (the same bits), summed in the same four chains.
+            let p = UnsafeRawPointer(logits.baseAddress!), mv = SIMD8<Float>(repeating: m)
+            while i + 8 <= n {
+                let e = SIMD8<Double>(LibmExpf.exp8(p.loadUnaligned(fromByteOffset: 4 * i, as: SIMD8<Float>.self) - mv))
+                s0 += e[0]; s1 += e[1]; s2 += e[2]; s3 += e[3]
+                s0 += e[4]; s1 += e[5]; s2 += e[6]; s3 += e[7]
+                i += 8
+            }
+        }
         while i + 4 <= n {
             s0 += Double(expf(logits[i] - m))
             s1 += Double(expf(logits[i + 1] - m))
