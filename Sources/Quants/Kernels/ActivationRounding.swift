@@ -95,11 +95,12 @@ public enum ActivationRounding {
     /// `pointwiseMax` are lane loops here; selects through `SIMDMask` compile to vector code.
     @inline(__always)
     static func maxLane(_ x: SIMD16<Float>, _ y: SIMD16<Float>) -> Float {
+        // Halves folded onto each other (16 → 8 → 4 → 2 lanes): the same maximum, no serial chain.
         let v = select(y .> x, y, x)
         let a = select(v.highHalf .> v.lowHalf, v.highHalf, v.lowHalf)
-        var m = a[0]
-        for i in 1..<8 { m = Swift.max(m, a[i]) }
-        return m
+        let b = select(a.highHalf .> a.lowHalf, a.highHalf, a.lowHalf)
+        let c = select(b.highHalf .> b.lowHalf, b.highHalf, b.lowHalf)
+        return Swift.max(c[0], c[1])
     }
 
     /// `mask ? a : b` lane by lane.
