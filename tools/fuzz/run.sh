@@ -76,9 +76,9 @@ target_objects() {
         gguf) build_gguf; echo "$B/GGUF.o" ;;
         hf-config) build_convert; echo "$B/GGUF.o $B/Architectures.o $B/HFModel.o $B/IntDot.o $B/Quants.o $B/Convert.o -DWITH_CONVERT" ;;
         gguf-tokenizer) build_inference; echo "$B/GGUF.o $B/Inference.o -DHAVE_GGUF_TOKENIZER" ;;
-        # The base-file reader needs Foundation alone: its two files go into the executable,
+        # The base-file reader needs Foundation alone: its three files go into the executable,
         # not the whole Evaluation module (which needs Inference and Quants).
-        kld-base) echo "$ROOT/Sources/Evaluation/KLDivergenceBaseFile.swift $ROOT/Sources/Evaluation/TokenScoring.swift" ;;
+        kld-base) echo "$ROOT/Sources/Evaluation/KLDivergenceBaseFile.swift $ROOT/Sources/Evaluation/TokenScoring.swift $ROOT/Sources/Evaluation/TokenScoring+Expf.swift" ;;
         # Likewise the imatrix reader: two files of Quants over the GGUF module.
         imatrix-dat) build_gguf; echo "$B/GGUF.o $ROOT/Sources/Quants/Plan/ImportanceMatrix.swift $ROOT/Sources/Quants/Plan/QuantizeError.swift" ;;
         *) build_hfmodel; echo "$B/GGUF.o $B/HFModel.o" ;;

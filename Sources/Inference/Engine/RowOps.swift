@@ -54,6 +54,10 @@ enum RowOps {
     /// The value an f32 takes once stored as f16 and read back.
     @inline(__always)
     static func f16(_ x: Float) -> Float { Float(Float16(x)) }
+
+    /// `f16` of sixteen values.
+    @inline(__always)
+    static func f16(_ x: SIMD16<Float>) -> SIMD16<Float> { SIMD16<Float>(SIMD16<Float16>(x)) }
 }
 
 /// cos/sin of every rotated pair for positions `0..<positions`, laid out as ggml's rope cache
@@ -62,6 +66,13 @@ struct RopeTable {
     let dims: Int
     let style: RopeStyle
     let values: [Float]
+
+    /// A table as given (`positions × dims` floats: cos, sin of each pair).
+    init(dims: Int, style: RopeStyle, values: [Float]) {
+        self.dims = dims
+        self.style = style
+        self.values = values
+    }
 
     /// - Parameter base: the RoPE base (default `c.ropeFreqBase`; the sliding layers' base for Gemma 3).
     init(config c: ModelConfig, factors: [Float]?, positions: Int, base: Float? = nil) {
@@ -119,24 +130,61 @@ struct RopeTable {
     func apply(_ x: UnsafeMutablePointer<Float>, position pos: Int) {
         values.withUnsafeBufferPointer { t in
             let c = t.baseAddress! + pos * dims
+            let cr = UnsafeRawPointer(c), xr = UnsafeMutableRawPointer(x)
             switch style {
             case .normal:
-                for i0 in stride(from: 0, to: dims, by: 2) {
+                var i0 = 0
+                // Eight pairs at a time: the pairs split into their halves, the same fused forms, zipped back.
+                while i0 + 16 <= dims {
+                    let xv = xr.loadUnaligned(fromByteOffset: 4 * i0, as: SIMD16<Float>.self)
+                    let cv = cr.loadUnaligned(fromByteOffset: 4 * i0, as: SIMD16<Float>.self)
+                    let x0 = xv.evenHalf, x1 = xv.oddHalf, cs = cv.evenHalf, sn = cv.oddHalf
+                    let r0 = (-(x1 * sn)).addingProduct(x0, cs)
+                    let r1 = (x1 * cs).addingProduct(x0, sn)
+                    xr.storeBytes(of: Self.zip(r0, r1), toByteOffset: 4 * i0, as: SIMD16<Float>.self)
+                    i0 += 16
+                }
+                while i0 < dims {
                     let cs = c[i0], sn = c[i0 + 1]
                     let x0 = x[i0], x1 = x[i0 + 1]
                     x[i0] = (-(x1 * sn)).addingProduct(x0, cs)
                     x[i0 + 1] = (x1 * cs).addingProduct(x0, sn)
+                    i0 += 2
                 }
             case .neox:
                 let half = dims / 2
-                for i0 in stride(from: 0, to: dims, by: 2) {
+                var i0 = 0
+                // Eight pairs at a time: x0 and x1 sit half a head apart, the table's pairs are split.
+                while i0 + 16 <= dims {
+                    let ic = i0 / 2
+                    let cv = cr.loadUnaligned(fromByteOffset: 4 * i0, as: SIMD16<Float>.self)
+                    let cs = cv.evenHalf, sn = cv.oddHalf
+                    let x0 = xr.loadUnaligned(fromByteOffset: 4 * ic, as: SIMD8<Float>.self)
+                    let x1 = xr.loadUnaligned(fromByteOffset: 4 * (ic + half), as: SIMD8<Float>.self)
+                    xr.storeBytes(of: (-(x1 * sn)).addingProduct(x0, cs), toByteOffset: 4 * ic, as: SIMD8<Float>.self)
+                    xr.storeBytes(of: (x1 * cs).addingProduct(x0, sn), toByteOffset: 4 * (ic + half), as: SIMD8<Float>.self)
+                    i0 += 16
+                }
+                while i0 < dims {
                     let cs = c[i0], sn = c[i0 + 1]
                     let ic = i0 / 2
                     let x0 = x[ic], x1 = x[ic + half]
                     x[ic] = (-(x1 * sn)).addingProduct(x0, cs)
                     x[ic + half] = (x1 * cs).addingProduct(x0, sn)
+                    i0 += 2
                 }
             }
         }
+    }
+
+    /// `(a0, b0, a1, b1, …)`.
+    @inline(__always)
+    static func zip(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD16<Float> {
+        var r = SIMD16<Float>()
+        for i in 0..<8 {
+            r[2 * i] = a[i]
+            r[2 * i + 1] = b[i]
+        }
+        return r
     }
 }
