@@ -51,7 +51,7 @@ extension AWQCalibrator {
         var acc = SIMD8<Double>()
         var i = 0
         while i + 8 <= count {
-            let d = SIMD8<Double>(UnsafeRawPointer(a + i).loadUnaligned(as: SIMD8<Float>.self)
+            let d = VectorMath.widen(UnsafeRawPointer(a + i).loadUnaligned(as: SIMD8<Float>.self)
                 - UnsafeRawPointer(b + i).loadUnaligned(as: SIMD8<Float>.self))
             acc += d * d
             i += 8

@@ -157,7 +157,7 @@ public enum ScaleMath {
                 let n = ab.count
                 var acc = SIMD8<Double>()
                 while i + 8 <= n {
-                    let d = SIMD8<Double>(UnsafeRawPointer(ab.baseAddress! + i).loadUnaligned(as: SIMD8<Float>.self)
+                    let d = VectorMath.widen(UnsafeRawPointer(ab.baseAddress! + i).loadUnaligned(as: SIMD8<Float>.self)
                         - UnsafeRawPointer(bb.baseAddress! + i).loadUnaligned(as: SIMD8<Float>.self))
                     acc += d * d
                     i += 8

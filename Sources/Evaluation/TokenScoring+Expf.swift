@@ -55,13 +55,30 @@ enum LibmExpf {
         return true
     }()
 
+    /// Lane by lane f32 → f64 (the generic `SIMD8<Double>(_:)` ran as a call per vector; this file
+    /// stays free of the other modules for the kld-base fuzz target, so not `VectorMath.widen`).
+    @inline(__always)
+    static func widen(_ x: SIMD8<Float>) -> SIMD8<Double> {
+        var r = SIMD8<Double>()
+        for l in 0..<8 { r[l] = Double(x[l]) }
+        return r
+    }
+
+    /// Lane by lane f64 → f32, rounded to nearest.
+    @inline(__always)
+    static func narrow(_ x: SIMD8<Double>) -> SIMD8<Float> {
+        var r = SIMD8<Float>()
+        for l in 0..<8 { r[l] = Float(x[l]) }
+        return r
+    }
+
     /// `expf` of each lane, as glibc's `__expf_fma` computes it.
     @inline(__always)
     static func exp8(_ x: SIMD8<Float>) -> SIMD8<Float> {
         // |x| < 88 (top 12 bits of the f32 ≤ 0x42a, as glibc tests): the main path.
         let top = (unsafeBitCast(x, to: SIMD8<UInt32>.self) &>> 20) & 0x7ff
         let special = top .> 0x42a
-        let xd = SIMD8<Double>(x)
+        let xd = widen(x)
         let kdShifted = SIMD8<Double>(repeating: shift).addingProduct(SIMD8<Double>(repeating: invLn2N), xd)
         let ki = unsafeBitCast(kdShifted, to: SIMD8<UInt64>.self)
         let kd = kdShifted - SIMD8<Double>(repeating: shift)
@@ -76,7 +93,7 @@ enum LibmExpf {
         let r2 = r * r
         let y0 = SIMD8<Double>(repeating: 1).addingProduct(r, SIMD8<Double>(repeating: c2))
         let y = y0.addingProduct(z, r2) * s
-        var out = SIMD8<Float>(y)
+        var out = narrow(y)
         if special != SIMDMask<SIMD8<UInt32>.MaskStorage>(repeating: false) {
             for l in 0..<8 where special[l] { out[l] = expf(x[l]) }
         }

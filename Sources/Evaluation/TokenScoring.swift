@@ -19,7 +19,7 @@ enum TokenScoring {
             // Eight expf at a time (the same bits), summed in the same four chains.
             let p = UnsafeRawPointer(logits.baseAddress!), mv = SIMD8<Float>(repeating: m)
             while i + 8 <= n {
-                let e = SIMD8<Double>(LibmExpf.exp8(p.loadUnaligned(fromByteOffset: 4 * i, as: SIMD8<Float>.self) - mv))
+                let e = LibmExpf.widen(LibmExpf.exp8(p.loadUnaligned(fromByteOffset: 4 * i, as: SIMD8<Float>.self) - mv))
                 s0 += e[0]; s1 += e[1]; s2 += e[2]; s3 += e[3]
                 s0 += e[4]; s1 += e[5]; s2 += e[6]; s3 += e[7]
                 i += 8

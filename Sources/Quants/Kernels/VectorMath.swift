@@ -14,6 +14,23 @@ import Darwin
 // what two AVX2 registers compute, lane by lane.
 
 public enum VectorMath {
+    /// Lane by lane f32 → f64. The generic `SIMD8<Double>(_: SIMD8<Float>)` is not specialized
+    /// across modules: it ran as a call per vector.
+    @inlinable @inline(__always)
+    public static func widen(_ x: SIMD8<Float>) -> SIMD8<Double> {
+        var r = SIMD8<Double>()
+        for l in 0..<8 { r[l] = Double(x[l]) }
+        return r
+    }
+
+    /// Lane by lane f64 → f32, rounded to nearest.
+    @inlinable @inline(__always)
+    public static func narrow(_ x: SIMD8<Double>) -> SIMD8<Float> {
+        var r = SIMD8<Float>()
+        for l in 0..<8 { r[l] = Float(x[l]) }
+        return r
+    }
+
     /// Stores the first `width` lanes of `v` at `p` (all 16 with one vector store; none when
     /// `width` ≤ 0): the partial last panel of a GEMM tile.
     @inline(__always)
