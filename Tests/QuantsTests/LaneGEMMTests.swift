@@ -127,6 +127,14 @@ struct LaneGEMMTests {
             LaneFloatGEMM.linear(a, lda: k, rows: m, weights: w, into: &fast, ldc: ldc, threads: 3, workspace: LaneWorkspace())
             LaneFloatGEMM.linearReference(a, lda: k, rows: m, weights: w, into: &ref, ldc: ldc)
             #expect(fast.map(\.bitPattern) == ref.map(\.bitPattern), "\(type)")
+            // Activation rows further apart than their length (lda > k): the same products.
+            let lda = k + 5
+            var padded = [Float](repeating: .nan, count: m * lda)
+            for r in 0..<m { for c in 0..<k { padded[r * lda + c] = a[r * k + c] } }
+            var strided = [Float](repeating: .nan, count: m * ldc)
+            LaneFloatGEMM.linear(padded, lda: lda, rows: m, weights: w, into: &strided, ldc: ldc, threads: 2,
+                                 workspace: LaneWorkspace())
+            #expect(strided.map(\.bitPattern) == fast.map(\.bitPattern), "\(type), lda \(lda)")
             var routed = [Float](repeating: .nan, count: m * ldc)
             MatMul.linear(a, lda: k, rows: m, weights: w, into: &routed, ldc: ldc, threads: 2, workspace: MatMulWorkspace())
             #expect(routed.map(\.bitPattern) == fast.map(\.bitPattern))

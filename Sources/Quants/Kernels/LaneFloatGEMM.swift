@@ -79,7 +79,7 @@ public enum LaneFloatGEMM {
         // Tasks: slabs of 32 weight rows; each is dequantized and packed once, then met by every group.
         let slabs = (w.rows + nr - 1) / nr
         let chunks = Swift.min(slabs, Swift.max(1, threads) * 4)
-        let stride = 3 * nr * k + 8 * mr * nr
+        let stride = 2 * nr * k + 8 * mr * nr
         ws.chunk.reserve(chunks * stride)
         nonisolated(unsafe) let cp = c
         nonisolated(unsafe) let scratchBase = ws.chunk.pointer
@@ -87,11 +87,10 @@ public enum LaneFloatGEMM {
         parallelFor(chunks: chunks, threads: threads) { ch in
             let slabScratch = scratchBase + ch * stride
             let rowsScratch = slabScratch + nr * k
-            let ordered = rowsScratch + nr * k
-            let partials = ordered + nr * k
+            let partials = rowsScratch + nr * k
             for s in (slabs * ch / chunks)..<(slabs * (ch + 1) / chunks) {
                 let valid = Swift.min(nr, weights.rows - s * nr)
-                packSlab(weights, slab: s, into: slabScratch, rows: rowsScratch, ordered: ordered)
+                packSlab(weights, slab: s, into: slabScratch, rows: rowsScratch)
                 let panel = UnsafePointer(slabScratch)
                 for g in 0..<groups {
                     let ap = packed + g * mr * k
@@ -117,58 +116,135 @@ public enum LaneFloatGEMM {
     }
 
     /// Slab `s` of the weights (rows `32s ..< 32s+32`, zero past the last row) as the micro-kernel
-    /// reads it: each row widened to f32 and put in lane order (`laneOrder`), the 32 rows
-    /// interleaved (`LaneGEMM.interleave`). `rows` and `ordered` are scratch of 32 rows each.
+    /// reads it: `panel[(L·steps + t)·32 + j] = W[32s + j][8t + L]` (each row in lane order, the
+    /// 32 rows interleaved), written in one pass of 8×8 transposes. f16/bf16 rows are widened into
+    /// `rows` (scratch of 32 rows) first.
     static func packSlab(_ w: WeightMatrix, slab s: Int, into panel: UnsafeMutablePointer<Float>,
-                         rows rowsScratch: UnsafeMutablePointer<Float>, ordered: UnsafeMutablePointer<Float>) {
-        let k = w.columns
+                         rows rowsScratch: UnsafeMutablePointer<Float>) {
+        let k = w.columns, steps = k / 8
         let valid = Swift.min(nr, w.rows - s * nr)
-        for r in 0..<nr {
-            if r < valid {
-                let from: UnsafePointer<Float>
-                if w.type == .f32 {
-                    from = UnsafeRawPointer(w.data + (s * nr + r) * w.rowBytes).assumingMemoryBound(to: Float.self)
-                } else {
-                    w.dequantize(row: s * nr + r, k0: 0, count: k, into: rowsScratch + r * k)
-                    from = UnsafePointer(rowsScratch + r * k)
+        @inline(__always) func source(_ r: Int) -> UnsafeRawPointer {
+            w.type == .f32 ? w.data + (s * nr + r) * w.rowBytes : UnsafeRawPointer(rowsScratch + r * k)
+        }
+        if w.type != .f32 {
+            for r in 0..<valid { w.dequantize(row: s * nr + r, k0: 0, count: k, into: rowsScratch + r * k) }
+        }
+        let out = UnsafeMutableRawPointer(panel)
+        for jb in 0..<(nr / 8) {
+            let r0 = 8 * jb
+            let live = Swift.max(0, Swift.min(8, valid - r0))
+            if live == 8 {
+                let p0 = source(r0), p1 = source(r0 + 1), p2 = source(r0 + 2), p3 = source(r0 + 3)
+                let p4 = source(r0 + 4), p5 = source(r0 + 5), p6 = source(r0 + 6), p7 = source(r0 + 7)
+                for t in 0..<steps {
+                    let o = 32 * t
+                    transposeStore(p0.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self),
+                                   p1.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self),
+                                   p2.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self),
+                                   p3.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self),
+                                   p4.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self),
+                                   p5.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self),
+                                   p6.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self),
+                                   p7.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self),
+                                   out + 4 * (32 * t + r0), laneStride: 4 * 32 * steps)
                 }
-                laneOrder(from, columns: k, into: ordered + r * k)
             } else {
-                (ordered + r * k).update(repeating: 0, count: k)
+                // The last rows of the matrix: rows past it are zero.
+                @inline(__always) func row(_ i: Int, _ o: Int) -> SIMD8<Float> {
+                    i < live ? source(r0 + i).loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self) : SIMD8<Float>()
+                }
+                for t in 0..<steps {
+                    let o = 32 * t
+                    transposeStore(row(0, o), row(1, o), row(2, o), row(3, o), row(4, o), row(5, o), row(6, o), row(7, o),
+                                   out + 4 * (32 * t + r0), laneStride: 4 * 32 * steps)
+                }
             }
         }
-        LaneGEMM.interleave(ordered, count: nr, columns: k, into: panel)
+    }
+
+    typealias Block8 = (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>,
+                        SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>)
+
+    /// The columns of the 8×8 block whose rows are `v0 … v7`: three rounds of splitting
+    /// neighbouring rows into even and odd elements (each round rotates the six index bits by one;
+    /// three swap row and column).
+    @inline(__always)
+    static func transpose8(_ v0: SIMD8<Float>, _ v1: SIMD8<Float>, _ v2: SIMD8<Float>, _ v3: SIMD8<Float>,
+                           _ v4: SIMD8<Float>, _ v5: SIMD8<Float>, _ v6: SIMD8<Float>, _ v7: SIMD8<Float>) -> Block8 {
+        @inline(__always) func split(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> (SIMD8<Float>, SIMD8<Float>) {
+            let c = SIMD16<Float>(lowHalf: a, highHalf: b)
+            return (c.evenHalf, c.oddHalf)
+        }
+        let (a0, a4) = split(v0, v1), (a1, a5) = split(v2, v3), (a2, a6) = split(v4, v5), (a3, a7) = split(v6, v7)
+        let (b0, b4) = split(a0, a1), (b1, b5) = split(a2, a3), (b2, b6) = split(a4, a5), (b3, b7) = split(a6, a7)
+        let (c0, c4) = split(b0, b1), (c1, c5) = split(b2, b3), (c2, c6) = split(b4, b5), (c3, c7) = split(b6, b7)
+        return (c0, c1, c2, c3, c4, c5, c6, c7)
+    }
+
+    /// Stores column `L` of the 8×8 block whose rows are `v0 … v7` at `out + L·laneStride` (bytes).
+    @inline(__always)
+    static func transposeStore(_ v0: SIMD8<Float>, _ v1: SIMD8<Float>, _ v2: SIMD8<Float>, _ v3: SIMD8<Float>,
+                               _ v4: SIMD8<Float>, _ v5: SIMD8<Float>, _ v6: SIMD8<Float>, _ v7: SIMD8<Float>,
+                               _ out: UnsafeMutableRawPointer, laneStride: Int) {
+        let c = transpose8(v0, v1, v2, v3, v4, v5, v6, v7)
+        out.storeBytes(of: c.0, as: SIMD8<Float>.self)
+        out.storeBytes(of: c.1, toByteOffset: laneStride, as: SIMD8<Float>.self)
+        out.storeBytes(of: c.2, toByteOffset: 2 * laneStride, as: SIMD8<Float>.self)
+        out.storeBytes(of: c.3, toByteOffset: 3 * laneStride, as: SIMD8<Float>.self)
+        out.storeBytes(of: c.4, toByteOffset: 4 * laneStride, as: SIMD8<Float>.self)
+        out.storeBytes(of: c.5, toByteOffset: 5 * laneStride, as: SIMD8<Float>.self)
+        out.storeBytes(of: c.6, toByteOffset: 6 * laneStride, as: SIMD8<Float>.self)
+        out.storeBytes(of: c.7, toByteOffset: 7 * laneStride, as: SIMD8<Float>.self)
+    }
+
+    /// `transposeStore` of four rows (`v0 … v3`): the first four elements of each column.
+    @inline(__always)
+    static func transposeStore4(_ v0: SIMD8<Float>, _ v1: SIMD8<Float>, _ v2: SIMD8<Float>, _ v3: SIMD8<Float>,
+                                _ out: UnsafeMutableRawPointer, laneStride: Int) {
+        let z = SIMD8<Float>()
+        let c = transpose8(v0, v1, v2, v3, z, z, z, z)
+        out.storeBytes(of: c.0.lowHalf, as: SIMD4<Float>.self)
+        out.storeBytes(of: c.1.lowHalf, toByteOffset: laneStride, as: SIMD4<Float>.self)
+        out.storeBytes(of: c.2.lowHalf, toByteOffset: 2 * laneStride, as: SIMD4<Float>.self)
+        out.storeBytes(of: c.3.lowHalf, toByteOffset: 3 * laneStride, as: SIMD4<Float>.self)
+        out.storeBytes(of: c.4.lowHalf, toByteOffset: 4 * laneStride, as: SIMD4<Float>.self)
+        out.storeBytes(of: c.5.lowHalf, toByteOffset: 5 * laneStride, as: SIMD4<Float>.self)
+        out.storeBytes(of: c.6.lowHalf, toByteOffset: 6 * laneStride, as: SIMD4<Float>.self)
+        out.storeBytes(of: c.7.lowHalf, toByteOffset: 7 * laneStride, as: SIMD4<Float>.self)
     }
 
     /// Activations rounded to the dot type and packed 12 rows per group, columns lane by lane
     /// (`laneOrder`), the group's rows interleaved (`LaneGEMM.interleave`); rows past `m` are zero.
     static func packLaneActivations(_ a: UnsafePointer<Float>, lda: Int, rows m: Int, columns k: Int, dotType: GGMLType,
                                     into packed: UnsafeMutablePointer<Float>, threads: Int) {
+        precondition(mr == 12, "the activation packing writes groups of 8 + 4 rows")
         let groups = (m + mr - 1) / mr
         nonisolated(unsafe) let src = a, pa = packed
         let aTasks = Swift.min(groups, Swift.max(1, threads) * 4)
         parallelFor(chunks: aTasks, threads: threads) { t in
             // A group's rows in lane order, then interleaved at once (LaneGEMM.interleave).
-            let rows = UnsafeMutablePointer<Float>.allocateAligned(capacity: (mr + 1) * k)
-            defer { rows.deallocate() }
-            let row = rows + mr * k
+            // Rows rounded to the dot type first (f16/bf16 weights); f32 rows are read in place.
+            let rounded = dotType == .f32 ? nil : UnsafeMutablePointer<Float>.allocateAligned(capacity: mr * k)
+            defer { rounded?.deallocate() }
+            let steps = k / 8, laneStride = 4 * mr * steps
             for g in (groups * t / aTasks)..<(groups * (t + 1) / aTasks) {
-                for i in 0..<mr {
-                    let r = g * mr + i
-                    if r < m {
-                        let x: UnsafePointer<Float>
-                        if dotType == .f32 {
-                            x = src + r * lda
-                        } else {
-                            ActivationRounding.roundTrip(dotType, src + r * lda, row, count: k)
-                            x = UnsafePointer(row)
-                        }
-                        laneOrder(x, columns: k, into: rows + i * k)
-                    } else {
-                        (rows + i * k).update(repeating: 0, count: k)
-                    }
+                let live = Swift.min(mr, m - g * mr)
+                if let rounded {
+                    for i in 0..<live { ActivationRounding.roundTrip(dotType, src + (g * mr + i) * lda, rounded + i * k, count: k) }
                 }
-                LaneGEMM.interleave(rows, count: mr, columns: k, into: pa + g * mr * k)
+                @inline(__always) func row(_ i: Int, _ o: Int) -> SIMD8<Float> {
+                    guard i < live else { return SIMD8<Float>() }
+                    let p = rounded.map { UnsafeRawPointer($0 + i * k) } ?? UnsafeRawPointer(src + (g * mr + i) * lda)
+                    return p.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self)
+                }
+                // `pa[g·12k + (L·steps + t)·12 + i] = A[12g + i][8t + L]`: rows 0–7, then 8–11.
+                let out = UnsafeMutableRawPointer(pa + g * mr * k)
+                for t in 0..<steps {
+                    let o = 32 * t
+                    transposeStore(row(0, o), row(1, o), row(2, o), row(3, o), row(4, o), row(5, o), row(6, o), row(7, o),
+                                   out + 4 * (mr * t), laneStride: laneStride)
+                    transposeStore4(row(8, o), row(9, o), row(10, o), row(11, o), out + 4 * (mr * t + 8), laneStride: laneStride)
+                }
             }
         }
     }
