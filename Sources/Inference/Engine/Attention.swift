@@ -145,8 +145,7 @@ final class Attention {
                 var j = 0
                 while j < valid {
                     let p = UnsafeMutableRawPointer(row + j)
-                    p.storeBytes(of: SIMD16<Float>(SIMD16<Float16>(p.loadUnaligned(as: SIMD16<Float>.self))),
-                                 as: SIMD16<Float>.self)
+                    p.storeBytes(of: RowOps.f16(p.loadUnaligned(as: SIMD16<Float>.self)), as: SIMD16<Float>.self)
                     j += 16
                 }
             }

@@ -11,7 +11,8 @@ import GGUF
 // are widened to f32 before the fused multiply-add, as tinyBLAS's loads do. F16/BF16 storage of
 // f32 values (`WeightMatrix.productType == .f32`) meets unrounded activations: the f32 product.
 //
-// Here the columns are packed lane by lane (`laneColumn`), so that each lane's chain is an
+// Here the columns are packed lane by lane (column `kk` of a row at `(kk % 8)·(k/8) + kk/8`), so
+// that each lane's chain is an
 // ordinary run of the register-blocked `MicroKernel` (a fused multiply-add per step, from zero),
 // and the eight partial tiles are combined with the same tree.
 
@@ -22,34 +23,6 @@ public enum LaneFloatGEMM {
     /// Whether ggml's x86 build takes tinyBLAS for these weights (and `linear` reproduces it).
     public static func handles(_ w: WeightMatrix) -> Bool {
         (w.type == .f32 || w.type == .f16 || w.type == .bf16) && w.rows % 4 == 0 && w.columns % 8 == 0
-    }
-
-    /// Packed position of column `kk` of a row of `k` (a multiple of 8): lane `kk % 8` first,
-    /// then the step `kk / 8`.
-    @inline(__always)
-    static func laneColumn(_ kk: Int, _ k: Int) -> Int { (kk & 7) * (k >> 3) + (kk >> 3) }
-
-    /// `out[laneColumn(kk, k)] = x[kk]`: a row of `k` (a multiple of 8) lane by lane.
-    @inline(__always)
-    static func laneOrder(_ x: UnsafePointer<Float>, columns k: Int, into out: UnsafeMutablePointer<Float>) {
-        let steps = k / 8
-        let src = UnsafeRawPointer(x), dst = UnsafeMutableRawPointer(out)
-        var s0 = 0
-        // Eight steps at a time: an 8×8 transpose.
-        while s0 + 8 <= steps {
-            @inline(__always) func load(_ j: Int) -> SIMD8<Float> {
-                src.loadUnaligned(fromByteOffset: 32 &* (s0 &+ j), as: SIMD8<Float>.self)
-            }
-            let v0 = load(0), v1 = load(1), v2 = load(2), v3 = load(3), v4 = load(4), v5 = load(5), v6 = load(6), v7 = load(7)
-            for lane in 0..<8 {
-                let column = SIMD8<Float>(v0[lane], v1[lane], v2[lane], v3[lane], v4[lane], v5[lane], v6[lane], v7[lane])
-                dst.storeBytes(of: column, toByteOffset: 4 &* (lane &* steps &+ s0), as: SIMD8<Float>.self)
-            }
-            s0 &+= 8
-        }
-        for lane in 0..<8 {
-            for step in s0..<steps { out[lane &* steps &+ step] = x[8 &* step &+ lane] }
-        }
     }
 
     /// `C[r][n] = tinyBLAS(round(A[r]), W[n])` for `r < m`, `n < w.rows`, where `round` is the
@@ -118,46 +91,34 @@ public enum LaneFloatGEMM {
     /// Slab `s` of the weights (rows `32s ..< 32s+32`, zero past the last row) as the micro-kernel
     /// reads it: `panel[(L·steps + t)·32 + j] = W[32s + j][8t + L]` (each row in lane order, the
     /// 32 rows interleaved), written in one pass of 8×8 transposes. f16/bf16 rows are widened into
-    /// `rows` (scratch of 32 rows) first.
+    /// `rows` (scratch of 32 rows) first; the scratch rows past the matrix are zeroed and read.
     static func packSlab(_ w: WeightMatrix, slab s: Int, into panel: UnsafeMutablePointer<Float>,
                          rows rowsScratch: UnsafeMutablePointer<Float>) {
         let k = w.columns, steps = k / 8
         let valid = Swift.min(nr, w.rows - s * nr)
-        @inline(__always) func source(_ r: Int) -> UnsafeRawPointer {
-            w.type == .f32 ? w.data + (s * nr + r) * w.rowBytes : UnsafeRawPointer(rowsScratch + r * k)
-        }
         if w.type != .f32 {
             for r in 0..<valid { w.dequantize(row: s * nr + r, k0: 0, count: k, into: rowsScratch + r * k) }
         }
+        // Rows past the matrix (its last slab) read zeros from their scratch rows.
+        if valid < nr { (rowsScratch + valid * k).update(repeating: 0, count: (nr - valid) * k) }
+        @inline(__always) func source(_ r: Int) -> UnsafeRawPointer {
+            w.type == .f32 && r < valid ? w.data + (s * nr + r) * w.rowBytes : UnsafeRawPointer(rowsScratch + r * k)
+        }
         let out = UnsafeMutableRawPointer(panel)
-        for jb in 0..<(nr / 8) {
-            let r0 = 8 * jb
-            let live = Swift.max(0, Swift.min(8, valid - r0))
-            if live == 8 {
-                let p0 = source(r0), p1 = source(r0 + 1), p2 = source(r0 + 2), p3 = source(r0 + 3)
-                let p4 = source(r0 + 4), p5 = source(r0 + 5), p6 = source(r0 + 6), p7 = source(r0 + 7)
-                for t in 0..<steps {
-                    let o = 32 * t
-                    transposeStore(p0.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self),
-                                   p1.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self),
-                                   p2.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self),
-                                   p3.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self),
-                                   p4.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self),
-                                   p5.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self),
-                                   p6.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self),
-                                   p7.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self),
-                                   out + 4 * (32 * t + r0), laneStride: 4 * 32 * steps)
-                }
-            } else {
-                // The last rows of the matrix: rows past it are zero.
-                @inline(__always) func row(_ i: Int, _ o: Int) -> SIMD8<Float> {
-                    i < live ? source(r0 + i).loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self) : SIMD8<Float>()
-                }
-                for t in 0..<steps {
-                    let o = 32 * t
-                    transposeStore(row(0, o), row(1, o), row(2, o), row(3, o), row(4, o), row(5, o), row(6, o), row(7, o),
-                                   out + 4 * (32 * t + r0), laneStride: 4 * 32 * steps)
-                }
+        for r0 in stride(from: 0, to: nr, by: 8) {
+            let p0 = source(r0), p1 = source(r0 + 1), p2 = source(r0 + 2), p3 = source(r0 + 3)
+            let p4 = source(r0 + 4), p5 = source(r0 + 5), p6 = source(r0 + 6), p7 = source(r0 + 7)
+            for t in 0..<steps {
+                let o = 32 * t
+                transposeStore(p0.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self),
+                               p1.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self),
+                               p2.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self),
+                               p3.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self),
+                               p4.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self),
+                               p5.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self),
+                               p6.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self),
+                               p7.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self),
+                               out + 4 * (32 * t + r0), laneStride: 4 * 32 * steps)
             }
         }
     }
@@ -213,8 +174,8 @@ public enum LaneFloatGEMM {
         out.storeBytes(of: c.7.lowHalf, toByteOffset: 7 * laneStride, as: SIMD4<Float>.self)
     }
 
-    /// Activations rounded to the dot type and packed 12 rows per group, columns lane by lane
-    /// (`laneOrder`), the group's rows interleaved (`LaneGEMM.interleave`); rows past `m` are zero.
+    /// Activations rounded to the dot type and packed 12 rows per group as `packSlab` packs 32:
+    /// `packed[g·12k + (L·steps + t)·12 + i] = A[12g + i][8t + L]`; rows past `m` are zero.
     static func packLaneActivations(_ a: UnsafePointer<Float>, lda: Int, rows m: Int, columns k: Int, dotType: GGMLType,
                                     into packed: UnsafeMutablePointer<Float>, threads: Int) {
         precondition(mr == 12, "the activation packing writes groups of 8 + 4 rows")
