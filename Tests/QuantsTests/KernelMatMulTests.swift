@@ -32,6 +32,29 @@ struct KernelMatMulTests {
         }
     }
 
+    /// (type, columns, k0, k): f32 panels at odd offsets and depths (tails past the last 8),
+    /// quantized ones block-aligned; 45 rows leave a last panel of 13 rows.
+    static let panelCases: [(GGMLType, Int, Int, Int)] = [(.f32, 300, 0, 256), (.f32, 300, 13, 37), (.f32, 300, 256, 44),
+                                                          (.f16, 96, 32, 64), (.q4_0, 128, 64, 64), (.q6_K, 512, 256, 256)]
+
+    @Test("a packed weight panel equals its element-by-element twin (full and last panels)", arguments: panelCases)
+    func panel(_ type: GGMLType, _ columns: Int, _ k0: Int, _ k: Int) {
+        let n = 45
+        let wf = Self.gaussian(n * columns, seed: 21, scale: 0.1)
+        var wq = [UInt8](repeating: 0, count: type.rowSize(columns)! * n)
+        Quantizer.quantize(type, wf, &wq, rows: n, rowLength: columns)
+        wq.withUnsafeBytes { wb in
+            let w = WeightMatrix(type: type, rows: n, columns: columns, data: wb.baseAddress!)
+            var scratch = [Float](repeating: 0, count: 32 * k)
+            for row0 in [0, 32] {
+                var fast = [Float](repeating: .nan, count: 32 * k), ref = fast
+                w.packPanel(row0: row0, k0: k0, k: k, scratch: &scratch, into: &fast)
+                w.packPanelReference(row0: row0, k0: k0, k: k, into: &ref)
+                #expect(fast.map(\.bitPattern) == ref.map(\.bitPattern), "\(type) rows from \(row0)")
+            }
+        }
+    }
+
     static let cases: [(GGMLType, Int)] = [(.f32, 96), (.f16, 96), (.bf16, 96), (.q8_0, 96), (.q4_0, 64), (.q4_1, 64),
                                            (.q5_0, 64), (.q5_1, 64), (.q4_K, 512), (.q5_K, 256), (.q6_K, 512)]
 

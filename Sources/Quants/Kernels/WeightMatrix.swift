@@ -59,43 +59,67 @@ public struct WeightMatrix {
 
     /// Packs rows `[row0, row0+32)` × columns `[k0, k0+k)` as the B panel of `MicroKernel.tile`
     /// (`panel[kk·32 + r]`), zero for rows past the end. `scratch` holds 32·k floats.
+    /// Eight rows at a time go through 8 × 8 transposes (`LaneFloatGEMM.transposeStore`);
+    /// `packPanelReference` is the element-by-element twin.
     public func packPanel(row0: Int, k0: Int, k: Int, scratch: UnsafeMutablePointer<Float>,
                           into panel: UnsafeMutablePointer<Float>) {
         let nr = MicroKernel.nr
         let valid = Swift.max(0, Swift.min(nr, rows - row0))
-        if type == .f32 {
-            for r in 0..<valid {
-                let s = (data + (row0 + r) * rowBytes).assumingMemoryBound(to: Float.self) + k0
-                for kk in 0..<k { panel[kk * nr + r] = s[kk] }
-            }
-        } else {
+        if type != .f32 {
             for r in 0..<valid { dequantize(row: row0 + r, k0: k0, count: k, into: scratch + r * k) }
-            transpose(scratch, rows: valid, k: k, into: panel)
         }
-        if valid < nr {
-            for kk in 0..<k {
-                for r in valid..<nr { panel[kk * nr + r] = 0 }
+        @inline(__always) func source(_ r: Int) -> UnsafeRawPointer {
+            type == .f32 ? data + (row0 + r) * rowBytes + 4 * k0 : UnsafeRawPointer(scratch + r * k)
+        }
+        let out = UnsafeMutableRawPointer(panel)
+        let k8 = k & ~7
+        for r0 in stride(from: 0, to: nr, by: 8) {
+            if r0 + 8 <= valid {
+                let p0 = source(r0), p1 = source(r0 + 1), p2 = source(r0 + 2), p3 = source(r0 + 3)
+                let p4 = source(r0 + 4), p5 = source(r0 + 5), p6 = source(r0 + 6), p7 = source(r0 + 7)
+                var kk = 0
+                while kk < k8 {
+                    let o = 4 * kk
+                    LaneFloatGEMM.transposeStore(p0.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self),
+                                                 p1.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self),
+                                                 p2.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self),
+                                                 p3.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self),
+                                                 p4.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self),
+                                                 p5.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self),
+                                                 p6.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self),
+                                                 p7.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self),
+                                                 out + 4 * (kk * nr + r0), laneStride: 4 * nr)
+                    kk += 8
+                }
+                for kk in k8..<k {
+                    for r in r0..<(r0 + 8) { panel[kk * nr + r] = source(r).load(fromByteOffset: 4 * kk, as: Float.self) }
+                }
+            } else {
+                // The last rows of the matrix: element by element, zero past the end.
+                for r in r0..<(r0 + 8) {
+                    if r < valid {
+                        let p = source(r)
+                        for kk in 0..<k { panel[kk * nr + r] = p.load(fromByteOffset: 4 * kk, as: Float.self) }
+                    } else {
+                        for kk in 0..<k { panel[kk * nr + r] = 0 }
+                    }
+                }
             }
         }
     }
 
-    /// `panel[kk·32 + r] = src[r·k + kk]` for r < rows, in 8 × 8 blocks.
-    @inline(__always)
-    func transpose(_ src: UnsafePointer<Float>, rows: Int, k: Int, into panel: UnsafeMutablePointer<Float>) {
+    /// The element-by-element twin of `packPanel` (same contract), for tests.
+    public func packPanelReference(row0: Int, k0: Int, k: Int, into panel: UnsafeMutablePointer<Float>) {
         let nr = MicroKernel.nr
-        var kk = 0
-        while kk + 8 <= k {
-            for r in 0..<rows {
-                let v = UnsafeRawPointer(src + r * k + kk).loadUnaligned(as: SIMD8<Float>.self)
-                let p = panel + kk * nr + r
-                p[0] = v[0]; p[nr] = v[1]; p[2 * nr] = v[2]; p[3 * nr] = v[3]
-                p[4 * nr] = v[4]; p[5 * nr] = v[5]; p[6 * nr] = v[6]; p[7 * nr] = v[7]
+        let row = UnsafeMutablePointer<Float>.allocate(capacity: Swift.max(1, k))
+        defer { row.deallocate() }
+        for r in 0..<nr {
+            if row0 + r < rows {
+                dequantize(row: row0 + r, k0: k0, count: k, into: row)
+                for kk in 0..<k { panel[kk * nr + r] = row[kk] }
+            } else {
+                for kk in 0..<k { panel[kk * nr + r] = 0 }
             }
-            kk += 8
-        }
-        while kk < k {
-            for r in 0..<rows { panel[kk * nr + r] = src[r * k + kk] }
-            kk += 1
         }
     }
 }
