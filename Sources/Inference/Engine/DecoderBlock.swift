@@ -25,9 +25,49 @@ extension InferenceSession {
         let x = acts.residual.pointer
         let xn = acts.normed.pointer
         let qDim = c.headCount * c.headDimK
-        let q = acts.q.pointer, k = acts.k.pointer, v = acts.v.pointer
-
         normRows(x, w.attnNorm, xn, rows: n, width: e)
+        attentionCore(layer: w, input: xn, rows: n, sequences: sequences, length: length, start: start, cache: cache,
+                      cacheLayer: cacheLayer, attention: att, overrides: overrides)
+
+        var n = n
+        if let keep = keepRows, keep.count < n {
+            let aw = qDim
+            for (i, r) in keep.enumerated() where i != r {
+                (acts.attention.pointer + i * aw).update(from: acts.attention.pointer + r * aw, count: aw)
+                (x + i * e).update(from: x + r * e, count: e)
+            }
+            n = keep.count
+        }
+        let proj = acts.projected.pointer
+        linear(w.o, acts.attention.pointer, rows: n, into: proj, override: overrides[.attnOutput])
+        addRows(x, proj, count: n * e)
+
+        normRows(x, w.ffnNorm, xn, rows: n, width: e)
+        if let moe = w.experts {
+            runExperts(moe, xn, rows: n, into: proj)
+            RowOps.add(x, proj, count: n * e)
+            return
+        }
+        let gate = acts.gate.pointer, up = acts.up.pointer
+        linear(w.gate, xn, rows: n, into: gate, override: overrides[.ffnGate])
+        linear(w.up, xn, rows: n, into: up, override: overrides[.ffnUp], sameInput: overrides[.ffnGate] == nil)
+        switch c.wiring.feedForward {
+        case .swiGLU: swiglu(gate: gate, up: up, into: xn, count: n * c.feedForwardLength)
+        case .geGLU: geglu(gate: gate, up: up, into: xn, count: n * c.feedForwardLength)
+        }
+        linear(w.down, xn, rows: n, into: proj, override: overrides[.ffnDown])
+        addRows(x, proj, count: n * e)
+    }
+
+    /// q/k/v of the normalised `input` (+ biases, + qwen3 q/k norms), RoPE (and the query scale),
+    /// the cache and attention of a pre-norm block: leaves the attention result (before
+    /// attn_output) in `acts.attention`. The block and `SubBlockRunner.attention` share it.
+    func attentionCore(layer w: LayerWeights, input xn: UnsafePointer<Float>, rows n: Int, sequences: Int, length: Int,
+                       start: Int, cache: KVCache, cacheLayer: Int, attention att: Attention,
+                       overrides: [LinearRole: LinearOverride]) {
+        let c = model.config
+        let qDim = c.headCount * c.headDimK
+        let q = acts.q.pointer, k = acts.k.pointer, v = acts.v.pointer
         linear(w.q, xn, rows: n, into: q, override: overrides[.attnQ])
         linear(w.k, xn, rows: n, into: k, override: overrides[.attnK], sameInput: overrides[.attnQ] == nil)
         linear(w.v, xn, rows: n, into: v, override: overrides[.attnV], sameInput: overrides[.attnK] == nil)
@@ -58,35 +98,6 @@ extension InferenceSession {
         }
         att.run(q: q, out: acts.attention.pointer, cache: cache, layer: cacheLayer, sequences: sequences,
                 length: length, start: start, threads: threads, flash: flashAttention)
-
-        var n = n
-        if let keep = keepRows, keep.count < n {
-            let aw = qDim
-            for (i, r) in keep.enumerated() where i != r {
-                (acts.attention.pointer + i * aw).update(from: acts.attention.pointer + r * aw, count: aw)
-                (x + i * e).update(from: x + r * e, count: e)
-            }
-            n = keep.count
-        }
-        let proj = acts.projected.pointer
-        linear(w.o, acts.attention.pointer, rows: n, into: proj, override: overrides[.attnOutput])
-        addRows(x, proj, count: n * e)
-
-        normRows(x, w.ffnNorm, xn, rows: n, width: e)
-        if let moe = w.experts {
-            runExperts(moe, xn, rows: n, into: proj)
-            RowOps.add(x, proj, count: n * e)
-            return
-        }
-        let gate = acts.gate.pointer, up = acts.up.pointer
-        linear(w.gate, xn, rows: n, into: gate, override: overrides[.ffnGate])
-        linear(w.up, xn, rows: n, into: up, override: overrides[.ffnUp], sameInput: overrides[.ffnGate] == nil)
-        switch c.wiring.feedForward {
-        case .swiGLU: swiglu(gate: gate, up: up, into: xn, count: n * c.feedForwardLength)
-        case .geGLU: geglu(gate: gate, up: up, into: xn, count: n * c.feedForwardLength)
-        }
-        linear(w.down, xn, rows: n, into: proj, override: overrides[.ffnDown])
-        addRows(x, proj, count: n * e)
     }
 
     /// `x += y` over `count` values, spread over the threads (each value on its own).

@@ -64,35 +64,15 @@ public final class SubBlockRunner {
         s.acts.reserve(rows: n, config: c)
         let xn = s.acts.normed.pointer
         input.withUnsafeBufferPointer { xn.update(from: $0.baseAddress!, count: input.count) }
-        if c.wiring.layout == .sandwichNorm {
-            // Gemma: per-layer RoPE base, query scale, soft-capping and sliding window.
+        // The block's own attention (Gemma's: per-layer RoPE base, soft-capping and sliding window).
+        switch c.wiring.layout {
+        case .preNorm:
+            s.attentionCore(layer: w, input: xn, rows: n, sequences: sequences, length: length, start: 0, cache: kv,
+                            cacheLayer: 0, attention: att, overrides: overrides)
+        case .sandwichNorm:
             s.gemmaAttentionCore(layer: w, index: layer, input: xn, rows: n, sequences: sequences, length: length, start: 0,
                                  cache: kv, cacheLayer: 0, attention: att, overrides: overrides)
-            var out = [Float](repeating: 0, count: n * e)
-            out.withUnsafeMutableBufferPointer { o in
-                s.linear(w.o, s.acts.attention.pointer, rows: n, into: o.baseAddress!, override: overrides[.attnOutput])
-            }
-            return out
         }
-        let qDim = c.headCount * c.headDimK
-        let q = s.acts.q.pointer, k = s.acts.k.pointer, v = s.acts.v.pointer
-        s.linear(w.q, xn, rows: n, into: q, override: overrides[.attnQ])
-        s.linear(w.k, xn, rows: n, into: k, override: overrides[.attnK])
-        s.linear(w.v, xn, rows: n, into: v, override: overrides[.attnV])
-        if let b = w.qBias { s.addBias(q, b, rows: n) }
-        if let b = w.kBias { s.addBias(k, b, rows: n) }
-        if let b = w.vBias { s.addBias(v, b, rows: n) }
-        if let qn = w.qNorm { s.normRows(q, qn, q, rows: n * c.headCount, width: c.headDimK) }
-        if let kn = w.kNorm { s.normRows(k, kn, k, rows: n * c.headCountKV, width: c.headDimK) }
-        for r in 0..<n {
-            let seq = r / length
-            let pos = r % length
-            for h in 0..<c.headCount { s.rope.apply(q + r * qDim + h * c.headDimK, position: pos) }
-            for h in 0..<c.headCountKV { s.rope.apply(k + r * c.kvDimK + h * c.headDimK, position: pos) }
-            kv.store(layer: 0, sequence: seq, position: pos, key: k + r * c.kvDimK, value: v + r * c.kvDimV)
-        }
-        att.run(q: q, out: s.acts.attention.pointer, cache: kv, layer: 0, sequences: sequences,
-                length: length, start: 0, threads: s.threads)
         var out = [Float](repeating: 0, count: n * e)
         out.withUnsafeMutableBufferPointer { o in
             s.linear(w.o, s.acts.attention.pointer, rows: n, into: o.baseAddress!, override: overrides[.attnOutput])
