@@ -30,6 +30,17 @@ struct LayerCapture {
         }
     }
 
+    /// Empties every capture, keeping the storage.
+    mutating func clear() {
+        attentionInput.removeAll(keepingCapacity: true)
+        outputInput.removeAll(keepingCapacity: true)
+        feedForwardInput.removeAll(keepingCapacity: true)
+        downInput.removeAll(keepingCapacity: true)
+        expertDownInput.removeAll()
+        attentionOutput.removeAll(keepingCapacity: true)
+        feedForwardOutput.removeAll(keepingCapacity: true)
+    }
+
     func reference(_ g: AWQGroup) -> [Float] {
         switch g {
         case .attention, .valueOutput: return attentionOutput
@@ -45,14 +56,22 @@ private final class CaptureBox {
 
 extension AWQCalibrator {
     /// Runs block `il` on `hidden` (whole calibration blocks of `sequenceLength` tokens) with the
-    /// float weights, capturing the linears' inputs; returns them with the block's output.
-    func captureLayer(_ il: Int, hidden: [Float], sequenceLength L: Int) throws(AWQError) -> (LayerCapture, [Float]) {
+    /// float weights, capturing the linears' inputs into `capture` and the block's output into `next`.
+    /// Both are emptied first and keep their storage from the previous block: the captures are the
+    /// largest buffers of a calibration, and memory the process has not touched yet costs a page
+    /// fault per page.
+    func captureLayer(_ il: Int, hidden: [Float], sequenceLength L: Int,
+                      into capture: inout LayerCapture, next: inout [Float]) throws(AWQError) {
         let c = model.config
         let e = c.embeddingLength
         let blocks = hidden.count / (e * L)
         let perPass = max(1, options.rowsPerPass / L)
-        let box = CaptureBox()
         let n = blocks * L
+        // The box owns the arrays while the observer appends to them, so they stay unshared.
+        let box = CaptureBox()
+        swap(&box.capture, &capture)
+        defer { swap(&box.capture, &capture) }
+        box.capture.clear()
         box.capture.attentionInput.reserveCapacity(n * e)
         box.capture.outputInput.reserveCapacity(n * c.headCount * c.headDimV)
         box.capture.feedForwardInput.reserveCapacity(n * e)
@@ -84,25 +103,42 @@ extension AWQCalibrator {
             session.observer = nil
             session.expertObserver = nil
         }
-        var next: [Float] = []
+        next.removeAll(keepingCapacity: true)
         next.reserveCapacity(hidden.count)
+        var h: [Float] = []
         var b0 = 0
         while b0 < blocks {
             let b1 = min(blocks, b0 + perPass)
-            var h = Array(hidden[(b0 * L * e)..<(b1 * L * e)])
+            h.removeAll(keepingCapacity: true)
+            h.append(contentsOf: hidden[(b0 * L * e)..<(b1 * L * e)])
             do { try session.block(il, hidden: &h, sequences: b1 - b0) } catch { throw AWQError(.engine, error.description) }
             next.append(contentsOf: h)
             b0 = b1
         }
         session.observer = nil
         session.expertObserver = nil
-        var capture = box.capture
         let searchRows = self.searchBlocks(blocks) * L
-        capture.attentionOutput = try module(.attention, il, input: ArraySlice(capture.attentionInput[0..<(searchRows * e)]),
+        try referenceOutputs(il, &box.capture, searchRows: searchRows, sequenceLength: L)
+    }
+
+    /// The float outputs of attention and feed-forward on the first `searchRows` rows. The block
+    /// pass has computed their last products' inputs already (the captured attn_output and
+    /// ffn_down inputs, bit for bit what `module` computes on the way: the same engine on the same
+    /// rows), so only those products run again. An MoE block's feed-forward (its experts' outputs
+    /// are weighted and summed) runs in full.
+    func referenceOutputs(_ il: Int, _ capture: inout LayerCapture, searchRows: Int, sequenceLength L: Int) throws(AWQError) {
+        let e = model.config.embeddingLength
+        let heads = inputWidth(.valueOutput, il)
+        capture.attentionOutput = try module(.valueOutput, il, input: capture.outputInput[0..<(searchRows * heads)],
                                              sequenceLength: L, overrides: .none)
-        capture.feedForwardOutput = try module(.feedForward, il, input: ArraySlice(capture.feedForwardInput[0..<(searchRows * e)]),
-                                               sequenceLength: L, overrides: .none)
-        return (capture, next)
+        if model.layers[il].experts != nil {
+            capture.feedForwardOutput = try module(.feedForward, il, input: capture.feedForwardInput[0..<(searchRows * e)],
+                                                   sequenceLength: L, overrides: .none)
+        } else {
+            let hidden = inputWidth(.down, il)
+            capture.feedForwardOutput = try module(.down, il, input: capture.downInput[0..<(searchRows * hidden)],
+                                                   sequenceLength: L, overrides: .none)
+        }
     }
 
     func searchBlocks(_ blocks: Int) -> Int { Self.searchBlocks(blocks, sequenceLength: session.contextLength, options.searchBlocks) }

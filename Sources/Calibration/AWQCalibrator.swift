@@ -116,13 +116,16 @@ public final class AWQCalibrator {
         var hidden: [Float]
         do { hidden = try session.embed(tokens) } catch { throw AWQError(.engine, error.description) }
         var layers: [AWQLayerResult] = []
+        // One set of capture buffers and two hidden-state buffers serve every block.
+        var capture = LayerCapture()
+        var next: [Float] = []
         for il in 0..<c.blockCount {
-            let (capture, next) = try captureLayer(il, hidden: hidden, sequenceLength: set.sequenceLength)
+            try captureLayer(il, hidden: hidden, sequenceLength: set.sequenceLength, into: &capture, next: &next)
             var result = try searchScales(il, capture: capture, sequenceLength: set.sequenceLength)
             result.inputMeanSquares = try meanSquares(il, capture)
             if options.clip { try searchClips(il, capture: capture, result: &result) }
             layers.append(result)
-            hidden = next
+            swap(&hidden, &next)
             progress?(il + 1, c.blockCount, Self.summary(il, result))
         }
         var result = AWQResult(layers: layers, calibrationFile: calibrationFile, samples: set.lineCount,
