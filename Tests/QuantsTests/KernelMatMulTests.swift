@@ -55,7 +55,7 @@ struct KernelMatMulTests {
         }
     }
 
-    static let cases: [(GGMLType, Int)] = [(.f32, 96), (.f16, 96), (.bf16, 96), (.q8_0, 96), (.q4_0, 64), (.q4_1, 64),
+    static let cases: [(GGMLType, Int)] = [(.f32, 96), (.f32, 37), (.f16, 96), (.bf16, 96), (.q8_0, 96), (.q4_0, 64), (.q4_1, 64),
                                            (.q5_0, 64), (.q5_1, 64), (.q4_K, 512), (.q5_K, 256), (.q6_K, 512)]
 
     @Test("threaded product equals the scalar reference (ragged rows and columns)", arguments: cases)

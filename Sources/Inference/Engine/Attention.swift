@@ -95,17 +95,28 @@ final class Attention {
         let hdSteps = (hd + 7) / 8
 
         // Q rows of the group, converted to f16 values, packed 12 per step, lane by lane:
-        // aQ[(L·hdSteps + t)·12 + i] = q_i[8t + L].
-        for lane in 0..<8 {
+        // aQ[(L·hdSteps + t)·12 + i] = q_i[8t + L] (zero past the group's rows and the head).
+        let qRow0 = q + (s * length + t0) * qStride + h * hd
+        if hd % 8 == 0 {
+            // Eight dimensions of the twelve rows at a time, through 8 × 8 transposes.
+            let out = UnsafeMutableRawPointer(aQ), laneStride = 4 * hdSteps * mr
+            @inline(__always) func load(_ i: Int, _ t: Int) -> SIMD8<Float> {
+                guard i < rows else { return SIMD8<Float>() }
+                let v = UnsafeRawPointer(qRow0 + i * qStride + 8 * t).loadUnaligned(as: SIMD8<Float>.self)
+                return SIMD8<Float>(SIMD8<Float16>(v))
+            }
             for t in 0..<hdSteps {
-                let d = 8 * t + lane
-                let dst = aQ + (lane * hdSteps + t) * mr
-                for i in 0..<mr {
-                    if i < rows && d < hd {
-                        dst[i] = RowOps.f16(q[(s * length + t0 + i) * qStride + h * hd + d])
-                    } else {
-                        dst[i] = 0
-                    }
+                LaneTranspose.store(load(0, t), load(1, t), load(2, t), load(3, t), load(4, t), load(5, t), load(6, t),
+                                    load(7, t), out + 4 * t * mr, laneStride: laneStride)
+                LaneTranspose.store4(load(8, t), load(9, t), load(10, t), load(11, t), out + 4 * (t * mr + 8),
+                                     laneStride: laneStride)
+            }
+        } else {
+            for lane in 0..<8 {
+                for t in 0..<hdSteps {
+                    let d = 8 * t + lane
+                    let dst = aQ + (lane * hdSteps + t) * mr
+                    for i in 0..<mr { dst[i] = i < rows && d < hd ? RowOps.f16(qRow0[i * qStride + d]) : 0 }
                 }
             }
         }
@@ -127,7 +138,8 @@ final class Attention {
         let phase = 0
         // Lane slot L (cell index mod 8) holds the keys first(L), first(L) + 8, ...
         @inline(__always) func first(_ lane: Int) -> Int { (lane - phase + 8) % 8 }
-        // Softmax per row over its visible keys, probabilities to f16 values, packed lane by lane:
+        // Softmax per row over its visible keys, probabilities to f16 values, zero up to a whole
+        // step of eight keys (and for the rows past the group), then packed lane by lane:
         // aW[(L·keySteps + t)·12 + i] = p_i[first(L) + 8t].
         let keySteps = (keys + 7) / 8
         for i in 0..<mr {
@@ -149,15 +161,20 @@ final class Attention {
                     j += 16
                 }
             }
-            for lane in 0..<8 {
-                let dst = aW + lane * keySteps * mr + i
-                var t = 0
-                let j0 = first(lane)
-                while t < keySteps {
-                    let j = 8 * t + j0
-                    dst[t * mr] = j < valid ? row[j] : 0
-                    t += 1
-                }
+            if 8 * keySteps > valid { (row + valid).update(repeating: 0, count: 8 * keySteps - valid) }
+        }
+        // Phase 0: lane L's slot t is key 8t + L. Eight keys of the twelve rows at a time, through
+        // 8 × 8 transposes.
+        do {
+            let out = UnsafeMutableRawPointer(aW), laneStride = 4 * keySteps * mr
+            @inline(__always) func load(_ i: Int, _ t: Int) -> SIMD8<Float> {
+                UnsafeRawPointer(scores + i * capacity + 8 * t).loadUnaligned(as: SIMD8<Float>.self)
+            }
+            for t in 0..<keySteps {
+                LaneTranspose.store(load(0, t), load(1, t), load(2, t), load(3, t), load(4, t), load(5, t), load(6, t),
+                                    load(7, t), out + 4 * t * mr, laneStride: laneStride)
+                LaneTranspose.store4(load(8, t), load(9, t), load(10, t), load(11, t), out + 4 * (t * mr + 8),
+                                     laneStride: laneStride)
             }
         }
         // Weighted sum of the values, 32 dimensions at a time: eight lane chains over the keys.

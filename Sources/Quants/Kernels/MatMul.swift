@@ -7,7 +7,7 @@ public final class MatMulWorkspace {
     var packedA: UnsafeMutablePointer<Float>
     var packedACapacity: Int
     /// Per parallel chunk: a packed weight block (kc × nc), a dequantization scratch (32 × kc),
-    /// an edge tile (12 × 32) and a rounded activation row.
+    /// an edge tile (12 × 32) and twelve rounded activation rows.
     var chunkScratch: UnsafeMutablePointer<Float>
     var chunkCapacity: Int
     var chunkStride: Int
@@ -34,7 +34,7 @@ public final class MatMulWorkspace {
             packedACapacity = packed
         }
         let stride = MatMul.kc * MatMul.nc + MatMul.kc * MicroKernel.nr + MicroKernel.mr * MicroKernel.nr
-            + ((rowLength + 15) & ~15)
+            + MicroKernel.mr * ((rowLength + 15) & ~15)
         if chunks > chunkCapacity || stride > chunkStride {
             chunkScratch.deallocate()
             chunkCapacity = Swift.max(chunks, chunkCapacity)
@@ -46,7 +46,8 @@ public final class MatMulWorkspace {
     @inline(__always) func block(_ c: Int) -> UnsafeMutablePointer<Float> { chunkScratch + c * chunkStride }
     @inline(__always) func dequantScratch(_ c: Int) -> UnsafeMutablePointer<Float> { block(c) + MatMul.kc * MatMul.nc }
     @inline(__always) func edgeTile(_ c: Int) -> UnsafeMutablePointer<Float> { dequantScratch(c) + MatMul.kc * MicroKernel.nr }
-    @inline(__always) func roundRow(_ c: Int) -> UnsafeMutablePointer<Float> { edgeTile(c) + MicroKernel.mr * MicroKernel.nr }
+    /// Twelve rows of `rowStride` floats.
+    @inline(__always) func roundRows(_ c: Int) -> UnsafeMutablePointer<Float> { edgeTile(c) + MicroKernel.mr * MicroKernel.nr }
 }
 
 /// Multi-threaded f32 matrix products with ggml's activation rounding.
@@ -150,26 +151,48 @@ public enum MatMul {
     }
 
     /// Rounds every activation row to `dotType` and packs the rows in groups of 12 for the kernel:
-    /// `packedA[g·12·k + kk·12 + i]` = row `g·12 + i`, column `kk`.
+    /// `packedA[g·12·k + kk·12 + i]` = row `g·12 + i`, column `kk`. A group's rows are rounded into
+    /// scratch rows (zero past `m`), then go in through 8 × 8 transposes: rows 0-7 and 8-11 of each
+    /// eight columns (`LaneTranspose.store`, `store4`).
     static func packActivations(_ a: UnsafePointer<Float>, lda: Int, rows m: Int, columns k: Int, dotType: GGMLType,
                                 threads: Int, workspace ws: MatMulWorkspace) {
         let mr = MicroKernel.mr
+        precondition(mr == 12, "the activation packing writes groups of 8 + 4 rows")
         let groups = (m + mr - 1) / mr
         let tasks = Swift.min(groups, Swift.max(1, threads) * 4)
+        let rowStride = (k + 15) & ~15
         nonisolated(unsafe) let src = a
         nonisolated(unsafe) let wsu = ws
         parallelFor(chunks: tasks, threads: threads) { t in
-            let row = wsu.roundRow(t)
+            let rows = wsu.roundRows(t)
             for g in (groups * t / tasks)..<(groups * (t + 1) / tasks) {
                 let dst = wsu.packedA + g * mr * k
+                let live = Swift.min(mr, m - g * mr)
                 for i in 0..<mr {
-                    let r = g * mr + i
-                    if r < m {
-                        ActivationRounding.roundTrip(dotType, src + r * lda, row, count: k)
-                        for kk in 0..<k { dst[kk * mr + i] = row[kk] }
+                    if i < live {
+                        ActivationRounding.roundTrip(dotType, src + (g * mr + i) * lda, rows + i * rowStride, count: k)
                     } else {
-                        for kk in 0..<k { dst[kk * mr + i] = 0 }
+                        (rows + i * rowStride).update(repeating: 0, count: k)
                     }
+                }
+                let p = UnsafeRawPointer(rows), out = UnsafeMutableRawPointer(dst)
+                let rowBytes = 4 * rowStride, laneStride = 4 * mr
+                @inline(__always) func load(_ i: Int, _ o: Int) -> SIMD8<Float> {
+                    p.loadUnaligned(fromByteOffset: i * rowBytes + o, as: SIMD8<Float>.self)
+                }
+                var kk = 0
+                while kk + 8 <= k {
+                    let o = 4 * kk
+                    LaneTranspose.store(load(0, o), load(1, o), load(2, o), load(3, o),
+                                                 load(4, o), load(5, o), load(6, o), load(7, o),
+                                                 out + 4 * kk * mr, laneStride: laneStride)
+                    LaneTranspose.store4(load(8, o), load(9, o), load(10, o), load(11, o),
+                                                  out + 4 * (kk * mr + 8), laneStride: laneStride)
+                    kk += 8
+                }
+                while kk < k {
+                    for i in 0..<mr { dst[kk * mr + i] = rows[i * rowStride + kk] }
+                    kk += 1
                 }
             }
         }

@@ -59,7 +59,7 @@ public struct WeightMatrix {
 
     /// Packs rows `[row0, row0+32)` × columns `[k0, k0+k)` as the B panel of `MicroKernel.tile`
     /// (`panel[kk·32 + r]`), zero for rows past the end. `scratch` holds 32·k floats.
-    /// Eight rows at a time go through 8 × 8 transposes (`LaneFloatGEMM.transposeStore`);
+    /// Eight rows at a time go through 8 × 8 transposes (`LaneTranspose.store`);
     /// `packPanelReference` is the element-by-element twin.
     public func packPanel(row0: Int, k0: Int, k: Int, scratch: UnsafeMutablePointer<Float>,
                           into panel: UnsafeMutablePointer<Float>) {
@@ -80,7 +80,7 @@ public struct WeightMatrix {
                 var kk = 0
                 while kk < k8 {
                     let o = 4 * kk
-                    LaneFloatGEMM.transposeStore(p0.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self),
+                    LaneTranspose.store(p0.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self),
                                                  p1.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self),
                                                  p2.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self),
                                                  p3.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self),
