@@ -251,16 +251,24 @@ final class FlashAttentionKernel {
     static func scoreBlock(_ q: UnsafePointer<Float>, hd: Int, _ kT: UnsafePointer<Float>, cap: Int,
                            _ c: UnsafeMutablePointer<Float>, ldc: Int) {
         var a0 = SIMD16<Float>(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0
-        for d in 0..<hd {
-            let b = UnsafeRawPointer(kT + d * cap).loadUnaligned(as: SIMD16<Float>.self)
-            a0 = a0.addingProduct(b, SIMD16<Float>(repeating: q[d]))
-            a1 = a1.addingProduct(b, SIMD16<Float>(repeating: q[hd + d]))
-            a2 = a2.addingProduct(b, SIMD16<Float>(repeating: q[2 * hd + d]))
-            a3 = a3.addingProduct(b, SIMD16<Float>(repeating: q[3 * hd + d]))
-            a4 = a4.addingProduct(b, SIMD16<Float>(repeating: q[4 * hd + d]))
-            a5 = a5.addingProduct(b, SIMD16<Float>(repeating: q[5 * hd + d]))
-            a6 = a6.addingProduct(b, SIMD16<Float>(repeating: q[6 * hd + d]))
-            a7 = a7.addingProduct(b, SIMD16<Float>(repeating: q[7 * hd + d]))
+        // Walking pointers and row offsets fixed outside the loop: no index arithmetic (and no
+        // overflow checks) per step.
+        let r1 = hd, r2 = 2 * hd, r3 = 3 * hd, r4 = 4 * hd, r5 = 5 * hd, r6 = 6 * hd, r7 = 7 * hd
+        var qp = q
+        var bp = UnsafeRawPointer(kT)
+        let bStep = 4 * cap
+        for _ in 0..<hd {
+            let b = bp.loadUnaligned(as: SIMD16<Float>.self)
+            a0 = a0.addingProduct(b, SIMD16<Float>(repeating: qp[0]))
+            a1 = a1.addingProduct(b, SIMD16<Float>(repeating: qp[r1]))
+            a2 = a2.addingProduct(b, SIMD16<Float>(repeating: qp[r2]))
+            a3 = a3.addingProduct(b, SIMD16<Float>(repeating: qp[r3]))
+            a4 = a4.addingProduct(b, SIMD16<Float>(repeating: qp[r4]))
+            a5 = a5.addingProduct(b, SIMD16<Float>(repeating: qp[r5]))
+            a6 = a6.addingProduct(b, SIMD16<Float>(repeating: qp[r6]))
+            a7 = a7.addingProduct(b, SIMD16<Float>(repeating: qp[r7]))
+            qp += 1
+            bp += bStep
         }
         let o = UnsafeMutableRawPointer(c)
         o.storeBytes(of: a0, toByteOffset: 0, as: SIMD16<Float>.self)
