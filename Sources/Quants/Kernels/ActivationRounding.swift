@@ -75,7 +75,7 @@ public enum ActivationRounding {
         let raw = UnsafeRawPointer(x)
         let v0 = raw.loadUnaligned(as: SIMD16<Float>.self)
         let v1 = raw.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self)
-        let amax = maxLane(magnitude(v0), magnitude(v1))
+        let amax = absMax(v0, v1)
         let id: Float = amax != 0 ? 127 / amax : 0
         // |v·id| ≤ 127 (or 0 when amax is 0, or NaN/inf propagated as ggml's would be garbage).
         return (roundEven(v0 * id), roundEven(v1 * id), amax)
@@ -91,16 +91,39 @@ public enum ActivationRounding {
         out.storeBytes(of: q1 * dh, toByteOffset: 64, as: SIMD16<Float>.self)
     }
 
-    /// The largest of the lanes of two non-negative vectors (no NaN). The generic `SIMD.max()` and
-    /// `pointwiseMax` are lane loops here; selects through `SIMDMask` compile to vector code.
+    /// The largest magnitude among the lanes of `v0` and `v1`, NaN ignored. Computed on the bit
+    /// patterns with the sign cleared, which order as the magnitudes do (+inf included), by an
+    /// integer maximum: that compiles to `vpmaxud`/`vpmaxsd`, where the SIMD16 float compares and
+    /// selects came out as 2- and 4-lane pieces.
     @inline(__always)
-    static func maxLane(_ x: SIMD16<Float>, _ y: SIMD16<Float>) -> Float {
-        // Halves folded onto each other (16 → 8 → 4 → 2 lanes): the same maximum, no serial chain.
-        let v = select(y .> x, y, x)
-        let a = select(v.highHalf .> v.lowHalf, v.highHalf, v.lowHalf)
-        let b = select(a.highHalf .> a.lowHalf, a.highHalf, a.lowHalf)
-        let c = select(b.highHalf .> b.lowHalf, b.highHalf, b.lowHalf)
-        return Swift.max(c[0], c[1])
+    static func absMax(_ v0: SIMD16<Float>, _ v1: SIMD16<Float>) -> Float {
+        largest(absBits(v0), absBits(v1))
+    }
+
+    /// |v|'s bit pattern lane by lane, 0 for NaN (whose patterns lie above +inf's 0x7F800000).
+    @inline(__always)
+    static func absBits(_ v: SIMD16<Float>) -> SIMD16<Int32> {
+        let n = unsafeBitCast(v, to: SIMD16<Int32>.self) & Int32.max
+        // -1 where n > 0x7F800000 (NaN), else 0; no overflow as 0 ≤ n < 2^31.
+        let nan = (0x7F80_0000 &- n) &>> 31
+        return n & ~nan
+    }
+
+    /// The lane-wise maximum of two vectors of non-negative values (`a - b` cannot overflow).
+    @inline(__always)
+    static func intMax<V: SIMD>(_ a: V, _ b: V) -> V where V.Scalar == Int32 {
+        let d = a &- b
+        return a &- (d & (d &>> 31))
+    }
+
+    /// The largest lane of two vectors of magnitude bit patterns, as a float.
+    @inline(__always)
+    static func largest(_ a: SIMD16<Int32>, _ b: SIMD16<Int32>) -> Float {
+        let m16 = intMax(a, b)
+        let m8 = intMax(m16.lowHalf, m16.highHalf)
+        let m4 = intMax(m8.lowHalf, m8.highHalf)
+        let m2 = intMax(m4.lowHalf, m4.highHalf)
+        return Float(bitPattern: UInt32(bitPattern: Swift.max(m2[0], m2[1])))
     }
 
     /// `mask ? a : b` lane by lane.
@@ -115,12 +138,6 @@ public enum ActivationRounding {
     static func roundEven(_ v: SIMD16<Float>) -> SIMD16<Float> {
         let magic = SIMD16<Float>(repeating: 12_582_912)
         return (v + magic) - magic
-    }
-
-    /// |v| lane by lane (clears the sign bits).
-    @inline(__always)
-    static func magnitude(_ v: SIMD16<Float>) -> SIMD16<Float> {
-        unsafeBitCast(unsafeBitCast(v, to: SIMD16<UInt32>.self) & 0x7FFF_FFFF, to: SIMD16<Float>.self)
     }
 
     /// One Q8_K block as `quantize_row_q8_K_ref` quantizes it: the 256 quants as floats into `q`,
@@ -147,16 +164,14 @@ public enum ActivationRounding {
     @inline(__always)
     static func absMax256(_ x: UnsafePointer<Float>) -> Float {
         let raw = UnsafeRawPointer(x)
-        var m0 = SIMD16<Float>(), m1 = m0, m2 = m0, m3 = m0
+        var m0 = SIMD16<Int32>(), m1 = m0, m2 = m0, m3 = m0
         for i in stride(from: 0, to: 1024, by: 256) {
-            let a0 = magnitude(raw.loadUnaligned(fromByteOffset: i, as: SIMD16<Float>.self))
-            let a1 = magnitude(raw.loadUnaligned(fromByteOffset: i + 64, as: SIMD16<Float>.self))
-            let a2 = magnitude(raw.loadUnaligned(fromByteOffset: i + 128, as: SIMD16<Float>.self))
-            let a3 = magnitude(raw.loadUnaligned(fromByteOffset: i + 192, as: SIMD16<Float>.self))
-            m0 = select(a0 .> m0, a0, m0); m1 = select(a1 .> m1, a1, m1)
-            m2 = select(a2 .> m2, a2, m2); m3 = select(a3 .> m3, a3, m3)
+            m0 = intMax(m0, absBits(raw.loadUnaligned(fromByteOffset: i, as: SIMD16<Float>.self)))
+            m1 = intMax(m1, absBits(raw.loadUnaligned(fromByteOffset: i + 64, as: SIMD16<Float>.self)))
+            m2 = intMax(m2, absBits(raw.loadUnaligned(fromByteOffset: i + 128, as: SIMD16<Float>.self)))
+            m3 = intMax(m3, absBits(raw.loadUnaligned(fromByteOffset: i + 192, as: SIMD16<Float>.self)))
         }
-        return maxLane(select(m1 .> m0, m1, m0), select(m3 .> m2, m3, m2))
+        return largest(intMax(m0, m1), intMax(m2, m3))
     }
 
     /// `q[j] = min(127, roundEven(iscale·x[j])) + 0` for 256 values (`nearest_int` of
