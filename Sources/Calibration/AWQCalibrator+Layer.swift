@@ -128,15 +128,20 @@ extension AWQCalibrator {
     /// are weighted and summed) runs in full.
     func referenceOutputs(_ il: Int, _ capture: inout LayerCapture, searchRows: Int, sequenceLength L: Int) throws(AWQError) {
         let e = model.config.embeddingLength
-        let heads = inputWidth(.valueOutput, il)
-        capture.attentionOutput = try module(.valueOutput, il, input: capture.outputInput[0..<(searchRows * heads)],
+        func rows(_ x: [Float], _ width: Int, _ what: String) throws(AWQError) -> ArraySlice<Float> {
+            guard x.count >= searchRows * width else {
+                throw AWQError(.engine, "block \(il): the \(what) input was captured as \(x.count) values, "
+                               + "expected at least \(searchRows) rows of \(width)")
+            }
+            return x[0..<(searchRows * width)]
+        }
+        capture.attentionOutput = try module(.valueOutput, il, input: rows(capture.outputInput, inputWidth(.valueOutput, il), "attn_output"),
                                              sequenceLength: L, overrides: .none)
         if model.layers[il].experts != nil {
-            capture.feedForwardOutput = try module(.feedForward, il, input: capture.feedForwardInput[0..<(searchRows * e)],
+            capture.feedForwardOutput = try module(.feedForward, il, input: rows(capture.feedForwardInput, e, "feed-forward"),
                                                    sequenceLength: L, overrides: .none)
         } else {
-            let hidden = inputWidth(.down, il)
-            capture.feedForwardOutput = try module(.down, il, input: capture.downInput[0..<(searchRows * hidden)],
+            capture.feedForwardOutput = try module(.down, il, input: rows(capture.downInput, inputWidth(.down, il), "ffn_down"),
                                                    sequenceLength: L, overrides: .none)
         }
     }
