@@ -52,14 +52,7 @@ extension InferenceSession {
         let c = model.config
         let qDim = c.headCount * c.headDimK
         let q = acts.q.pointer, k = acts.k.pointer, v = acts.v.pointer
-        linear(w.q, xn, rows: n, into: q, override: overrides[.attnQ])
-        linear(w.k, xn, rows: n, into: k, override: overrides[.attnK], sameInput: overrides[.attnQ] == nil)
-        linear(w.v, xn, rows: n, into: v, override: overrides[.attnV], sameInput: overrides[.attnK] == nil)
-        if let b = w.qBias { addBias(q, b, rows: n) }
-        if let b = w.kBias { addBias(k, b, rows: n) }
-        if let b = w.vBias { addBias(v, b, rows: n) }
-        if let qn = w.qNorm { normRows(q, qn, q, rows: n * c.headCount, width: c.headDimK) }
-        if let kn = w.kNorm { normRows(k, kn, k, rows: n * c.headCountKV, width: c.headDimK) }
+        projectQKV(layer: w, input: xn, rows: n, overrides: overrides)
         let sliding = c.isSlidingWindowLayer(il)
         let table = sliding ? (ropeSWA ?? rope) : rope
         let qs = c.queryScale
@@ -76,20 +69,6 @@ extension InferenceSession {
         }
         att.run(q: q, out: acts.attention.pointer, cache: cache, layer: cacheLayer, sequences: sequences,
                 length: length, start: start, threads: threads, flash: flashAttention, window: sliding ? c.slidingWindow : 0)
-    }
-
-    /// gate/up of the normalised `input`, the activation, ffn_down into `out` (`rows × embeddingLength`).
-    func feedForwardCore(layer w: LayerWeights, input xn: UnsafeMutablePointer<Float>, rows n: Int,
-                         into out: UnsafeMutablePointer<Float>, overrides: [LinearRole: LinearOverride]) {
-        let c = model.config
-        let gate = acts.gate.pointer, up = acts.up.pointer
-        linear(w.gate, xn, rows: n, into: gate, override: overrides[.ffnGate])
-        linear(w.up, xn, rows: n, into: up, override: overrides[.ffnUp], sameInput: overrides[.ffnGate] == nil)
-        switch c.wiring.feedForward {
-        case .swiGLU: swiglu(gate: gate, up: up, into: xn, count: n * c.feedForwardLength)
-        case .geGLU: geglu(gate: gate, up: up, into: xn, count: n * c.feedForwardLength)
-        }
-        linear(w.down, xn, rows: n, into: out, override: overrides[.ffnDown])
     }
 
     /// `y = gelu(gate) · up` over `count` values, as ggml's `geglu_split` on the CPU: gelu from the

@@ -48,6 +48,31 @@ extension InferenceSession {
             RowOps.add(x, proj, count: n * e)
             return
         }
+        feedForwardCore(layer: w, input: xn, rows: n, into: proj, overrides: overrides)
+        addRows(x, proj, count: n * e)
+    }
+
+    /// q, k and v of the normalised `input` into `acts.q/k/v`, with their biases and the q/k norms
+    /// (Qwen3, Gemma 3): the start of every attention core.
+    func projectQKV(layer w: LayerWeights, input xn: UnsafePointer<Float>, rows n: Int,
+                    overrides: [LinearRole: LinearOverride]) {
+        let c = model.config
+        let q = acts.q.pointer, k = acts.k.pointer, v = acts.v.pointer
+        linear(w.q, xn, rows: n, into: q, override: overrides[.attnQ])
+        linear(w.k, xn, rows: n, into: k, override: overrides[.attnK], sameInput: overrides[.attnQ] == nil)
+        linear(w.v, xn, rows: n, into: v, override: overrides[.attnV], sameInput: overrides[.attnK] == nil)
+        if let b = w.qBias { addBias(q, b, rows: n) }
+        if let b = w.kBias { addBias(k, b, rows: n) }
+        if let b = w.vBias { addBias(v, b, rows: n) }
+        if let qn = w.qNorm { normRows(q, qn, q, rows: n * c.headCount, width: c.headDimK) }
+        if let kn = w.kNorm { normRows(k, kn, k, rows: n * c.headCountKV, width: c.headDimK) }
+    }
+
+    /// gate/up of the normalised `input`, the activation, ffn_down into `out` (`rows × embeddingLength`);
+    /// every dense feed-forward (the blocks and `SubBlockRunner.feedForward`).
+    func feedForwardCore(layer w: LayerWeights, input xn: UnsafeMutablePointer<Float>, rows n: Int,
+                         into out: UnsafeMutablePointer<Float>, overrides: [LinearRole: LinearOverride]) {
+        let c = model.config
         let gate = acts.gate.pointer, up = acts.up.pointer
         linear(w.gate, xn, rows: n, into: gate, override: overrides[.ffnGate])
         linear(w.up, xn, rows: n, into: up, override: overrides[.ffnUp], sameInput: overrides[.ffnGate] == nil)
@@ -55,8 +80,7 @@ extension InferenceSession {
         case .swiGLU: swiglu(gate: gate, up: up, into: xn, count: n * c.feedForwardLength)
         case .geGLU: geglu(gate: gate, up: up, into: xn, count: n * c.feedForwardLength)
         }
-        linear(w.down, xn, rows: n, into: proj, override: overrides[.ffnDown])
-        addRows(x, proj, count: n * e)
+        linear(w.down, xn, rows: n, into: out, override: overrides[.ffnDown])
     }
 
     /// q/k/v of the normalised `input` (+ biases, + qwen3 q/k norms), RoPE (and the query scale),
@@ -68,14 +92,7 @@ extension InferenceSession {
         let c = model.config
         let qDim = c.headCount * c.headDimK
         let q = acts.q.pointer, k = acts.k.pointer, v = acts.v.pointer
-        linear(w.q, xn, rows: n, into: q, override: overrides[.attnQ])
-        linear(w.k, xn, rows: n, into: k, override: overrides[.attnK], sameInput: overrides[.attnQ] == nil)
-        linear(w.v, xn, rows: n, into: v, override: overrides[.attnV], sameInput: overrides[.attnK] == nil)
-        if let b = w.qBias { addBias(q, b, rows: n) }
-        if let b = w.kBias { addBias(k, b, rows: n) }
-        if let b = w.vBias { addBias(v, b, rows: n) }
-        if let qn = w.qNorm { normRows(q, qn, q, rows: n * c.headCount, width: c.headDimK) }
-        if let kn = w.kNorm { normRows(k, kn, k, rows: n * c.headCountKV, width: c.headDimK) }
+        projectQKV(layer: w, input: xn, rows: n, overrides: overrides)
 
         // RoPE and the cache, row by row (each row on its own: spread over the threads).
         do {

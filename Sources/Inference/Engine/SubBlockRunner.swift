@@ -100,17 +100,8 @@ public final class SubBlockRunner {
             out.withUnsafeMutableBufferPointer { s.runExperts(moe, xn, rows: n, into: $0.baseAddress!, overrides: expertOverrides) }
             return out
         }
-        let gate = s.acts.gate.pointer, up = s.acts.up.pointer
-        s.linear(w.gate, xn, rows: n, into: gate, override: overrides[.ffnGate])
-        s.linear(w.up, xn, rows: n, into: up, override: overrides[.ffnUp])
-        switch c.wiring.feedForward {
-        case .swiGLU: s.swiglu(gate: gate, up: up, into: xn, count: n * c.feedForwardLength)
-        case .geGLU: s.geglu(gate: gate, up: up, into: xn, count: n * c.feedForwardLength)
-        }
         var out = [Float](repeating: 0, count: n * e)
-        out.withUnsafeMutableBufferPointer { o in
-            s.linear(w.down, xn, rows: n, into: o.baseAddress!, override: overrides[.ffnDown])
-        }
+        out.withUnsafeMutableBufferPointer { s.feedForwardCore(layer: w, input: xn, rows: n, into: $0.baseAddress!, overrides: overrides) }
         return out
     }
 

@@ -54,4 +54,22 @@ public enum LaneTranspose {
         out.storeBytes(of: c.6.lowHalf, toByteOffset: 6 * laneStride, as: SIMD4<Float>.self)
         out.storeBytes(of: c.7.lowHalf, toByteOffset: 7 * laneStride, as: SIMD4<Float>.self)
     }
+
+    /// Eight rows read in place.
+    public typealias Rows = (UnsafeRawPointer, UnsafeRawPointer, UnsafeRawPointer, UnsafeRawPointer,
+                             UnsafeRawPointer, UnsafeRawPointer, UnsafeRawPointer, UnsafeRawPointer)
+
+    /// `store` of the eight values at `byteOffset` of each of `rows`.
+    @inlinable @inline(__always)
+    public static func store(_ rows: Rows, byteOffset o: Int, _ out: UnsafeMutableRawPointer, laneStride: Int) {
+        store(rows.0.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self),
+              rows.1.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self),
+              rows.2.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self),
+              rows.3.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self),
+              rows.4.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self),
+              rows.5.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self),
+              rows.6.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self),
+              rows.7.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self),
+              out, laneStride: laneStride)
+    }
 }

@@ -75,20 +75,11 @@ public struct WeightMatrix {
         let k8 = k & ~7
         for r0 in stride(from: 0, to: nr, by: 8) {
             if r0 + 8 <= valid {
-                let p0 = source(r0), p1 = source(r0 + 1), p2 = source(r0 + 2), p3 = source(r0 + 3)
-                let p4 = source(r0 + 4), p5 = source(r0 + 5), p6 = source(r0 + 6), p7 = source(r0 + 7)
+                let rows = (source(r0), source(r0 + 1), source(r0 + 2), source(r0 + 3),
+                            source(r0 + 4), source(r0 + 5), source(r0 + 6), source(r0 + 7))
                 var kk = 0
                 while kk < k8 {
-                    let o = 4 * kk
-                    LaneTranspose.store(p0.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self),
-                                                 p1.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self),
-                                                 p2.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self),
-                                                 p3.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self),
-                                                 p4.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self),
-                                                 p5.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self),
-                                                 p6.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self),
-                                                 p7.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self),
-                                                 out + 4 * (kk * nr + r0), laneStride: 4 * nr)
+                    LaneTranspose.store(rows, byteOffset: 4 * kk, out + 4 * (kk * nr + r0), laneStride: 4 * nr)
                     kk += 8
                 }
                 for kk in k8..<k {
