@@ -226,7 +226,8 @@ public final class ImatrixRunner {
         let nChunk = chunks < 0 ? nChunkMax : min(chunks, nChunkMax)
         output(String(format: "compute_imatrix: computing over %d chunks, n_ctx=%d, batch_size=%d, n_seq=%d\n",
                       nChunk, nCtx, nCtx * sequences, sequences), .info)
-        let session = InferenceSession(model: model, contextLength: nCtx, sequences: sequences, threads: threads)
+        let session = InferenceSession(model: model, contextLength: nCtx, sequences: sequences, threads: threads,
+                                       keepsCache: false)
         session.flashAttention = flashAttention
         session.observer = { name, x, rows, columns in collector.observe(name, x, rows: rows, columns: columns) }
         collector.chunkTokens = nCtx

@@ -20,7 +20,8 @@ extension PerplexityRunner {
         let first = nCtx / 2
         let scored = nCtx - 1 - first
         let recLen = base.recordLength
-        let session = InferenceSession(model: model, contextLength: nCtx, sequences: sequences, threads: options.threads)
+        let session = InferenceSession(model: model, contextLength: nCtx, sequences: sequences, threads: options.threads,
+                                       keepsCache: false)
         session.flashAttention = options.flashAttention.enabled
         var sums = KLDivergenceSums()
         var kldValues: [Float] = []

@@ -81,7 +81,8 @@ public final class PerplexityRunner {
         }
         output(cFormat("perplexity: calculating perplexity over %d chunks, n_ctx=%d, batch_size=%d, n_seq=%d\n",
                        nChunk, nCtx, batchSize, sequences), .info)
-        let session = InferenceSession(model: model, contextLength: nCtx, sequences: sequences, threads: options.threads)
+        let session = InferenceSession(model: model, contextLength: nCtx, sequences: sequences, threads: options.threads,
+                                       keepsCache: false)
         session.flashAttention = options.flashAttention.enabled
         let recordLength = TokenScoring.recordLength(vocabulary: nVocab)
         let blockRows = Self.logitsBlockRows

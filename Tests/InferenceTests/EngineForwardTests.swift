@@ -104,6 +104,32 @@ struct EngineForwardTests {
         #expect(zip(a, b).allSatisfy { abs($0 - $1) <= 1e-3 * max(1, abs($1)) })
     }
 
+    @Test("a session without a kept cache (one layer of cache) gives the same logits, every batch from position 0",
+          arguments: [false, true])
+    func withoutKeptCache(_ flash: Bool) throws {
+        var m = TinyModel()
+        m.arch = "qwen2"
+        let dir = TemporaryDirectory("engine")
+        let (model, _) = try load(m, dir)
+        let other: [Int32] = Self.tokens.reversed()
+        let kept = InferenceSession(model: model, contextLength: 32, sequences: 2, threads: 2)
+        kept.flashAttention = flash
+        let expected = try kept.evaluate(Self.tokens + other, sequences: 2).array
+        let oneLayer = InferenceSession(model: model, contextLength: 32, sequences: 2, threads: 2, keepsCache: false)
+        oneLayer.flashAttention = flash
+        #expect(!oneLayer.keepsCache)
+        for _ in 0..<2 {  // nothing carries over: the second batch starts at position 0 again
+            let logits = try oneLayer.evaluate(Self.tokens + other, sequences: 2).array
+            #expect(logits.map(\.bitPattern) == expected.map(\.bitPattern))
+            #expect(oneLayer.length(ofSequence: 0) == 0 && oneLayer.length(ofSequence: 1) == 0)
+        }
+        // A kept cache continues where the batch ended; the one-layer session evaluates from 0.
+        let alone = try InferenceSession(model: model, contextLength: 32, threads: 2, keepsCache: false)
+            .evaluate(Array(Self.tokens[0..<5])).array
+        let fresh = try InferenceSession(model: model, contextLength: 32, threads: 2).evaluate(Array(Self.tokens[0..<5])).array
+        #expect(alone.map(\.bitPattern) == fresh.map(\.bitPattern))
+    }
+
     @Test("embed, block by block, head equals evaluate; identity overrides change nothing")
     func layerByLayer() throws {
         var m = TinyModel()

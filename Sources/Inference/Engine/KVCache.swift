@@ -16,8 +16,6 @@ final class KVCache {
     let headDimPadded: Int
     private let keys: UnsafeMutablePointer<Float>
     private let values: UnsafeMutablePointer<Float>
-    /// Filled positions per sequence.
-    var lengths: [Int]
 
     init(layers: Int, sequences: Int, positions: Int, kvHeads: Int, headDim: Int) {
         self.layers = layers
@@ -32,17 +30,11 @@ final class KVCache {
         keys.initialize(repeating: 0, count: kCount)
         values = .allocateAligned(capacity: vCount)
         values.initialize(repeating: 0, count: vCount)
-        lengths = [Int](repeating: 0, count: sequences)
     }
 
     deinit {
         keys.deallocate()
         values.deallocate()
-    }
-
-    /// Forgets every position (the stored values stay; they are overwritten before use).
-    func clear() {
-        for s in 0..<sequences { lengths[s] = 0 }
     }
 
     /// `kT` of (layer, sequence, head): `headDim` rows of `capacity` positions.

@@ -60,7 +60,6 @@ public final class SubBlockRunner {
         }
         let w = s.model.layers[layer]
         let (kv, att) = scratch(sequences: sequences, length: length)
-        kv.clear()
         s.acts.reserve(rows: n, config: c)
         let xn = s.acts.normed.pointer
         input.withUnsafeBufferPointer { xn.update(from: $0.baseAddress!, count: input.count) }
