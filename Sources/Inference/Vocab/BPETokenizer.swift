@@ -114,7 +114,9 @@ struct WordCache {
         let e = index.lookup(base, w.count)
         if e < 0 { return false }
         let span = spans[Int(e)]
-        out.append(contentsOf: tokens[Int(span.start)..<Int(span.start + span.count)])
+        tokens.withUnsafeBufferPointer { t in
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: t[Int(span.start)..<Int(span.start + span.count)]))
+        }
         return true
     }
 

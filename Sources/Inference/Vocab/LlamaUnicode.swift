@@ -153,6 +153,12 @@ enum LlamaUnicode {
         }
     }
 
+    /// How many bytes `encode` writes for `cp`.
+    @inline(__always)
+    static func encodedLength(_ cp: UInt32) -> Int {
+        cp <= 0x7F ? 1 : cp <= 0x7FF ? 2 : cp <= 0xFFFF ? 3 : cp <= 0x10FFFF ? 4 : 3
+    }
+
     /// Length of the UTF-8 sequence a lead byte announces (`unicode_len_utf8`); 1 for continuation bytes.
     @inline(__always)
     static func sequenceLength(_ lead: UInt8) -> Int {

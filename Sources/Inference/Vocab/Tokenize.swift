@@ -71,37 +71,42 @@ struct BPESession {
     var cps: [UInt32] = []
     var flags: [UInt16] = []
     var normalized: [UInt8] = []
-    var byteStart: [Int] = []
     var work = BPEWorkspace()
     var cache = WordCache()
 
     /// Splits a raw piece into words (`unicode_regex_split`) and appends their tokens.
     mutating func encode(_ text: UnsafeBufferPointer<UInt8>, _ bpe: BPEData, _ steps: [SplitStep],
                          _ out: inout [Int32]) {
+        // At most one codepoint per byte, and as many normalized bytes unless the text has
+        // malformed sequences (each then three bytes of U+FFFD): sized once, not grown by doubling.
         cps.removeAll(keepingCapacity: true)
+        cps.reserveCapacity(text.count)
         LlamaUnicode.decode(text, into: &cps)
         flags.removeAll(keepingCapacity: true)
+        flags.reserveCapacity(cps.count)
         normalized.removeAll(keepingCapacity: true)
-        byteStart.removeAll(keepingCapacity: true)
+        normalized.reserveCapacity(text.count)
         for c in cps {
             flags.append(LlamaUnicode.flags(c).bits)
-            byteStart.append(normalized.count)
             LlamaUnicode.encode(c, into: &normalized)
         }
-        byteStart.append(normalized.count)
         let words = cps.withUnsafeBufferPointer { c in
             flags.withUnsafeBufferPointer { f in PreTokenization.split(c, flags: f, steps: steps) }
         }
-        normalized.withUnsafeBufferPointer { norm in
-            var cp = 0
-            for len in words {
-                let a = byteStart[cp], b = byteStart[cp + len]
-                cp += len
-                let word = UnsafeBufferPointer(rebasing: norm[a..<b])
-                if cache.append(word, to: &out) { continue }
-                let before = out.count
-                bpe.encodeWord(word, &work, &out)
-                cache.insert(word, out[before...])
+        cps.withUnsafeBufferPointer { c in
+            normalized.withUnsafeBufferPointer { norm in
+                var cp = 0, a = 0
+                for len in words {
+                    var b = a
+                    for i in cp..<(cp + len) { b += LlamaUnicode.encodedLength(c[i]) }
+                    cp += len
+                    let word = UnsafeBufferPointer(rebasing: norm[a..<b])
+                    a = b
+                    if cache.append(word, to: &out) { continue }
+                    let before = out.count
+                    bpe.encodeWord(word, &work, &out)
+                    cache.insert(word, out[before...])
+                }
             }
         }
     }
