@@ -158,68 +158,8 @@ final class FlashAttentionKernel {
                 if c0 >= visible || c0 + tile <= first { continue }
                 let n = min(tile, visible - c0)
                 counts[i] = n
-                let row = scores + i * tile
-                var tileMax = -Float.infinity
-                if softCap == 0 {
-                    // Sixteen cells at a time (a tile row has room for the last vector); the largest of
-                    // the non-NaN scores, as the scalar scan finds it.
-                    let sv = SIMD16<Float>(repeating: scale)
-                    var vmax = SIMD16<Float>(repeating: -.infinity)
-                    var j = 0
-                    while j < n {
-                        let p = UnsafeMutableRawPointer(row + j)
-                        var x = p.loadUnaligned(as: SIMD16<Float>.self) * sv
-                        if j + 16 > n || c0 + j < first {
-                            let cell = SIMD16<Int32>(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15) &+ Int32(j)
-                            let masked = (cell .>= Int32(n)) .| (cell &+ Int32(c0) .< Int32(first))
-                            x = x.replacing(with: -.infinity, where: masked)
-                        }
-                        p.storeBytes(of: x, as: SIMD16<Float>.self)
-                        vmax = vmax.replacing(with: x, where: x .> vmax)
-                        j += 16
-                    }
-                    for l in 0..<16 { tileMax = tileMax > vmax[l] ? tileMax : vmax[l] }
-                } else {
-                    for j in 0..<n {
-                        var x = row[j] * scale
-                        x = tanhf(x) * softCap
-                        if c0 + j < first { x = -.infinity }
-                        row[j] = x
-                        tileMax = tileMax > x ? tileMax : x
-                    }
-                }
-                let old = maxima[i]
-                let m = fmaxf(old, tileMax)
-                let a = acc + i * hdp
-                if m > old {
-                    let ms = expf(old - m)
-                    var d = 0
-                    while d < hdp {
-                        let p = UnsafeMutableRawPointer(a + d)
-                        p.storeBytes(of: p.loadUnaligned(as: SIMD16<Float>.self) * ms, as: SIMD16<Float>.self)
-                        d += 16
-                    }
-                    sums[i] *= ms
-                }
-                maxima[i] = m
-                // Exponentials 16 cells at a time (two groups of 8), masked cells -inf → 0.
-                let mv = SIMD16<Float>(repeating: m)
-                var sum: Double = 0
-                var j = 0
-                while j < n {
-                    var x = SIMD16<Float>(repeating: -.infinity)
-                    if j + 16 <= n {
-                        x = UnsafeRawPointer(row + j).loadUnaligned(as: SIMD16<Float>.self)
-                    } else {
-                        for l in 0..<(n - j) { x[l] = row[j + l] }
-                    }
-                    let e = VectorMath.exp(x - mv)
-                    UnsafeMutableRawPointer(row + j).storeBytes(of: e, as: SIMD16<Float>.self)
-                    sum += Double(VectorMath.reduceAdd8(e.lowHalf))
-                    if j + 8 < n { sum += Double(VectorMath.reduceAdd8(e.highHalf)) }
-                    j += 16
-                }
-                sums[i] = Float(Double(sums[i]) + sum)
+                Self.probabilities(scores + i * tile, count: n, hiddenBelow: first - c0, scale: scale, softCap: softCap,
+                                   maximum: &maxima[i], sum: &sums[i], acc: acc + i * hdp, hdp: hdp)
             }
             var i = 0
             while i < rows {
@@ -244,6 +184,98 @@ final class FlashAttentionKernel {
             let o = out + (s * length + t0 + i) * qStride + h * hd
             for d in 0..<hd { o[d] = a[d] * sInv }
         }
+    }
+
+    /// One row of a tile: scales (and caps) the `n` visible scores of `row`, masks the cells before
+    /// `hiddenBelow` and from `n` to the next multiple of 16 to -inf, raises the running maximum
+    /// (rescaling the accumulator `acc` and the sum when it grows), and turns the scores into the
+    /// exponentials, adding their double sum to `sum`. Its own function: inside `group`, whose
+    /// size stopped the optimizer from inlining, the vector exponential stayed a call.
+    @inline(never)
+    static func probabilities(_ row: UnsafeMutablePointer<Float>, count n: Int, hiddenBelow first: Int, scale: Float,
+                              softCap: Float, maximum: inout Float, sum total: inout Float,
+                              acc a: UnsafeMutablePointer<Float>, hdp: Int) {
+        var tileMax = -Float.infinity
+        if softCap == 0 {
+            // Sixteen cells at a time (a tile row has room for the last vector); the largest of
+            // the non-NaN scores, as the scalar scan finds it.
+            let sv = SIMD16<Float>(repeating: scale)
+            var vmax = SIMD16<Float>(repeating: -.infinity)
+            var j = 0
+            while j < n {
+                let p = UnsafeMutableRawPointer(row + j)
+                var x = p.loadUnaligned(as: SIMD16<Float>.self) * sv
+                if j + 16 > n || j < first {
+                    x = mask(x, visibleFrom: first - j, below: n - j)
+                }
+                p.storeBytes(of: x, as: SIMD16<Float>.self)
+                vmax = vmax.replacing(with: x, where: x .> vmax)
+                j += 16
+            }
+            tileMax = maxLane(vmax)
+        } else {
+            for j in 0..<n {
+                var x = row[j] * scale
+                x = tanhf(x) * softCap
+                if j < first { x = -.infinity }
+                row[j] = x
+                tileMax = tileMax > x ? tileMax : x
+            }
+            // The cells up to the next multiple of 16 read as masked, as on the path above.
+            var j = n
+            while j & 15 != 0 { row[j] = -.infinity; j += 1 }
+        }
+        let old = maximum
+        let m = fmaxf(old, tileMax)
+        if m > old {
+            let ms = expf(old - m)
+            var d = 0
+            while d < hdp {
+                let p = UnsafeMutableRawPointer(a + d)
+                p.storeBytes(of: p.loadUnaligned(as: SIMD16<Float>.self) * ms, as: SIMD16<Float>.self)
+                d += 16
+            }
+            total *= ms
+        }
+        maximum = m
+        // Exponentials 16 cells at a time (two groups of 8), masked cells -inf → 0.
+        let mv = SIMD16<Float>(repeating: m)
+        var sum: Double = 0
+        var j = 0
+        while j < n {
+            // Cells from n to the next multiple of 16 hold -inf (masked above): exp gives 0.
+            let x = UnsafeRawPointer(row + j).loadUnaligned(as: SIMD16<Float>.self)
+            let e = VectorMath.exp(x - mv)
+            UnsafeMutableRawPointer(row + j).storeBytes(of: e, as: SIMD16<Float>.self)
+            sum += Double(VectorMath.reduceAdd8(e.lowHalf))
+            if j + 8 < n { sum += Double(VectorMath.reduceAdd8(e.highHalf)) }
+            j += 16
+        }
+        total = Float(Double(total) + sum)
+    }
+
+    /// `x` with lane l set to -inf unless `from ≤ l < below`: the lane mask from the signs of
+    /// `l - from` and `below - 1 - l` (integer arithmetic; a compare of lane indices compiled to a
+    /// loop of scalar compares).
+    @inline(__always)
+    static func mask(_ x: SIMD16<Float>, visibleFrom from: Int, below: Int) -> SIMD16<Float> {
+        let lane = SIMD16<Int32>(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
+        let lo = Int32(clamping: max(-1, min(from, 16))), hi = Int32(clamping: max(0, min(below, 17))) - 1
+        let hidden = unsafeBitCast(((lane &- lo) | (SIMD16<Int32>(repeating: hi) &- lane)) &>> 31, to: SIMD16<UInt32>.self)
+        let bits = unsafeBitCast(x, to: SIMD16<UInt32>.self)
+        let negInf = SIMD16<UInt32>(repeating: Float.infinity.bitPattern | 0x8000_0000)
+        return unsafeBitCast((bits & ~hidden) | (negInf & hidden), to: SIMD16<Float>.self)
+    }
+
+    /// The largest lane of `v` (no NaN lanes: the running maximum never takes one). Any order gives
+    /// the same value up to the sign of a zero, which no result depends on.
+    @inline(__always)
+    static func maxLane(_ v: SIMD16<Float>) -> Float {
+        let a8 = v.lowHalf, b8 = v.highHalf
+        let m8 = a8.replacing(with: b8, where: b8 .> a8)
+        let a4 = m8.lowHalf, b4 = m8.highHalf
+        let m4 = a4.replacing(with: b4, where: b4 .> a4)
+        return max(max(m4[0], m4[1]), max(m4[2], m4[3]))
     }
 
     /// `c[i][j] = Σ_d q[i][d]·kT[d][j]` for 8 rows and 16 cells, each a fused chain from 0 in d order.

@@ -43,8 +43,10 @@ public enum VectorMath {
     }
 
     /// ggml's `ggml_v_expf` (AVX2 branch) on 16 lanes: below about -103.9 the result is 0, above
-    /// about 88.4 it is +inf, exp(-inf) = 0.
-    @inline(__always)
+    /// about 88.4 it is +inf, exp(-inf) = 0. Transparent: as `@inlinable @inline(__always)` it
+    /// stayed a call from other modules (the flash-attention softmax), its SIMD16 argument and result
+    /// passed as four xmm registers each.
+    @_transparent
     public static func exp(_ x: SIMD16<Float>) -> SIMD16<Float> {
         let r = SIMD16<Float>(repeating: 0x1.8p23)
         let z = r.addingProduct(x, SIMD16<Float>(repeating: 0x1.715476p+0))
@@ -90,7 +92,7 @@ public enum VectorMath {
 
     /// Whether any lane of `mask` is set, by halving (the standard library's `any` is a generic
     /// call here).
-    @inline(__always)
+    @inlinable @inline(__always)
     static func anyLane(_ mask: SIMDMask<SIMD16<Int32>>) -> Bool {
         let v = SIMD16<Int32>(repeating: 0).replacing(with: 1, where: mask)
         let h8 = v.lowHalf | v.highHalf
@@ -100,7 +102,7 @@ public enum VectorMath {
     }
 
     /// |v| lane by lane.
-    @inline(__always)
+    @inlinable @inline(__always)
     static func magnitude(_ v: SIMD16<Float>) -> SIMD16<Float> {
         unsafeBitCast(unsafeBitCast(v, to: SIMD16<UInt32>.self) & 0x7FFF_FFFF, to: SIMD16<Float>.self)
     }
