@@ -104,6 +104,40 @@ struct IntegerKernelTests {
         }
     }
 
+    @Test("integer activations packed straight from f32 rows equal the float quants packed, then converted",
+          arguments: [(25, 192, false), (12, 64, true), (30, 1536, false), (7, 96, true)])
+    func directActivations(_ m: Int, _ k: Int, _ sums: Bool) {
+        let groups = (m + LaneGEMM.mr - 1) / LaneGEMM.mr
+        let lda = k + 5
+        var a = KernelMatMulTests.gaussian(m * lda, seed: UInt64(m * k))
+        // A block quantizing to ±127 everywhere, an all-zero block, one of huge values.
+        for i in 0..<32 { a[lda + i] = i % 2 == 0 ? 3 : -3; a[2 * lda + 32 + i] = 0; a[3 * lda + i] = -1e4 + Float(i) }
+        let type: GGMLType = sums ? .q4_1 : .q4_0
+        let bufCount = groups * LaneGEMM.mr * (k + k / 32 + k / 32)
+        var floats = [Float](repeating: 0, count: bufCount), direct = [Float](repeating: .nan, count: bufCount)
+        var viaFloats = [Int32](repeating: 0, count: LaneGEMM.intActivationCount(groups: groups, columns: k))
+        var ints = [Int32](repeating: 7, count: viaFloats.count)
+        a.withUnsafeBufferPointer { src in
+            floats.withUnsafeMutableBufferPointer { f in
+                LaneGEMM.packActivations(src.baseAddress!, lda: lda, rows: m, columns: k, weight: type, into: f.baseAddress!, threads: 2)
+                viaFloats.withUnsafeMutableBufferPointer {
+                    LaneGEMM.packIntActivations(f.baseAddress!, groups: groups, columns: k, into: $0.baseAddress!, threads: 2)
+                }
+            }
+            direct.withUnsafeMutableBufferPointer { d in
+                ints.withUnsafeMutableBufferPointer {
+                    LaneGEMM.packIntActivationsDirect(src.baseAddress!, lda: lda, rows: m, columns: k, sums: sums,
+                                                      scales: d.baseAddress!, into: $0.baseAddress!, threads: 2)
+                }
+            }
+        }
+        #expect(ints == viaFloats)
+        // The scales (and sums) after the quants; the direct packing leaves the quants' place alone.
+        let scalesFrom = groups * LaneGEMM.mr * k
+        let scaleEnd = sums ? bufCount : scalesFrom + groups * LaneGEMM.mr * (k / 32)
+        #expect(Array(direct[scalesFrom..<scaleEnd]).map(\.bitPattern) == Array(floats[scalesFrom..<scaleEnd]).map(\.bitPattern))
+    }
+
     @Test("weights at their extreme quants (Q8_0 −128/127, nibbles 0/15) and large activations: equal to the scalar twin",
           arguments: [(GGMLType.q8_0, 37), (.q4_0, 37), (.q4_0, 48), (.q5_0, 37), (.q4_1, 37), (.q5_1, 37)])
     func extremeWeights(_ type: GGMLType, _ n: Int) {

@@ -43,10 +43,9 @@ public enum LaneFloatGEMM {
         let packed = ws.acts.pointer
         // Float packings are told apart from the quantized ones by a negative block length.
         let key = (pointer: UnsafeRawPointer(a), lda: lda, rows: m, columns: k, block: -1 - Int(dotType.rawValue), sums: false)
-        if !(reuseActivations && ws.packedKey.map { $0 == key } == true) {
+        if !ws.holdsQuants(key, reuse: reuseActivations) {
             packLaneActivations(a, lda: lda, rows: m, columns: k, dotType: dotType, into: packed, threads: threads)
-            ws.packedKey = key
-            ws.intsValid = false
+            ws.packedQuants(key)
         }
 
         // Tasks: slabs of 32 weight rows; each is dequantized and packed once, then met by every group.

@@ -47,10 +47,9 @@ extension LaneGEMM {
         ws.acts.reserve(groups * mr * (k + 2 * nb32))
         // The packing of Q8_0 weights (same key, so either reuses the other's activations).
         let key = (pointer: UnsafeRawPointer(a), lda: lda, rows: m, columns: k, block: 32, sums: false)
-        if !(reuseActivations && ws.packedKey.map { $0 == key } == true) {
+        if !ws.holdsQuants(key, reuse: reuseActivations) {
             packActivations(a, lda: lda, rows: m, columns: k, weight: .q8_0, into: ws.acts.pointer, threads: threads)
-            ws.packedKey = key
-            ws.intsValid = false
+            ws.packedQuants(key)
         }
         let panels = (w.rows + nr - 1) / nr
         let perTask = panels >= 16 * panelsPerTask ? panelsPerTask : 1

@@ -180,9 +180,9 @@ extension LaneGEMM {
         ws.acts.reserve(groups * mr * (k + nb + k / 16))
         // The packing of the eight-lane K-quant orders (Q8_K, 16-element sums, natural order).
         let key = (pointer: UnsafeRawPointer(a), lda: lda, rows: m, columns: k, block: -(4 * 256 + 2), sums: false)
-        if !(reuseActivations && ws.packedKey.map { $0 == key } == true) {
+        if !ws.holdsQuants(key, reuse: reuseActivations) {
             packRepackedActivations(a, lda: lda, rows: m, columns: k, order: .q6KLanes, into: ws.acts.pointer, threads: threads)
-            ws.packedKey = key
+            ws.packedQuants(key)
         }
         let panels = (w.rows + nr - 1) / nr
         let perTask = panels >= 16 * panelsPerTask ? panelsPerTask : 1

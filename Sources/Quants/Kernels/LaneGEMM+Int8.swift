@@ -165,7 +165,7 @@ extension LaneGEMM {
     /// rows at a time: a quant q (an integer, |q| ≤ 127) plus 1.5·2^23 has the bits
     /// `magicBits + q`, whose low byte is q's byte and whose difference to `magicBits` is q.
     private static func packIntGroup(_ src: UnsafePointer<Float>, columns k: Int, into dst: UnsafeMutablePointer<Int32>) {
-        let quads = k / 4, nb = k / 32
+        let quads = k / 4
         let s = UnsafeRawPointer(src), d = UnsafeMutableRawPointer(dst)
         let magic = SIMD4<Float>(repeating: magicFloat), low = SIMD4<UInt32>(repeating: 0xFF)
         let m = SIMD4<Int32>(repeating: magicBits)
@@ -182,7 +182,14 @@ extension LaneGEMM {
                 d.storeBytes(of: m &- 128 &* sum, toByteOffset: 4 * (mr * quads + q * mr + i), as: SIMD4<Int32>.self)
             }
         }
-        // A block's starting value from its eight quads' (wrapping: Σ_L (M − 128·s_L) − 7·M = M − 128·Σ s_L).
+        blockStarts(d, columns: k)
+    }
+
+    /// A block's starting value from its eight quads' (wrapping: Σ_L (M − 128·s_L) − 7·M = M − 128·Σ s_L),
+    /// for one group's int32s at `d`.
+    @inline(__always)
+    private static func blockStarts(_ d: UnsafeMutableRawPointer, columns k: Int) {
+        let quads = k / 4, nb = k / 32
         let seven = SIMD4<Int32>(repeating: 7 &* magicBits)
         for b in 0..<nb {
             for i in stride(from: 0, to: mr, by: 4) {
@@ -191,6 +198,73 @@ extension LaneGEMM {
                     acc &+= d.loadUnaligned(fromByteOffset: 4 * (mr * quads + (lane * nb + b) * mr + i), as: SIMD4<Int32>.self)
                 }
                 d.storeBytes(of: acc &- seven, toByteOffset: 4 * (2 * mr * quads + b * mr + i), as: SIMD4<Int32>.self)
+            }
+        }
+    }
+
+    /// `packActivations` followed by `packIntActivations` for the integer kernel, straight from the
+    /// f32 rows: the block scales (and Q8_1 sums, with `sums`) land in `buf` where `packActivations`
+    /// puts them and the int32s in `ia` as `packIntActivations` writes them, but the float quants
+    /// between the two (four bytes per value written, then read back from memory) are never made.
+    /// Each group's rows are quantized to bytes in a scratch of 12 rows, then gathered into quads.
+    static func packIntActivationsDirect(_ a: UnsafePointer<Float>, lda: Int, rows m: Int, columns k: Int, sums: Bool,
+                                         scales buf: UnsafeMutablePointer<Float>, into ia: UnsafeMutablePointer<Int32>,
+                                         threads: Int) {
+        precondition(k % 32 == 0, "integer activations need whole 32-element blocks")
+        let rows12 = (m + mr - 1) / mr * mr
+        let nb = k / 32, quads = k / 4
+        let dBase = buf + rows12 * k, sBase = dBase + rows12 * nb
+        nonisolated(unsafe) let src = a, dst = ia
+        let groups = rows12 / mr
+        let tasks = Swift.min(groups, Swift.max(1, threads) * 4)
+        parallelFor(chunks: tasks, threads: threads) { t in
+            let bytes = UnsafeMutableRawPointer.allocate(byteCount: mr * k, alignment: 64)
+            defer { bytes.deallocate() }
+            let magic = SIMD16<Float>(repeating: magicFloat)
+            // The quant q's byte: the low byte of the bits of q + 1.5·2^23 (as `packIntGroup` takes it).
+            @inline(__always) func quantBytes(_ q: SIMD16<Float>) -> SIMD16<UInt8> {
+                SIMD16<UInt8>(truncatingIfNeeded: unsafeBitCast(q + magic, to: SIMD16<UInt32>.self))
+            }
+            for g in (groups * t / tasks)..<(groups * (t + 1) / tasks) {
+                for i in 0..<mr {
+                    let r = g * mr + i
+                    let d = dBase + r * nb, s = sBase + r * nb
+                    let line = bytes + i * k
+                    if r >= m {
+                        line.initializeMemory(as: UInt8.self, repeating: 0, count: k)
+                        d.update(repeating: 0, count: nb)
+                        s.update(repeating: 0, count: nb)
+                        continue
+                    }
+                    let x = src + r * lda
+                    for b in 0..<nb {
+                        let (q0, q1, amax) = ActivationRounding.q8_0Quants(x + 32 * b)
+                        d[b] = Float(Float16(amax / 127))
+                        // Q8_1's s = f16(d·Σq) with the unrounded d = amax/127.
+                        if sums { s[b] = Float(Float16((amax / 127) * (q0 + q1).sum())) }
+                        line.storeBytes(of: quantBytes(q0), toByteOffset: 32 * b, as: SIMD16<UInt8>.self)
+                        line.storeBytes(of: quantBytes(q1), toByteOffset: 32 * b + 16, as: SIMD16<UInt8>.self)
+                    }
+                }
+                // Quad q = L·nb + b holds elements 32b + 4L ..< 32b + 4L + 4 of each row: four rows at a
+                // time, with their starting values M − 128·Σq (the bytes' sum, sign-extended).
+                let out = UnsafeMutableRawPointer(dst + g * intGroupCount(columns: k))
+                let m4 = SIMD4<Int32>(repeating: magicBits)
+                for lane in 0..<8 {
+                    for b in 0..<nb {
+                        let q = lane * nb + b, from = 32 * b + 4 * lane
+                        for i in stride(from: 0, to: mr, by: 4) {
+                            @inline(__always) func word(_ r: Int) -> Int32 {
+                                bytes.loadUnaligned(fromByteOffset: (i + r) * k + from, as: Int32.self)
+                            }
+                            let w = SIMD4<Int32>(word(0), word(1), word(2), word(3))
+                            let sum = ((w &<< 24) &>> 24) &+ ((w &<< 16) &>> 24) &+ ((w &<< 8) &>> 24) &+ (w &>> 24)
+                            out.storeBytes(of: w, toByteOffset: 4 * (q * mr + i), as: SIMD4<Int32>.self)
+                            out.storeBytes(of: m4 &- 128 &* sum, toByteOffset: 4 * (mr * quads + q * mr + i), as: SIMD4<Int32>.self)
+                        }
+                    }
+                }
+                blockStarts(out, columns: k)
             }
         }
     }

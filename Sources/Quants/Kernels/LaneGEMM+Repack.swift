@@ -105,14 +105,13 @@ extension LaneGEMM {
         // Q8_K by the one-row quantizer with 32-element sums (Q4_K expert rows).
         let packing = expertRows ? 3 : order == .q4K ? 1 : order.isLanes ? 2 : 0
         let key = (pointer: UnsafeRawPointer(a), lda: lda, rows: m, columns: k, block: -(4 * lay.block + packing), sums: false)
-        if !(reuseActivations && ws.packedKey.map { $0 == key } == true) {
+        if !ws.holdsQuants(key, reuse: reuseActivations) {
             if expertRows {
                 packExpertActivations(a, lda: lda, rows: m, columns: k, into: ws.acts.pointer, threads: threads)
             } else {
                 packRepackedActivations(a, lda: lda, rows: m, columns: k, order: order, into: ws.acts.pointer, threads: threads)
             }
-            ws.packedKey = key
-            ws.intsValid = false
+            ws.packedQuants(key)
         }
         // Q4_K / Q6_K / Q2_K on integer dot products where the CPU has VNNI (LaneGEMM+KInt.swift).
         let integer = allowInteger && kIntegerKernel(order)

@@ -32,14 +32,32 @@ public final class LaneWorkspace {
     var acts = FloatStore()
     /// What `acts` holds: the input pointer, its shape and the activation format (block length,
     /// Q8_1 sums), for `linear(reuseActivations:)`.
-    var packedKey: (pointer: UnsafeRawPointer, lda: Int, rows: Int, columns: Int, block: Int, sums: Bool)?
+    var packedKey: PackKey?
     var chunk = FloatStore()
     /// The integer activations of the integer kernel (`LaneGEMM.packIntActivations`), and whether
     /// they belong to what `acts` holds now.
     var ints = FloatStore()
     var intsValid = false
+    /// Whether `acts` holds the float quants of `packedKey` (false after `LaneGEMM.linear` packed
+    /// the integer activations directly: then only the block scales and sums are there).
+    var floatQuants = true
 
     public init() {}
+
+    typealias PackKey = (pointer: UnsafeRawPointer, lda: Int, rows: Int, columns: Int, block: Int, sums: Bool)
+
+    /// Whether a product asked to reuse its activations (`reuse`) finds `acts` holding the float
+    /// quants packed for `key`.
+    func holdsQuants(_ key: PackKey, reuse: Bool) -> Bool {
+        reuse && floatQuants && packedKey.map { $0 == key } == true
+    }
+
+    /// Records that `acts` now holds the float quants of `key` (any integer copy is stale).
+    func packedQuants(_ key: PackKey) {
+        packedKey = key
+        floatQuants = true
+        intsValid = false
+    }
 
     deinit {
         acts.release()
@@ -169,17 +187,22 @@ public enum LaneGEMM {
         let single = singleChain(w)
         ws.acts.reserve(groups * mr * (k + nb + k / 32))
         let key = (pointer: UnsafeRawPointer(a), lda: lda, rows: m, columns: k, block: lay.block, sums: lay.mins == .perBlock)
-        if !(reuseActivations && ws.packedKey.map { $0 == key } == true) {
-            packActivations(a, lda: lda, rows: m, columns: k, weight: w.type, into: ws.acts.pointer, threads: threads)
-            ws.packedKey = key
-            ws.intsValid = false
-        }
+        let reuse = reuseActivations && ws.packedKey.map { $0 == key } == true
         let integer = integerKernel(lay, single: single)
-        if integer && !ws.intsValid {
-            ws.ints.reserve(intActivationCount(groups: groups, columns: k))
-            packIntActivations(ws.acts.pointer, groups: groups, columns: k,
-                               into: UnsafeMutableRawPointer(ws.ints.pointer).assumingMemoryBound(to: Int32.self), threads: threads)
-            ws.intsValid = true
+        if integer {
+            // Straight to the integer activations (the float quants are not needed).
+            if !(reuse && ws.intsValid) {
+                ws.ints.reserve(intActivationCount(groups: groups, columns: k))
+                packIntActivationsDirect(a, lda: lda, rows: m, columns: k, sums: lay.mins == .perBlock, scales: ws.acts.pointer,
+                                         into: UnsafeMutableRawPointer(ws.ints.pointer).assumingMemoryBound(to: Int32.self),
+                                         threads: threads)
+                ws.packedKey = key
+                ws.intsValid = true
+                ws.floatQuants = false
+            }
+        } else if !ws.holdsQuants(key, reuse: reuseActivations) {
+            packActivations(a, lda: lda, rows: m, columns: k, weight: w.type, into: ws.acts.pointer, threads: threads)
+            ws.packedQuants(key)
         }
 
         let panels = (w.rows + nr - 1) / nr
