@@ -135,8 +135,15 @@ extension InferenceSession {
             nonisolated(unsafe) let xp = x, yp = y, wp = wb.baseAddress!
             let tasks = min(rows, threads * 4)
             parallelFor(chunks: tasks, threads: threads) { t in
-                for r in (rows * t / tasks)..<(rows * (t + 1) / tasks) {
+                var r = rows * t / tasks
+                let end = rows * (t + 1) / tasks
+                while r + 8 <= end {
+                    RowOps.rmsNorm8(xp + r * width, stride: width, wp, yp + r * width, count: width, eps: eps)
+                    r += 8
+                }
+                while r < end {
                     RowOps.rmsNorm(xp + r * width, wp, yp + r * width, count: width, eps: eps)
+                    r += 1
                 }
             }
         }
