@@ -34,8 +34,8 @@ public final class LaneWorkspace {
     /// Q8_1 sums), for `linear(reuseActivations:)`.
     var packedKey: PackKey?
     var chunk = FloatStore()
-    /// The integer activations of the integer kernel (`LaneGEMM.packIntActivations`), and whether
-    /// they belong to what `acts` holds now.
+    /// The integer activations of the integer kernels (`LaneGEMM.packIntActivationsDirect`, or the
+    /// repacked kernels' `packKIntActivations`), and whether they belong to `packedKey`.
     var ints = FloatStore()
     var intsValid = false
     /// Whether `acts` holds the float quants of `packedKey` (false after `LaneGEMM.linear` packed
