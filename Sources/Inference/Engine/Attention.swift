@@ -106,10 +106,7 @@ final class Attention {
                 return SIMD8<Float>(SIMD8<Float16>(v))
             }
             for t in 0..<hdSteps {
-                LaneTranspose.store(load(0, t), load(1, t), load(2, t), load(3, t), load(4, t), load(5, t), load(6, t),
-                                    load(7, t), out + 4 * t * mr, laneStride: laneStride)
-                LaneTranspose.store4(load(8, t), load(9, t), load(10, t), load(11, t), out + 4 * (t * mr + 8),
-                                     laneStride: laneStride)
+                LaneTranspose.store12({ load($0, t) }, out + 4 * t * mr, laneStride: laneStride)
             }
         } else {
             for lane in 0..<8 {
@@ -171,10 +168,7 @@ final class Attention {
                 UnsafeRawPointer(scores + i * capacity + 8 * t).loadUnaligned(as: SIMD8<Float>.self)
             }
             for t in 0..<keySteps {
-                LaneTranspose.store(load(0, t), load(1, t), load(2, t), load(3, t), load(4, t), load(5, t), load(6, t),
-                                    load(7, t), out + 4 * t * mr, laneStride: laneStride)
-                LaneTranspose.store4(load(8, t), load(9, t), load(10, t), load(11, t), out + 4 * (t * mr + 8),
-                                     laneStride: laneStride)
+                LaneTranspose.store12({ load($0, t) }, out + 4 * t * mr, laneStride: laneStride)
             }
         }
         // Weighted sum of the values, 32 dimensions at a time: eight lane chains over the keys.

@@ -140,10 +140,7 @@ public enum LaneFloatGEMM {
                 // `pa[g·12k + (L·steps + t)·12 + i] = A[12g + i][8t + L]`: rows 0–7, then 8–11.
                 let out = UnsafeMutableRawPointer(pa + g * mr * k)
                 for t in 0..<steps {
-                    let o = 32 * t
-                    LaneTranspose.store(row(0, o), row(1, o), row(2, o), row(3, o), row(4, o), row(5, o), row(6, o), row(7, o),
-                                   out + 4 * (mr * t), laneStride: laneStride)
-                    LaneTranspose.store4(row(8, o), row(9, o), row(10, o), row(11, o), out + 4 * (mr * t + 8), laneStride: laneStride)
+                    LaneTranspose.store12({ row($0, 32 * t) }, out + 4 * (mr * t), laneStride: laneStride)
                 }
             }
         }

@@ -55,6 +55,14 @@ public enum LaneTranspose {
         out.storeBytes(of: c.7.lowHalf, toByteOffset: 7 * laneStride, as: SIMD4<Float>.self)
     }
 
+    /// The twelve rows `row(0) … row(11)` (eight values each) as a 12-row group holds them: column L
+    /// at `out + L·laneStride`, rows 0–7 (`store`) then rows 8–11 (`store4`, 32 bytes on).
+    @inlinable @inline(__always)
+    public static func store12(_ row: (Int) -> SIMD8<Float>, _ out: UnsafeMutableRawPointer, laneStride: Int) {
+        store(row(0), row(1), row(2), row(3), row(4), row(5), row(6), row(7), out, laneStride: laneStride)
+        store4(row(8), row(9), row(10), row(11), out + 32, laneStride: laneStride)
+    }
+
     /// Eight rows read in place.
     public typealias Rows = (UnsafeRawPointer, UnsafeRawPointer, UnsafeRawPointer, UnsafeRawPointer,
                              UnsafeRawPointer, UnsafeRawPointer, UnsafeRawPointer, UnsafeRawPointer)

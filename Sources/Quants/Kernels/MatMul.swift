@@ -153,7 +153,7 @@ public enum MatMul {
     /// Rounds every activation row to `dotType` and packs the rows in groups of 12 for the kernel:
     /// `packedA[g·12·k + kk·12 + i]` = row `g·12 + i`, column `kk`. A group's rows are rounded into
     /// scratch rows (zero past `m`), then go in through 8 × 8 transposes: rows 0-7 and 8-11 of each
-    /// eight columns (`LaneTranspose.store`, `store4`).
+    /// eight columns (`LaneTranspose.store12`).
     static func packActivations(_ a: UnsafePointer<Float>, lda: Int, rows m: Int, columns k: Int, dotType: GGMLType,
                                 threads: Int, workspace ws: MatMulWorkspace) {
         let mr = MicroKernel.mr
@@ -182,12 +182,7 @@ public enum MatMul {
                 }
                 var kk = 0
                 while kk + 8 <= k {
-                    let o = 4 * kk
-                    LaneTranspose.store(load(0, o), load(1, o), load(2, o), load(3, o),
-                                                 load(4, o), load(5, o), load(6, o), load(7, o),
-                                                 out + 4 * kk * mr, laneStride: laneStride)
-                    LaneTranspose.store4(load(8, o), load(9, o), load(10, o), load(11, o),
-                                                  out + 4 * (kk * mr + 8), laneStride: laneStride)
+                    LaneTranspose.store12({ load($0, 4 * kk) }, out + 4 * kk * mr, laneStride: laneStride)
                     kk += 8
                 }
                 while kk < k {
