@@ -238,10 +238,7 @@ extension LaneGEMM {
                     }
                     let x = src + r * lda
                     for b in 0..<nb {
-                        let (q0, q1, amax) = ActivationRounding.q8_0Quants(x + 32 * b)
-                        d[b] = Float(Float16(amax / 127))
-                        // Q8_1's s = f16(d·Σq) with the unrounded d = amax/127.
-                        if sums { s[b] = Float(Float16((amax / 127) * (q0 + q1).sum())) }
+                        let (q0, q1) = q8Block(x + 32 * b, scale: d + b, sum: sums ? s + b : nil)
                         line.storeBytes(of: quantBytes(q0), toByteOffset: 32 * b, as: SIMD16<UInt8>.self)
                         line.storeBytes(of: quantBytes(q1), toByteOffset: 32 * b + 16, as: SIMD16<UInt8>.self)
                     }

@@ -38,12 +38,9 @@ extension LaneGEMM {
                     let x = src + r * lda
                     if lay.block == 32 {
                         for b in 0..<nb {
-                            let (q0, q1, amax) = ActivationRounding.q8_0Quants(x + 32 * b)
+                            let (q0, q1) = q8Block(x + 32 * b, scale: d + b, sum: lay.mins == .perBlock ? s + b : nil)
                             UnsafeMutableRawPointer(row + 32 * b).storeBytes(of: q0, as: SIMD16<Float>.self)
                             UnsafeMutableRawPointer(row + 32 * b).storeBytes(of: q1, toByteOffset: 64, as: SIMD16<Float>.self)
-                            d[b] = Float(Float16(amax / 127))
-                            // Q8_1's s = f16(d·Σq) with the unrounded d = amax/127.
-                            if lay.mins == .perBlock { s[b] = Float(Float16((amax / 127) * (q0 + q1).sum())) }
                         }
                     } else {
                         for b in 0..<nb {
@@ -68,6 +65,18 @@ extension LaneGEMM {
                 interleave(rows, count: mr, columns: k, into: qBase + g * mr * k)
             }
         }
+    }
+
+    /// One 32-value block of activations quantized as Q8_0 (`ActivationRounding.q8_0Quants`): its
+    /// scale f16(amax/127) into `d`, with `s` Q8_1's block sum f16(d·Σq) with the unrounded
+    /// d = amax/127; returns the quants.
+    @inline(__always)
+    static func q8Block(_ x: UnsafePointer<Float>, scale d: UnsafeMutablePointer<Float>,
+                        sum s: UnsafeMutablePointer<Float>?) -> (SIMD16<Float>, SIMD16<Float>) {
+        let (q0, q1, amax) = ActivationRounding.q8_0Quants(x)
+        d.pointee = Float(Float16(amax / 127))
+        if let s { s.pointee = Float(Float16((amax / 127) * (q0 + q1).sum())) }
+        return (q0, q1)
     }
 
     /// `q[p·n + i] = rows[i·k + p]` for `n` rows (a multiple of 4) of `k` (a multiple of 4): four
