@@ -52,6 +52,19 @@ public final class LaneWorkspace {
         reuse && floatQuants && packedKey.map { $0 == key } == true
     }
 
+    /// Whether a product asked to reuse its activations finds the integer activations of `key`.
+    func holdsInts(_ key: PackKey, reuse: Bool) -> Bool {
+        reuse && intsValid && packedKey.map { $0 == key } == true
+    }
+
+    /// Records that `ints` holds the integer activations of `key`, packed without float quants
+    /// (`acts` has only the scales and sums).
+    func packedInts(_ key: PackKey) {
+        packedKey = key
+        floatQuants = false
+        intsValid = true
+    }
+
     /// Records that `acts` now holds the float quants of `key` (any integer copy is stale).
     func packedQuants(_ key: PackKey) {
         packedKey = key
@@ -187,18 +200,15 @@ public enum LaneGEMM {
         let single = singleChain(w)
         ws.acts.reserve(groups * mr * (k + nb + k / 32))
         let key = (pointer: UnsafeRawPointer(a), lda: lda, rows: m, columns: k, block: lay.block, sums: lay.mins == .perBlock)
-        let reuse = reuseActivations && ws.packedKey.map { $0 == key } == true
         let integer = integerKernel(lay, single: single)
         if integer {
             // Straight to the integer activations (the float quants are not needed).
-            if !(reuse && ws.intsValid) {
+            if !ws.holdsInts(key, reuse: reuseActivations) {
                 ws.ints.reserve(intActivationCount(groups: groups, columns: k))
                 packIntActivationsDirect(a, lda: lda, rows: m, columns: k, sums: lay.mins == .perBlock, scales: ws.acts.pointer,
                                          into: UnsafeMutableRawPointer(ws.ints.pointer).assumingMemoryBound(to: Int32.self),
                                          threads: threads)
-                ws.packedKey = key
-                ws.intsValid = true
-                ws.floatQuants = false
+                ws.packedInts(key)
             }
         } else if !ws.holdsQuants(key, reuse: reuseActivations) {
             packActivations(a, lda: lda, rows: m, columns: k, weight: w.type, into: ws.acts.pointer, threads: threads)
