@@ -1,4 +1,5 @@
 import Dispatch
+import Synchronization
 import GGUF
 
 /// Runs `body(chunk)` for every chunk in `0..<chunks`, spread over `threads` threads with
@@ -12,6 +13,27 @@ public func parallelFor(chunks: Int, threads: Int, _ body: (Int) -> Void) {
     withoutActuallyEscaping(body) { b in
         nonisolated(unsafe) let f = b
         DispatchQueue.concurrentPerform(iterations: chunks) { f($0) }
+    }
+}
+
+/// Runs `body(worker, item)` for every item in `0..<items` on up to `threads` workers, which take
+/// the items one at a time in order as each finishes the last (so a slow core or an uneven item
+/// leaves the others idle for at most one item). `worker` (`0..<min(items, threads)`) is never
+/// used by two calls at once: per-worker scratch may be indexed by it.
+public func parallelWork(items: Int, threads: Int, _ body: (_ worker: Int, _ item: Int) -> Void) {
+    guard items > 0 else { return }
+    let workers = Swift.min(items, Swift.max(1, threads))
+    if workers == 1 {
+        for i in 0..<items { body(0, i) }
+        return
+    }
+    let next = Atomic<Int>(0)
+    parallelFor(chunks: workers, threads: workers) { w in
+        while true {
+            let i = next.wrappingAdd(1, ordering: .relaxed).oldValue
+            if i >= items { break }
+            body(w, i)
+        }
     }
 }
 

@@ -48,39 +48,38 @@ public enum LaneFloatGEMM {
             ws.packedQuants(key)
         }
 
-        // Tasks: slabs of 32 weight rows; each is dequantized and packed once, then met by every group.
+        // Items: slabs of 32 weight rows, taken one at a time by the workers (each with its own
+        // scratch); each slab is dequantized and packed once, then met by every group.
         let slabs = (w.rows + nr - 1) / nr
-        let chunks = Swift.min(slabs, Swift.max(1, threads) * 4)
+        let workers = Swift.min(slabs, Swift.max(1, threads))
         let stride = 2 * nr * k + 8 * mr * nr
-        ws.chunk.reserve(chunks * stride)
+        ws.chunk.reserve(workers * stride)
         nonisolated(unsafe) let cp = c
         nonisolated(unsafe) let scratchBase = ws.chunk.pointer
         let weights = w
-        parallelFor(chunks: chunks, threads: threads) { ch in
-            let slabScratch = scratchBase + ch * stride
+        parallelWork(items: slabs, threads: workers) { worker, s in
+            let slabScratch = scratchBase + worker * stride
             let rowsScratch = slabScratch + nr * k
             let partials = rowsScratch + nr * k
-            for s in (slabs * ch / chunks)..<(slabs * (ch + 1) / chunks) {
-                let valid = Swift.min(nr, weights.rows - s * nr)
-                packSlab(weights, slab: s, into: slabScratch, rows: rowsScratch)
-                let panel = UnsafePointer(slabScratch)
-                for g in 0..<groups {
-                    let ap = packed + g * mr * k
-                    for lane in 0..<8 {
-                        MicroKernel.tile(ap + lane * steps * mr, panel + lane * steps * nr, bStride: nr,
-                                         partials + lane * mr * nr, ldc: nr, k: steps, accumulate: false)
-                    }
-                    let rows = Swift.min(mr, m - g * mr)
-                    let ct = cp + g * mr * ldc + s * nr
-                    for i in 0..<rows {
-                        let p = UnsafeRawPointer(partials + i * nr)
-                        for h in 0..<2 {
-                            @inline(__always) func lv(_ n: Int) -> SIMD16<Float> {
-                                p.loadUnaligned(fromByteOffset: 4 * (n * mr * nr + 16 * h), as: SIMD16<Float>.self)
-                            }
-                            let sum = VectorMath.laneTree(lv)
-                            VectorMath.store(sum, ct + i * ldc + 16 * h, width: valid - 16 * h)
+            let valid = Swift.min(nr, weights.rows - s * nr)
+            packSlab(weights, slab: s, into: slabScratch, rows: rowsScratch)
+            let panel = UnsafePointer(slabScratch)
+            for g in 0..<groups {
+                let ap = packed + g * mr * k
+                for lane in 0..<8 {
+                    MicroKernel.tile(ap + lane * steps * mr, panel + lane * steps * nr, bStride: nr,
+                                     partials + lane * mr * nr, ldc: nr, k: steps, accumulate: false)
+                }
+                let rows = Swift.min(mr, m - g * mr)
+                let ct = cp + g * mr * ldc + s * nr
+                for i in 0..<rows {
+                    let p = UnsafeRawPointer(partials + i * nr)
+                    for h in 0..<2 {
+                        @inline(__always) func lv(_ n: Int) -> SIMD16<Float> {
+                            p.loadUnaligned(fromByteOffset: 4 * (n * mr * nr + 16 * h), as: SIMD16<Float>.self)
                         }
+                        let sum = VectorMath.laneTree(lv)
+                        VectorMath.store(sum, ct + i * ldc + 16 * h, width: valid - 16 * h)
                     }
                 }
             }

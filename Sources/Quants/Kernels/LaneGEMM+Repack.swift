@@ -126,11 +126,11 @@ extension LaneGEMM {
         let panels = (w.rows + nr - 1) / nr
         let perTask = panels >= 16 * panelsPerTask ? panelsPerTask : 1
         let tasks = (panels + perTask - 1) / perTask
-        let chunks = Swift.min(tasks, Swift.max(1, threads) * 4)
+        let workers = Swift.min(tasks, Swift.max(1, threads))
         let pf = repackedPanelFloats(w)
         let ipf = integer ? kIntPanelInt32s(columns: k) : 0
         let stride = perTask * pf + 2 * k + 2 * 256 + 8 * mr * nr + perTask * ipf
-        ws.chunk.reserve(chunks * stride)
+        ws.chunk.reserve(workers * stride)
         nonisolated(unsafe) let cp = c
         nonisolated(unsafe) let acts = UnsafePointer(ws.acts.pointer)
         nonisolated(unsafe) let scratchBase = ws.chunk.pointer
@@ -139,36 +139,35 @@ extension LaneGEMM {
         let weights = w
         // Expert rows: every row takes the GEMV branch.
         let gemm = expertRows ? 0 : gemmRows(m)
-        parallelFor(chunks: chunks, threads: threads) { ch in
-            let base = scratchBase + ch * stride
+        // Tasks taken one at a time by the workers, each with its own scratch.
+        parallelWork(items: tasks, threads: workers) { worker, task in
+            let base = scratchBase + worker * stride
             let rowScratch = base + perTask * pf
             let tileScratch = rowScratch + 2 * k + 2 * 256
             let intPanels = UnsafeMutableRawPointer(tileScratch + 8 * mr * nr).assumingMemoryBound(to: Int32.self)
-            for task in (tasks * ch / chunks)..<(tasks * (ch + 1) / chunks) {
-                let p0 = task * perTask, p1 = Swift.min(panels, p0 + perTask)
-                for p in p0..<p1 {
-                    if integer {
-                        packKIntPanel(weights, order: order, row0: p * nr, panel: base + (p - p0) * pf, intPanels + (p - p0) * ipf)
-                    } else {
-                        packRepackedPanel(weights, order: order, row0: p * nr, panel: base + (p - p0) * pf, row: rowScratch)
-                    }
+            let p0 = task * perTask, p1 = Swift.min(panels, p0 + perTask)
+            for p in p0..<p1 {
+                if integer {
+                    packKIntPanel(weights, order: order, row0: p * nr, panel: base + (p - p0) * pf, intPanels + (p - p0) * ipf)
+                } else {
+                    packRepackedPanel(weights, order: order, row0: p * nr, panel: base + (p - p0) * pf, row: rowScratch)
                 }
-                for g in 0..<groups {
-                    let rows = Swift.min(mr, m - g * mr)
-                    for p in p0..<p1 {
-                        let cols = Swift.min(nr, weights.rows - p * nr)
-                        let ip: UnsafePointer<Int32>? = integer ? UnsafePointer(intPanels + (p - p0) * ipf) : nil
-                        if order.isLanes {
-                            kLanesTile(group: g, acts: acts, groups: groups, k: k, q6: order == .q6KLanes, panel: base + (p - p0) * pf,
-                                       lanes: tileScratch, cp + g * mr * ldc + p * nr, ldc: ldc, rows: rows, cols: cols,
-                                       intPanel: ip, intActs: intActs)
-                            continue
-                        }
-                        repackedTile(group: g, acts: acts, groups: groups, k: k, block: lay.block, order: order,
-                                     gemmRows: gemm, panel: base + (p - p0) * pf, tile: tileScratch,
-                                     cp + g * mr * ldc + p * nr, ldc: ldc, rows: rows, cols: cols,
-                                     intPanel: ip, intActs: intActs)
+            }
+            for g in 0..<groups {
+                let rows = Swift.min(mr, m - g * mr)
+                for p in p0..<p1 {
+                    let cols = Swift.min(nr, weights.rows - p * nr)
+                    let ip: UnsafePointer<Int32>? = integer ? UnsafePointer(intPanels + (p - p0) * ipf) : nil
+                    if order.isLanes {
+                        kLanesTile(group: g, acts: acts, groups: groups, k: k, q6: order == .q6KLanes, panel: base + (p - p0) * pf,
+                                   lanes: tileScratch, cp + g * mr * ldc + p * nr, ldc: ldc, rows: rows, cols: cols,
+                                   intPanel: ip, intActs: intActs)
+                        continue
                     }
+                    repackedTile(group: g, acts: acts, groups: groups, k: k, block: lay.block, order: order,
+                                 gemmRows: gemm, panel: base + (p - p0) * pf, tile: tileScratch,
+                                 cp + g * mr * ldc + p * nr, ldc: ldc, rows: rows, cols: cols,
+                                 intPanel: ip, intActs: intActs)
                 }
             }
         }

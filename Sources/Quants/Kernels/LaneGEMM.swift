@@ -219,41 +219,40 @@ public enum LaneGEMM {
         // Small matrices: one panel per task, so that the tasks split evenly over the threads.
         let perTask = panels >= 16 * panelsPerTask ? panelsPerTask : 1
         let tasks = (panels + perTask - 1) / perTask
-        let chunks = Swift.min(tasks, Swift.max(1, threads) * 4)
+        let workers = Swift.min(tasks, Swift.max(1, threads))
         let pf = panelFloats(w)
         let intPanelFloats = integer ? intPanelBytes(columns: k) / 4 : 0
         let stride = perTask * pf + 2 * k + 8 * mr * nr + nb * mr * nr + perTask * intPanelFloats
-        ws.chunk.reserve(chunks * stride)
+        ws.chunk.reserve(workers * stride)
         nonisolated(unsafe) let cp = c
         nonisolated(unsafe) let acts = UnsafePointer(ws.acts.pointer)
         nonisolated(unsafe) let scratchBase = ws.chunk.pointer
         nonisolated(unsafe) let intActs: UnsafePointer<Int32>? =
             integer ? UnsafePointer(UnsafeRawPointer(ws.ints.pointer).assumingMemoryBound(to: Int32.self)) : nil
         let weights = w
-        parallelFor(chunks: chunks, threads: threads) { ch in
-            let base = scratchBase + ch * stride
+        // Tasks taken one at a time by the workers, each with its own scratch.
+        parallelWork(items: tasks, threads: workers) { worker, task in
+            let base = scratchBase + worker * stride
             let rowScratch = base + perTask * pf
             let lanes = rowScratch + 2 * k
             let intPanels = UnsafeMutableRawPointer(lanes + 8 * mr * nr + nb * mr * nr)
-            for task in (tasks * ch / chunks)..<(tasks * (ch + 1) / chunks) {
-                let p0 = task * perTask, p1 = Swift.min(panels, p0 + perTask)
-                for p in p0..<p1 {
-                    if integer {
-                        packIntPanelDirect(weights, row0: p * nr, panel: base + (p - p0) * pf,
-                                           into: intPanels + (p - p0) * intPanelFloats * 4, row: rowScratch)
-                    } else {
-                        packPanel(weights, row0: p * nr, panel: base + (p - p0) * pf, row: rowScratch)
-                    }
+            let p0 = task * perTask, p1 = Swift.min(panels, p0 + perTask)
+            for p in p0..<p1 {
+                if integer {
+                    packIntPanelDirect(weights, row0: p * nr, panel: base + (p - p0) * pf,
+                                       into: intPanels + (p - p0) * intPanelFloats * 4, row: rowScratch)
+                } else {
+                    packPanel(weights, row0: p * nr, panel: base + (p - p0) * pf, row: rowScratch)
                 }
-                for g in 0..<groups {
-                    let rows = Swift.min(mr, m - g * mr)
-                    for p in p0..<p1 {
-                        let cols = Swift.min(nr, weights.rows - p * nr)
-                        tile(group: g, acts: acts, groups: groups, k: k, layout: lay, single: single, panel: base + (p - p0) * pf,
-                             lanes: lanes, cp + g * mr * ldc + p * nr, ldc: ldc, rows: rows, cols: cols,
-                             intPanel: integer ? UnsafeRawPointer(intPanels + (p - p0) * intPanelFloats * 4) : nil,
-                             intActs: intActs)
-                    }
+            }
+            for g in 0..<groups {
+                let rows = Swift.min(mr, m - g * mr)
+                for p in p0..<p1 {
+                    let cols = Swift.min(nr, weights.rows - p * nr)
+                    tile(group: g, acts: acts, groups: groups, k: k, layout: lay, single: single, panel: base + (p - p0) * pf,
+                         lanes: lanes, cp + g * mr * ldc + p * nr, ldc: ldc, rows: rows, cols: cols,
+                         intPanel: integer ? UnsafeRawPointer(intPanels + (p - p0) * intPanelFloats * 4) : nil,
+                         intActs: intActs)
                 }
             }
         }
