@@ -75,9 +75,10 @@ enum LibmExpf {
     /// `expf` of each lane, as glibc's `__expf_fma` computes it.
     @inline(__always)
     static func exp8(_ x: SIMD8<Float>) -> SIMD8<Float> {
-        // |x| < 88 (top 12 bits of the f32 ≤ 0x42a, as glibc tests): the main path.
-        let top = (unsafeBitCast(x, to: SIMD8<UInt32>.self) &>> 20) & 0x7ff
-        let special = top .> 0x42a
+        // |x| < 88 (top 12 bits of the f32 ≤ 0x42a, as glibc tests): the main path. A lane is
+        // outside it when its magnitude bits reach 0x42b00000, which sets bit 31 of the sum below
+        // (integer lanes: a vector compare here compiled to a loop of scalar compares).
+        let outside = ((unsafeBitCast(x, to: SIMD8<UInt32>.self) & 0x7fff_ffff) &+ 0x3d50_0000) &>> 31
         let xd = widen(x)
         let kdShifted = SIMD8<Double>(repeating: shift).addingProduct(SIMD8<Double>(repeating: invLn2N), xd)
         let ki = unsafeBitCast(kdShifted, to: SIMD8<UInt64>.self)
@@ -94,8 +95,9 @@ enum LibmExpf {
         let y0 = SIMD8<Double>(repeating: 1).addingProduct(r, SIMD8<Double>(repeating: c2))
         let y = y0.addingProduct(z, r2) * s
         var out = narrow(y)
-        if special != SIMDMask<SIMD8<UInt32>.MaskStorage>(repeating: false) {
-            for l in 0..<8 where special[l] { out[l] = expf(x[l]) }
+        let halves = outside.lowHalf | outside.highHalf, quarters = halves.lowHalf | halves.highHalf
+        if quarters[0] | quarters[1] != 0 {
+            for l in 0..<8 where x[l].bitPattern & 0x7fff_ffff >= 0x42b0_0000 { out[l] = expf(x[l]) }
         }
         return out
     }

@@ -16,14 +16,17 @@ enum TokenScoring {
         let n = logits.count
         var i = 0
         if LibmExpf.matchesLibrary {
-            // Eight expf at a time (the same bits), summed in the same four chains.
+            // Eight expf at a time (the same bits), summed in the same four chains: lane j of
+            // `chains` is s_j, and each half of the eight adds one value to every chain.
             let p = UnsafeRawPointer(logits.baseAddress!), mv = SIMD8<Float>(repeating: m)
+            var chains = SIMD4<Double>()
             while i + 8 <= n {
                 let e = LibmExpf.widen(LibmExpf.exp8(p.loadUnaligned(fromByteOffset: 4 * i, as: SIMD8<Float>.self) - mv))
-                s0 += e[0]; s1 += e[1]; s2 += e[2]; s3 += e[3]
-                s0 += e[4]; s1 += e[5]; s2 += e[6]; s3 += e[7]
+                chains += e.lowHalf
+                chains += e.highHalf
                 i += 8
             }
+            (s0, s1, s2, s3) = (chains[0], chains[1], chains[2], chains[3])
         }
         while i + 4 <= n {
             s0 += Double(expf(logits[i] - m))
