@@ -23,28 +23,45 @@ extension VocabularyLoader {
     func buildBPE() throws(VocabularyError) -> BPEData {
         let key = GGUFKey.Tokenizer.merges
         guard let merges = try meta.strings(key) else { throw meta.missing(key) }
+        // Every token's bytes in the alphabet, once (a merge names two tokens and meets their join).
         var byteTokens = ByteStringTable(expectedCount: tokens.count)
+        var alphabet: [UInt8] = []
+        var spans = [(start: Int, count: Int)](repeating: (0, -1), count: tokens.count)
         for (i, t) in tokens.enumerated() {
-            if let bytes = Self.alphabetBytes(t) { byteTokens.insertIfAbsent(bytes, value: Int32(i)) }
+            guard let bytes = Self.alphabetBytes(t) else { continue }
+            spans[i] = (alphabet.count, bytes.count)
+            alphabet += bytes
+            byteTokens.insertIfAbsent(bytes, value: Int32(i))
         }
         var table = MergeTable(expectedCount: merges.count)
+        var joined = [UInt8](repeating: 0, count: 64)
         for (rank, raw) in merges.enumerated() {
-            let m = Array((raw.utf8.firstIndex(of: 0).map { raw.utf8[..<$0] } ?? raw.utf8[...]))
-            // llama.cpp splits at the first space after the first byte.
-            guard m.count > 1, let space = m[1...].firstIndex(of: 0x20) else {
-                throw meta.invalid(key, "has merge \(rank) '\(raw)' without a space between two tokens")
+            var text = raw
+            let (a, b) = text.withUTF8 { whole -> (Int32, Int32) in
+                // The text up to a NUL, split at the first space after the first byte (as llama.cpp).
+                let m = UnsafeBufferPointer(rebasing: whole[..<(whole.firstIndex(of: 0) ?? whole.count)])
+                guard m.count > 1, let space = m[1...].firstIndex(of: 0x20), let base = m.baseAddress else { return (-2, -2) }
+                return (textTable.lookup(base, space), textTable.lookup(base + space + 1, m.count - space - 1))
             }
-            let first = Array(m[..<space]), second = Array(m[(space + 1)...])
-            let a = textTable.lookup(first), b = textTable.lookup(second)
             guard a >= 0, b >= 0 else {
-                let bad = String(decoding: a < 0 ? first : second, as: UTF8.self)
+                guard a != -2 else { throw meta.invalid(key, "has merge \(rank) '\(raw)' without a space between two tokens") }
+                let m = Array(raw.utf8.prefix { $0 != 0 })
+                let space = m[1...].firstIndex(of: 0x20) ?? m.count
+                let bad = String(decoding: a < 0 ? m[..<space] : m[Swift.min(space + 1, m.count)...], as: UTF8.self)
                 throw meta.invalid(key, "has merge \(rank) '\(raw)' naming '\(bad)', which is not a token")
             }
             // Parts outside the alphabet can never match a byte-encoded word.
-            guard let fa = Self.alphabetBytes(tokens[Int(a)]), let fb = Self.alphabetBytes(tokens[Int(b)]) else {
-                continue
+            let fa = spans[Int(a)], fb = spans[Int(b)]
+            guard fa.count >= 0, fb.count >= 0 else { continue }
+            let n = fa.count + fb.count
+            if joined.count < n { joined = [UInt8](repeating: 0, count: 2 * n) }
+            let result = joined.withUnsafeMutableBufferPointer { j in
+                alphabet.withUnsafeBufferPointer { al in
+                    if fa.count > 0 { j.baseAddress!.update(from: al.baseAddress! + fa.start, count: fa.count) }
+                    if fb.count > 0 { (j.baseAddress! + fa.count).update(from: al.baseAddress! + fb.start, count: fb.count) }
+                    return byteTokens.lookup(j.baseAddress!, n)
+                }
             }
-            let result = byteTokens.lookup(fa + fb)
             table.insertIfAbsent(left: a, right: b, rank: Int32(rank), result: result)
         }
         var byteSymbol = [Int32](repeating: -1, count: 256)
