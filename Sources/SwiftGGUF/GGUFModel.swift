@@ -82,7 +82,16 @@ public final class GGUFModel {
         let bytes = processEscapes ? TokenizeOutput.processEscapes(text) : text
         output?("perplexity: tokenizing the input ..\n", .info)
         let t0 = Date()
-        let tokens = vocabulary.tokenize(bytes: bytes, addSpecial: true, parseSpecial: false)
+        // With --chunks, only those chunks' tokens are read (at least two chunks', which the
+        // runner's length check asks for): the same ids as the whole text's first ones.
+        var minimum: Int?
+        if options.chunks >= 0 {
+            let (n, o) = Swift.max(options.chunks, 2).multipliedReportingOverflow(by: Swift.max(options.contextLength, 1))
+            if !o { minimum = n }
+        }
+        let tokens = bytes.withUnsafeBufferPointer {
+            vocabulary.tokenize(bytes: $0, addSpecial: true, parseSpecial: false, minimum: minimum)
+        }
         output?(String(format: "perplexity: tokenization took %g ms\n", Date().timeIntervalSince(t0) * 1000), .info)
         let runner = try wrapped { try PerplexityRunner(model: model, options: options, output: output ?? { _, _ in }, progress: progress) }
         return try wrapped {

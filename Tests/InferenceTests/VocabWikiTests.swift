@@ -42,4 +42,32 @@ struct VocabWikiTests {
         #expect(ids.count == row.count)
         #expect(VocabTestData.digest(ids) == row.sha)
     }
+
+    /// `minimum` (perplexity with --chunks reads only the chunks it scores): the first ids of the
+    /// whole text's, at least `minimum` of them, and all of them when the text has fewer.
+    @Test("a tokenization stopped at a minimum is the start of the whole one", .golden,
+          arguments: ["smollm2-f32.gguf", "ggml-vocab-llama-spm.gguf", "ggml-vocab-deepseek-coder.gguf"])
+    func prefix(_ name: String) throws {
+        let text = try Golden.require(shared: "data/wikitext-2-raw/wiki.test.raw")
+        let vocab = try VocabTestData.load(try Self.vocabURL(name))
+        let prompt = TokenizeOutput.processEscapes([UInt8](try Data(contentsOf: text)))
+        for special in [false, true] {
+            let whole = vocab.tokenize(bytes: prompt, addSpecial: true, parseSpecial: special)
+            for minimum in [0, 1, 2, 513, 4096, 100_000, whole.count - 1, whole.count, whole.count + 7] {
+                let part = prompt.withUnsafeBufferPointer {
+                    vocab.tokenize(bytes: $0, addSpecial: true, parseSpecial: special, minimum: minimum)
+                }
+                #expect(part.count >= Swift.min(minimum, whole.count), "\(name) minimum \(minimum)")
+                #expect(Array(whole.prefix(part.count)) == part, "\(name) minimum \(minimum)")
+                if name.hasPrefix("smollm2") || name.contains("deepseek") {
+                    // BPE stops after a word: a few tokens past the minimum, not the whole text.
+                    #expect(minimum >= whole.count || part.count < minimum + 64, "\(name) minimum \(minimum)")
+                }
+            }
+            let none = prompt.withUnsafeBufferPointer {
+                vocab.tokenize(bytes: $0, addSpecial: true, parseSpecial: special, minimum: nil)
+            }
+            #expect(none == whole)
+        }
+    }
 }

@@ -17,16 +17,22 @@ extension GGUFVocabulary {
         bytes.withUnsafeBufferPointer { tokenize(bytes: $0, addSpecial: addSpecial, parseSpecial: parseSpecial) }
     }
 
-    public func tokenize(bytes text: UnsafeBufferPointer<UInt8>, addSpecial: Bool, parseSpecial: Bool) -> [Int32] {
+    /// - Parameter minimum: with a value, stop once at least this many tokens are out: the result is
+    ///   then the first tokens of the full tokenization (the same ids; BPE stops after a whole word,
+    ///   SentencePiece after a whole piece of text), or all of them when the text has fewer.
+    ///   Perplexity over the first chunks of a long text needs only those chunks' tokens.
+    public func tokenize(bytes text: UnsafeBufferPointer<UInt8>, addSpecial: Bool, parseSpecial: Bool,
+                         minimum: Int? = nil) -> [Int32] {
+        let stop = minimum ?? Int.max
         var out: [Int32] = []
-        out.reserveCapacity(text.count / 3 + 2)
+        out.reserveCapacity(Swift.min(text.count / 3, stop) + 2)
         let fragments = specialIndex.partition(text, parseSpecial: parseSpecial)
         if addSpecial && addBOS, let bos = special.bos { out.append(bos) }
         switch model {
         case .spm:
             guard let spm else { break }
             var previousWasSpecial = true
-            for f in fragments {
+            for f in fragments where out.count < stop {
                 switch f {
                 case .token(let id):
                     out.append(id)
@@ -41,15 +47,16 @@ extension GGUFVocabulary {
         case .bpe:
             guard let bpe else { break }
             var session = BPESession()
-            for f in fragments {
+            for f in fragments where out.count < stop {
                 switch f {
                 case .token(let id):
                     out.append(id)
                 case .text(let start, let count):
-                    session.encode(UnsafeBufferPointer(rebasing: text[start..<(start + count)]), bpe, steps, &out)
+                    session.encode(UnsafeBufferPointer(rebasing: text[start..<(start + count)]), bpe, steps, &out, stop: stop)
                 }
             }
         }
+        if out.count >= stop { return out }
         if addSpecial && addEOS, let eos = special.eos { out.append(eos) }
         return out
     }
@@ -74,9 +81,10 @@ struct BPESession {
     var work = BPEWorkspace()
     var cache = WordCache()
 
-    /// Splits a raw piece into words (`unicode_regex_split`) and appends their tokens.
+    /// Splits a raw piece into words (`unicode_regex_split`) and appends their tokens, stopping after
+    /// the word that brings `out` to `stop` tokens (the split is of the whole piece either way).
     mutating func encode(_ text: UnsafeBufferPointer<UInt8>, _ bpe: BPEData, _ steps: [SplitStep],
-                         _ out: inout [Int32]) {
+                         _ out: inout [Int32], stop: Int = .max) {
         // At most one codepoint per byte, and as many normalized bytes unless the text has
         // malformed sequences (each then three bytes of U+FFFD): sized once, not grown by doubling.
         cps.removeAll(keepingCapacity: true)
@@ -96,7 +104,7 @@ struct BPESession {
         cps.withUnsafeBufferPointer { c in
             normalized.withUnsafeBufferPointer { norm in
                 var cp = 0, a = 0
-                for len in words {
+                for len in words where out.count < stop {
                     var b = a
                     for i in cp..<(cp + len) { b += LlamaUnicode.encodedLength(c[i]) }
                     cp += len
