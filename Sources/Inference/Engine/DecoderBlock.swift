@@ -48,7 +48,7 @@ extension InferenceSession {
             RowOps.add(x, proj, count: n * e)
             return
         }
-        feedForwardCore(layer: w, input: xn, rows: n, into: proj, overrides: overrides)
+        feedForwardCore(layer: w, input: xn, rows: n, into: proj, overrides: overrides, fuseDown: true)
         addRows(x, proj, count: n * e)
     }
 
@@ -70,12 +70,22 @@ extension InferenceSession {
 
     /// gate/up of the normalised `input`, the activation, ffn_down into `out` (`rows × embeddingLength`);
     /// every dense feed-forward (the blocks and `SubBlockRunner.feedForward`).
+    /// `fuseDown`: the caller does not read `input` afterwards, so with no observer and no
+    /// overrides a SwiGLU before f32 `ffn_down` weights may go straight into the product's packed
+    /// activations (`MatMul.packSwiGLU`; the same values) instead of through `input`.
     func feedForwardCore(layer w: LayerWeights, input xn: UnsafeMutablePointer<Float>, rows n: Int,
-                         into out: UnsafeMutablePointer<Float>, overrides: [LinearRole: LinearOverride]) {
+                         into out: UnsafeMutablePointer<Float>, overrides: [LinearRole: LinearOverride],
+                         fuseDown: Bool = false) {
         let c = model.config
         let gate = acts.gate.pointer, up = acts.up.pointer
         linear(w.gate, xn, rows: n, into: gate, override: overrides[.ffnGate])
         linear(w.up, xn, rows: n, into: up, override: overrides[.ffnUp], sameInput: overrides[.ffnGate] == nil)
+        if fuseDown, observer == nil, overrides.isEmpty, c.wiring.feedForward == .swiGLU,
+           MatMul.packSwiGLU(gate: gate, up: up, rows: n, columns: c.feedForwardLength, before: w.down.matrix, key: xn,
+                             threads: threads, workspace: workspace) {
+            linear(w.down, xn, rows: n, into: out, override: nil, sameInput: true)
+            return
+        }
         switch c.wiring.feedForward {
         case .swiGLU: swiglu(gate: gate, up: up, into: xn, count: n * c.feedForwardLength)
         case .geGLU: geglu(gate: gate, up: up, into: xn, count: n * c.feedForwardLength)

@@ -112,6 +112,66 @@ public enum LaneFloatGEMM {
         }
     }
 
+    /// Whether `packSwiGLU` can stand in for SwiGLU + the activation packing of a product with `w`:
+    /// `linear` takes it (as `MatMul.linear` routes it) and meets unrounded f32 activations.
+    static func fusesSwiGLU(_ w: WeightMatrix) -> Bool {
+        !LaneGEMM.handles(w) && handles(w) && ActivationRounding.dotType(for: w.productType) == .f32
+    }
+
+    /// SwiGLU of the `m × k` rows `gate` and `up` (`VectorMath.swiglu` row by row: the same f32
+    /// operations, `x / (1 + exp(0 - x)) · up`) written straight into the packed activations of the
+    /// next product, recorded in `ws` as the packing of an input at `key` (which is not written):
+    /// `linear(key, lda: k, rows: m, weights: w, …, reuseActivations: true)` then multiplies them.
+    /// `fusesSwiGLU(w)` must hold and `k` be a multiple of 8.
+    static func packSwiGLU(gate: UnsafePointer<Float>, up: UnsafePointer<Float>, rows m: Int, columns k: Int,
+                                  key: UnsafePointer<Float>, workspace ws: LaneWorkspace, threads: Int) {
+        precondition(mr == 12 && k % 8 == 0, "SwiGLU packing writes groups of 12 rows of whole lane steps")
+        let groups = (m + mr - 1) / mr
+        ws.acts.reserve(groups * mr * k)
+        nonisolated(unsafe) let g0 = gate, u0 = up, pa = ws.acts.pointer
+        let tasks = Swift.min(groups, Swift.max(1, threads) * 4)
+        parallelFor(chunks: tasks, threads: threads) { t in
+            // A group's rows computed one after the other into a 12-row scratch (sequential reads of
+            // gate and up), then interleaved from there (LaneGEMM.interleave's order).
+            let rows = UnsafeMutablePointer<Float>.allocateAligned(capacity: mr * k)
+            defer { rows.deallocate() }
+            let steps = k / 8, laneStride = 4 * mr * steps
+            let one = SIMD16<Float>(repeating: 1)
+            for g in (groups * t / tasks)..<(groups * (t + 1) / tasks) {
+                let live = Swift.min(mr, m - g * mr)
+                for i in 0..<live {
+                    let gp = UnsafeRawPointer(g0 + (g * mr + i) * k), upp = UnsafeRawPointer(u0 + (g * mr + i) * k)
+                    let yp = UnsafeMutableRawPointer(rows + i * k)
+                    var c = 0
+                    while c + 16 <= k {
+                        let x = gp.loadUnaligned(fromByteOffset: 4 * c, as: SIMD16<Float>.self)
+                        let u = upp.loadUnaligned(fromByteOffset: 4 * c, as: SIMD16<Float>.self)
+                        yp.storeBytes(of: x / (one + VectorMath.exp(SIMD16<Float>() - x)) * u, toByteOffset: 4 * c, as: SIMD16<Float>.self)
+                        c += 16
+                    }
+                    if c < k {
+                        // Eight left (k is a multiple of 8): VectorMath.silu's half vector.
+                        var x = SIMD16<Float>(), u = SIMD16<Float>()
+                        x.lowHalf = gp.loadUnaligned(fromByteOffset: 4 * c, as: SIMD8<Float>.self)
+                        u.lowHalf = upp.loadUnaligned(fromByteOffset: 4 * c, as: SIMD8<Float>.self)
+                        let y = x / (one + VectorMath.exp(SIMD16<Float>() - x)) * u
+                        yp.storeBytes(of: y.lowHalf, toByteOffset: 4 * c, as: SIMD8<Float>.self)
+                    }
+                }
+                @inline(__always) func row(_ i: Int, _ o: Int) -> SIMD8<Float> {
+                    guard i < live else { return SIMD8<Float>() }
+                    return UnsafeRawPointer(rows + i * k).loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self)
+                }
+                let out = UnsafeMutableRawPointer(pa + g * mr * k)
+                for t in 0..<steps {
+                    LaneTranspose.store12({ row($0, 32 * t) }, out + 4 * (mr * t), laneStride: laneStride)
+                }
+            }
+        }
+        let dotType = GGMLType.f32
+        ws.packedQuants((pointer: UnsafeRawPointer(key), lda: k, rows: m, columns: k, block: -1 - Int(dotType.rawValue), sums: false))
+    }
+
     /// Activations rounded to the dot type and packed 12 rows per group as `packSlab` packs 32:
     /// `packed[g·12k + (L·steps + t)·12 + i] = A[12g + i][8t + L]`; rows past `m` are zero.
     static func packLaneActivations(_ a: UnsafePointer<Float>, lda: Int, rows m: Int, columns k: Int, dotType: GGMLType,

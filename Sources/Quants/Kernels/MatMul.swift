@@ -70,6 +70,19 @@ public enum MatMul {
     /// results); other types, and quantization emulated through `dotType`, use the blocked f32
     /// product below (the same value up to f32 summation order). `reuseActivations`: see
     /// `LaneGEMM.linear`.
+    /// SwiGLU of the `rows × columns` `gate` and `up` written straight into the packed activations
+    /// of the product with `w` that follows, where that product takes them unrounded in float
+    /// lanes (f32 weights): then `linear(key, lda: columns, rows:, weights: w, …, reuseActivations:
+    /// true)` multiplies the SwiGLU values without `key` (which is not written) being read.
+    /// Returns false, having done nothing, for other weights.
+    public static func packSwiGLU(gate: UnsafePointer<Float>, up: UnsafePointer<Float>, rows: Int, columns: Int,
+                                  before w: WeightMatrix, key: UnsafePointer<Float>, threads: Int,
+                                  workspace ws: MatMulWorkspace) -> Bool {
+        guard rows > 0, columns == w.columns, LaneFloatGEMM.fusesSwiGLU(w) else { return false }
+        LaneFloatGEMM.packSwiGLU(gate: gate, up: up, rows: rows, columns: columns, key: key, workspace: ws.lanes, threads: threads)
+        return true
+    }
+
     public static func linear(_ a: UnsafePointer<Float>, lda: Int, rows m: Int, weights w: WeightMatrix,
                               into c: UnsafeMutablePointer<Float>, ldc: Int, threads: Int,
                               workspace ws: MatMulWorkspace, dotType: GGMLType? = nil, reuseActivations: Bool = false) {
