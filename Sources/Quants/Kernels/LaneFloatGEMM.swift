@@ -41,8 +41,7 @@ public enum LaneFloatGEMM {
         let dotType = ActivationRounding.dotType(for: w.productType)!
         ws.acts.reserve(groups * mr * k)
         let packed = ws.acts.pointer
-        // Float packings are told apart from the quantized ones by a negative block length.
-        let key = (pointer: UnsafeRawPointer(a), lda: lda, rows: m, columns: k, block: -1 - Int(dotType.rawValue), sums: false)
+        let key = packKey(a, lda: lda, rows: m, columns: k, dotType: dotType)
         if !ws.holdsQuants(key, reuse: reuseActivations) {
             packLaneActivations(a, lda: lda, rows: m, columns: k, dotType: dotType, into: packed, threads: threads)
             ws.packedQuants(key)
@@ -118,85 +117,66 @@ public enum LaneFloatGEMM {
         !LaneGEMM.handles(w) && handles(w) && ActivationRounding.dotType(for: w.productType) == .f32
     }
 
-    /// SwiGLU of the `m × k` rows `gate` and `up` (`VectorMath.swiglu` row by row: the same f32
-    /// operations, `x / (1 + exp(0 - x)) · up`) written straight into the packed activations of the
-    /// next product, recorded in `ws` as the packing of an input at `key` (which is not written):
-    /// `linear(key, lda: k, rows: m, weights: w, …, reuseActivations: true)` then multiplies them.
-    /// `fusesSwiGLU(w)` must hold and `k` be a multiple of 8.
+    /// The workspace key of activations packed for a float product: the input and its shape, told
+    /// apart from the quantized packings by a negative block length.
+    static func packKey(_ a: UnsafePointer<Float>, lda: Int, rows m: Int, columns k: Int, dotType: GGMLType) -> LaneWorkspace.PackKey {
+        (pointer: UnsafeRawPointer(a), lda: lda, rows: m, columns: k, block: -1 - Int(dotType.rawValue), sums: false)
+    }
+
+    /// SwiGLU of the `m × k` rows `gate` and `up` (`VectorMath.swiglu`, row by row) written straight
+    /// into the packed activations of the next product, recorded in `ws` as the packing of an input
+    /// at `key` (which is not written): `linear(key, lda: k, rows: m, weights: w, …,
+    /// reuseActivations: true)` then multiplies them. `fusesSwiGLU(w)` must hold.
     static func packSwiGLU(gate: UnsafePointer<Float>, up: UnsafePointer<Float>, rows m: Int, columns k: Int,
-                                  key: UnsafePointer<Float>, workspace ws: LaneWorkspace, threads: Int) {
-        precondition(mr == 12 && k % 8 == 0, "SwiGLU packing writes groups of 12 rows of whole lane steps")
-        let groups = (m + mr - 1) / mr
-        ws.acts.reserve(groups * mr * k)
-        nonisolated(unsafe) let g0 = gate, u0 = up, pa = ws.acts.pointer
-        let tasks = Swift.min(groups, Swift.max(1, threads) * 4)
-        parallelFor(chunks: tasks, threads: threads) { t in
-            // A group's rows computed one after the other into a 12-row scratch (sequential reads of
-            // gate and up), then interleaved from there (LaneGEMM.interleave's order).
-            let rows = UnsafeMutablePointer<Float>.allocateAligned(capacity: mr * k)
-            defer { rows.deallocate() }
-            let steps = k / 8, laneStride = 4 * mr * steps
-            let one = SIMD16<Float>(repeating: 1)
-            for g in (groups * t / tasks)..<(groups * (t + 1) / tasks) {
-                let live = Swift.min(mr, m - g * mr)
-                for i in 0..<live {
-                    let gp = UnsafeRawPointer(g0 + (g * mr + i) * k), upp = UnsafeRawPointer(u0 + (g * mr + i) * k)
-                    let yp = UnsafeMutableRawPointer(rows + i * k)
-                    var c = 0
-                    while c + 16 <= k {
-                        let x = gp.loadUnaligned(fromByteOffset: 4 * c, as: SIMD16<Float>.self)
-                        let u = upp.loadUnaligned(fromByteOffset: 4 * c, as: SIMD16<Float>.self)
-                        yp.storeBytes(of: x / (one + VectorMath.exp(SIMD16<Float>() - x)) * u, toByteOffset: 4 * c, as: SIMD16<Float>.self)
-                        c += 16
-                    }
-                    if c < k {
-                        // Eight left (k is a multiple of 8): VectorMath.silu's half vector.
-                        var x = SIMD16<Float>(), u = SIMD16<Float>()
-                        x.lowHalf = gp.loadUnaligned(fromByteOffset: 4 * c, as: SIMD8<Float>.self)
-                        u.lowHalf = upp.loadUnaligned(fromByteOffset: 4 * c, as: SIMD8<Float>.self)
-                        let y = x / (one + VectorMath.exp(SIMD16<Float>() - x)) * u
-                        yp.storeBytes(of: y.lowHalf, toByteOffset: 4 * c, as: SIMD8<Float>.self)
-                    }
-                }
-                @inline(__always) func row(_ i: Int, _ o: Int) -> SIMD8<Float> {
-                    guard i < live else { return SIMD8<Float>() }
-                    return UnsafeRawPointer(rows + i * k).loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self)
-                }
-                let out = UnsafeMutableRawPointer(pa + g * mr * k)
-                for t in 0..<steps {
-                    LaneTranspose.store12({ row($0, 32 * t) }, out + 4 * (mr * t), laneStride: laneStride)
-                }
-            }
+                           key: UnsafePointer<Float>, workspace ws: LaneWorkspace, threads: Int) {
+        ws.acts.reserve((m + mr - 1) / mr * mr * k)
+        nonisolated(unsafe) let g0 = gate, u0 = up
+        // Each row into the group's scratch (sequential reads of gate and up), then interleaved.
+        packGroups(rows: m, columns: k, into: ws.acts.pointer, threads: threads, inPlace: nil) { r, row in
+            VectorMath.swiglu(gate: g0 + r * k, up: u0 + r * k, row, count: k)
         }
-        let dotType = GGMLType.f32
-        ws.packedQuants((pointer: UnsafeRawPointer(key), lda: k, rows: m, columns: k, block: -1 - Int(dotType.rawValue), sums: false))
+        ws.packedQuants(packKey(key, lda: k, rows: m, columns: k, dotType: .f32))
     }
 
     /// Activations rounded to the dot type and packed 12 rows per group as `packSlab` packs 32:
     /// `packed[g·12k + (L·steps + t)·12 + i] = A[12g + i][8t + L]`; rows past `m` are zero.
     static func packLaneActivations(_ a: UnsafePointer<Float>, lda: Int, rows m: Int, columns k: Int, dotType: GGMLType,
                                     into packed: UnsafeMutablePointer<Float>, threads: Int) {
-        precondition(mr == 12, "the activation packing writes groups of 8 + 4 rows")
+        nonisolated(unsafe) let src = a
+        // Rows rounded to the dot type first (f16/bf16 weights); f32 rows are read in place.
+        packGroups(rows: m, columns: k, into: packed, threads: threads, inPlace: dotType == .f32 ? (a, lda) : nil) { r, row in
+            ActivationRounding.roundTrip(dotType, src + r * lda, row, count: k)
+        }
+    }
+
+    /// `m` rows of `k` values (`k` a multiple of 8) packed in groups of 12 (LaneGEMM.interleave's
+    /// order): `packed[g·12k + (L·steps + t)·12 + i] = row(12g + i)[8t + L]`, rows past `m` zero.
+    /// Rows are read `inPlace` (pointer, leading dimension), or else `fill(r, scratch)` writes row
+    /// `r` into a scratch row of its group first.
+    static func packGroups(rows m: Int, columns k: Int, into packed: UnsafeMutablePointer<Float>, threads: Int,
+                           inPlace: (pointer: UnsafePointer<Float>, lda: Int)?,
+                           fill: (_ r: Int, _ row: UnsafeMutablePointer<Float>) -> Void) {
+        precondition(mr == 12 && k % 8 == 0, "the activation packing writes groups of 8 + 4 rows of whole lane steps")
         let groups = (m + mr - 1) / mr
-        nonisolated(unsafe) let src = a, pa = packed
-        let aTasks = Swift.min(groups, Swift.max(1, threads) * 4)
-        parallelFor(chunks: aTasks, threads: threads) { t in
-            // A group's rows in lane order, then interleaved at once (LaneGEMM.interleave).
-            // Rows rounded to the dot type first (f16/bf16 weights); f32 rows are read in place.
-            let rounded = dotType == .f32 ? nil : UnsafeMutablePointer<Float>.allocateAligned(capacity: mr * k)
-            defer { rounded?.deallocate() }
+        nonisolated(unsafe) let pa = packed
+        let tasks = Swift.min(groups, Swift.max(1, threads) * 4)
+        parallelFor(chunks: tasks, threads: threads) { t in
+            // A group's rows in lane order, then interleaved at once.
+            let scratch = inPlace == nil ? UnsafeMutablePointer<Float>.allocateAligned(capacity: mr * k) : nil
+            defer { scratch?.deallocate() }
             let steps = k / 8, laneStride = 4 * mr * steps
-            for g in (groups * t / aTasks)..<(groups * (t + 1) / aTasks) {
+            for g in (groups * t / tasks)..<(groups * (t + 1) / tasks) {
                 let live = Swift.min(mr, m - g * mr)
-                if let rounded {
-                    for i in 0..<live { ActivationRounding.roundTrip(dotType, src + (g * mr + i) * lda, rounded + i * k, count: k) }
+                if let scratch {
+                    for i in 0..<live { fill(g * mr + i, scratch + i * k) }
                 }
                 @inline(__always) func row(_ i: Int, _ o: Int) -> SIMD8<Float> {
                     guard i < live else { return SIMD8<Float>() }
-                    let p = rounded.map { UnsafeRawPointer($0 + i * k) } ?? UnsafeRawPointer(src + (g * mr + i) * lda)
+                    let p = scratch.map { UnsafeRawPointer($0 + i * k) }
+                        ?? UnsafeRawPointer(inPlace!.pointer + (g * mr + i) * inPlace!.lda)
                     return p.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self)
                 }
-                // `pa[g·12k + (L·steps + t)·12 + i] = A[12g + i][8t + L]`: rows 0–7, then 8–11.
+                // `pa[g·12k + (L·steps + t)·12 + i] = row(12g + i)[8t + L]`: rows 0–7, then 8–11.
                 let out = UnsafeMutableRawPointer(pa + g * mr * k)
                 for t in 0..<steps {
                     LaneTranspose.store12({ row($0, 32 * t) }, out + 4 * (mr * t), laneStride: laneStride)
