@@ -59,17 +59,6 @@ public enum MatMul {
     /// Activation groups of 12 rows per L2 block.
     public static let mcGroups = 16
 
-    /// `C[m][n] = Σ_k round(A[m][k]) · W[n][k]` for `m < rows`, `n < W.rows`, where `round` is
-    /// `ActivationRounding.roundTrip` to W's dot type (or to `dotType` when given) and W is
-    /// dequantized exactly. A is row-major with `lda` floats per row (at least `W.columns`);
-    /// C has `ldc` floats per row. The result does not depend on `threads`.
-    ///
-    /// Corresponds to ggml's `ggml_compute_forward_mul_mat` with `src0 = W`, `src1 = A`. Without
-    /// an explicit dot type, quantized weights that `LaneGEMM` handles and float weights that
-    /// `LaneFloatGEMM` handles are summed in the order of ggml's x86 AVX2 build (bit-equal
-    /// results); other types, and quantization emulated through `dotType`, use the blocked f32
-    /// product below (the same value up to f32 summation order). `reuseActivations`: see
-    /// `LaneGEMM.linear`.
     /// SwiGLU of the `rows × columns` `gate` and `up` written straight into the packed activations
     /// of the product with `w` that follows, where that product takes them unrounded in float
     /// lanes (f32 weights): then `linear(key, lda: columns, rows:, weights: w, …, reuseActivations:
@@ -83,6 +72,17 @@ public enum MatMul {
         return true
     }
 
+    /// `C[m][n] = Σ_k round(A[m][k]) · W[n][k]` for `m < rows`, `n < W.rows`, where `round` is
+    /// `ActivationRounding.roundTrip` to W's dot type (or to `dotType` when given) and W is
+    /// dequantized exactly. A is row-major with `lda` floats per row (at least `W.columns`);
+    /// C has `ldc` floats per row. The result does not depend on `threads`.
+    ///
+    /// Corresponds to ggml's `ggml_compute_forward_mul_mat` with `src0 = W`, `src1 = A`. Without
+    /// an explicit dot type, quantized weights that `LaneGEMM` handles and float weights that
+    /// `LaneFloatGEMM` handles are summed in the order of ggml's x86 AVX2 build (bit-equal
+    /// results); other types, and quantization emulated through `dotType`, use the blocked f32
+    /// product below (the same value up to f32 summation order). `reuseActivations`: see
+    /// `LaneGEMM.linear`.
     public static func linear(_ a: UnsafePointer<Float>, lda: Int, rows m: Int, weights w: WeightMatrix,
                               into c: UnsafeMutablePointer<Float>, ldc: Int, threads: Int,
                               workspace ws: MatMulWorkspace, dotType: GGMLType? = nil, reuseActivations: Bool = false) {
