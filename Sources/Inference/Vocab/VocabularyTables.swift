@@ -37,18 +37,20 @@ extension VocabularyLoader {
         var joined = [UInt8](repeating: 0, count: 64)
         for (rank, raw) in merges.enumerated() {
             var text = raw
-            let (a, b) = text.withUTF8 { whole -> (Int32, Int32) in
-                // The text up to a NUL, split at the first space after the first byte (as llama.cpp).
+            // The text up to a NUL, split at the first space after the first byte (as llama.cpp);
+            // the halves' ids, or the half that is not a token (nil: no such space).
+            let parts = text.withUTF8 { whole -> (a: Int32, b: Int32, unknown: String)? in
                 let m = UnsafeBufferPointer(rebasing: whole[..<(whole.firstIndex(of: 0) ?? whole.count)])
-                guard m.count > 1, let space = m[1...].firstIndex(of: 0x20), let base = m.baseAddress else { return (-2, -2) }
-                return (textTable.lookup(base, space), textTable.lookup(base + space + 1, m.count - space - 1))
+                guard m.count > 1, let space = m[1...].firstIndex(of: 0x20), let base = m.baseAddress else { return nil }
+                let a = textTable.lookup(base, space), b = textTable.lookup(base + space + 1, m.count - space - 1)
+                guard a < 0 || b < 0 else { return (a, b, "") }
+                return (a, b, String(decoding: UnsafeBufferPointer(rebasing: a < 0 ? m[..<space] : m[(space + 1)...]), as: UTF8.self))
+            }
+            guard let (a, b, unknown) = parts else {
+                throw meta.invalid(key, "has merge \(rank) '\(raw)' without a space between two tokens")
             }
             guard a >= 0, b >= 0 else {
-                guard a != -2 else { throw meta.invalid(key, "has merge \(rank) '\(raw)' without a space between two tokens") }
-                let m = Array(raw.utf8.prefix { $0 != 0 })
-                let space = m[1...].firstIndex(of: 0x20) ?? m.count
-                let bad = String(decoding: a < 0 ? m[..<space] : m[Swift.min(space + 1, m.count)...], as: UTF8.self)
-                throw meta.invalid(key, "has merge \(rank) '\(raw)' naming '\(bad)', which is not a token")
+                throw meta.invalid(key, "has merge \(rank) '\(raw)' naming '\(unknown)', which is not a token")
             }
             // Parts outside the alphabet can never match a byte-encoded word.
             let fa = spans[Int(a)], fb = spans[Int(b)]
