@@ -61,18 +61,14 @@ final class Attention {
         let mr = MicroKernel.mr
         let groups = (length + mr - 1) / mr
         let items = sequences * heads * groups
-        let tasks = min(items, maxTasks, max(1, threads) * 8)
+        // Items (later groups see more keys) taken one at a time, each worker with its scratch.
         nonisolated(unsafe) let qp = q, op = out
-        parallelFor(chunks: tasks, threads: threads) { t in
-            let base = self.scratch + t * self.perTask
-            // Longest groups first within each task is unnecessary: items interleave sequences/heads.
-            for item in (items * t / tasks)..<(items * (t + 1) / tasks) {
-                let g = item % groups
-                let h = (item / groups) % self.heads
-                let s = item / (groups * self.heads)
-                self.group(q: qp, out: op, cache: cache, layer: layer, sequence: s, head: h, group: g,
-                           length: length, start: start, scratch: base, window: window)
-            }
+        parallelWork(items: items, threads: min(maxTasks, max(1, threads))) { worker, item in
+            let g = item % groups
+            let h = (item / groups) % self.heads
+            let s = item / (groups * self.heads)
+            self.group(q: qp, out: op, cache: cache, layer: layer, sequence: s, head: h, group: g,
+                       length: length, start: start, scratch: self.scratch + worker * self.perTask, window: window)
         }
     }
 
